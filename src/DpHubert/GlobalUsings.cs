@@ -1,0 +1,2 @@
+global using Parameter = TorchSharp.Modules.Parameter;
+global using Tensor = TorchSharp.torch.Tensor;

@@ -1,0 +1,95 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DpHubert.Modules;
+
+/// <summary>
+/// One feature-extractor convolution: Conv1d (no padding), optional norm, exact GELU, optional HardConcrete channel
+/// mask. Keys: <c>layer_norm.*</c> (if any), <c>conv.weight</c>[, <c>conv.bias</c>], <c>hard_concrete.log_alpha</c> (if any).
+/// </summary>
+/// <remarks>Mirrors DPHuBERT <c>components.ConvLayerBlock</c>.</remarks>
+public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, Tensor? Lengths)>
+{
+    private nn.Module<Tensor, Tensor>? layer_norm;
+    private readonly Conv1d conv;
+    private HardConcrete? hard_concrete;
+
+    /// <summary>Creates the block.</summary>
+    /// <param name="inChannels">Input channels.</param>
+    /// <param name="outChannels">Output channels.</param>
+    /// <param name="kernelSize">Kernel width.</param>
+    /// <param name="stride">Stride.</param>
+    /// <param name="bias">Whether the convolution has a bias.</param>
+    /// <param name="layerNorm">A <see cref="PerChannelGroupNorm"/>, a channels-first <see cref="LayerNorm"/>, or null.</param>
+    /// <param name="pruneConvChannels">Add a HardConcrete mask over the output channels.</param>
+    public ConvLayerBlock(int inChannels, int outChannels, int kernelSize, int stride, bool bias,
+        nn.Module<Tensor, Tensor>? layerNorm, bool pruneConvChannels = false) : base(nameof(ConvLayerBlock))
+    {
+        KernelSize = kernelSize;
+        Stride = stride;
+        layer_norm = layerNorm;
+        conv = nn.Conv1d(inChannels, outChannels, kernelSize, stride: stride, bias: bias);
+        hard_concrete = pruneConvChannels ? new HardConcrete(outChannels, initMean: 0.01) : null;
+        RegisterComponents();
+    }
+
+    /// <summary>Kernel width.</summary>
+    public int KernelSize { get; }
+
+    /// <summary>Stride.</summary>
+    public int Stride { get; }
+
+    /// <summary>The convolution.</summary>
+    public Conv1d Conv => conv;
+
+    /// <summary>The norm, or null.</summary>
+    public nn.Module<Tensor, Tensor>? Norm => layer_norm;
+
+    /// <summary>The channel mask, or null.</summary>
+    public HardConcrete? HardConcrete => hard_concrete;
+
+    /// <summary>Current output channels.</summary>
+    public int OutChannels => (int)conv.weight!.shape[0];
+
+    /// <summary>Runs the block.</summary>
+    /// <param name="x">[batch, in_channels, in_frames].</param>
+    /// <param name="length">Valid lengths [batch], or null.</param>
+    /// <returns>[batch, out_channels, out_frames] and the new lengths <c>max(0, floor((len - k) / s) + 1)</c>.</returns>
+    public override (Tensor Output, Tensor? Lengths) forward(Tensor x, Tensor? length)
+    {
+        x = conv.call(x);
+        if (layer_norm is not null) x = layer_norm.call(x);
+        x = nn.functional.gelu(x);
+        if (hard_concrete is not null)
+        {
+            using var mask = hard_concrete.forward();
+            x = x * mask.unsqueeze(-1);
+        }
+        if (length is not null)
+        {
+            length = (length - KernelSize).div(Stride, RoundingMode.floor) + 1;
+            length = length.clamp_min(0);
+        }
+        return (x, length);
+    }
+
+    /// <summary>Pruning-aware size: <c>(params, out_channels)</c>, with the expected channel count when masked.</summary>
+    /// <param name="inChannels">Input channels (possibly an expectation from the previous layer).</param>
+    public (Tensor Params, Tensor OutChannels) GetNumParamsAndOutChannels(Tensor inChannels)
+    {
+        var @out = hard_concrete is not null ? hard_concrete.L0Norm().to(ScalarType.Float64) : tensor((double)OutChannels);
+        var n = inChannels * @out * KernelSize;
+        if (conv.bias is not null) n = n + @out;
+        if (layer_norm is not null) n = n + @out * 2;
+        return (n, @out);
+    }
+
+    /// <summary>Drops the HardConcrete module after pruning.</summary>
+    internal void RemoveHardConcrete()
+    {
+        hard_concrete?.Dispose();
+        hard_concrete = null;
+        register_module(nameof(hard_concrete), null!);
+    }
+}

@@ -1,0 +1,107 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DpHubert.Modules;
+
+/// <summary>
+/// One transformer layer: residual attention block and residual feed-forward block, either of which may be absent,
+/// in pre-norm (<c>layer_norm_first</c>, Large) or post-norm (Base) order. Keys: <c>attention.*</c> (if any),
+/// <c>layer_norm.*</c>, <c>feed_forward.*</c> (if any), <c>final_layer_norm.*</c>.
+/// </summary>
+/// <remarks>
+/// Mirrors DPHuBERT <c>components.EncoderLayer</c>. In post-norm both LayerNorms always run, even when a block is
+/// absent; an absent attention block skips its pre-norm and passes the position bias through (trap T8).
+/// </remarks>
+public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output, Tensor? PositionBias)>
+{
+    private SelfAttention? attention;
+    private readonly Dropout dropout;
+    private readonly LayerNorm layer_norm;
+    private FeedForward? feed_forward;
+    private readonly LayerNorm final_layer_norm;
+
+    /// <summary>Creates the layer from built blocks.</summary>
+    /// <param name="attention">A <see cref="SelfAttention"/> or <see cref="WavLMSelfAttention"/>, or null.</param>
+    /// <param name="dropout">Dropout on the attention output.</param>
+    /// <param name="layerNormFirst">Pre-norm when true.</param>
+    /// <param name="feedForward">The feed-forward block, or null.</param>
+    /// <param name="embedDim">E (explicit because attention may be absent).</param>
+    public EncoderLayer(SelfAttention? attention, double dropout, bool layerNormFirst, FeedForward? feedForward, int embedDim)
+        : base(nameof(EncoderLayer))
+    {
+        this.attention = attention;
+        this.dropout = nn.Dropout(dropout);
+        layer_norm = new LayerNorm(embedDim);
+        LayerNormFirst = layerNormFirst;
+        feed_forward = feedForward;
+        final_layer_norm = new LayerNorm(embedDim);
+        EmbedDim = embedDim;
+        RegisterComponents();
+    }
+
+    /// <summary>Pre-norm order.</summary>
+    public bool LayerNormFirst { get; }
+
+    /// <summary>E.</summary>
+    public int EmbedDim { get; }
+
+    /// <summary>The attention block, or null.</summary>
+    public SelfAttention? Attention => attention;
+
+    /// <summary>The feed-forward block, or null.</summary>
+    public FeedForward? FeedForward => feed_forward;
+
+    /// <summary>Runs the layer.</summary>
+    /// <param name="x">[batch, frames, E].</param>
+    /// <param name="attentionMask">Additive padding mask, or null.</param>
+    /// <param name="positionBias">WavLM relative bias, or null.</param>
+    /// <returns>[batch, frames, E] and the position bias for the next layer.</returns>
+    public override (Tensor Output, Tensor? PositionBias) forward(Tensor x, Tensor? attentionMask, Tensor? positionBias)
+    {
+        if (attention is not null)
+        {
+            var residual = x;
+            if (LayerNormFirst) x = layer_norm.call(x);
+            (x, positionBias) = attention.call(x, attentionMask, positionBias);
+            x = dropout.call(x);
+            x = residual + x;
+        }
+        if (LayerNormFirst)
+        {
+            if (feed_forward is not null) x = x + feed_forward.call(final_layer_norm.call(x));
+        }
+        else
+        {
+            x = layer_norm.call(x);
+            if (feed_forward is not null) x = x + feed_forward.call(x);
+            x = final_layer_norm.call(x);
+        }
+        return (x, positionBias);
+    }
+
+    /// <summary>Pruning-aware size: two LayerNorms plus the blocks that exist.</summary>
+    public Tensor GetNumParams()
+    {
+        var n = tensor(EmbedDim * 2.0 * 2.0, float64);
+        if (attention is not null) n = n + attention.GetNumParams();
+        if (feed_forward is not null) n = n + feed_forward.GetNumParams();
+        return n;
+    }
+
+    /// <summary>Removes the attention block (pruned away).</summary>
+    internal void RemoveAttention()
+    {
+        attention?.Dispose();
+        attention = null;
+        register_module(nameof(attention), null!);
+    }
+
+    /// <summary>Removes the feed-forward block (pruned away).</summary>
+    internal void RemoveFeedForward()
+    {
+        feed_forward?.Dispose();
+        feed_forward = null;
+        register_module(nameof(feed_forward), null!);
+    }
+}

@@ -1,0 +1,160 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DpHubert.Modules;
+
+/// <summary>What <see cref="Transformer.Prune"/> decided for each layer.</summary>
+/// <param name="UseAttention">Whether layer i keeps its attention block.</param>
+/// <param name="KeptHeads">Heads kept in layer i (WavLM: indices into the total heads; otherwise positions 0..n-1),
+/// as the original counts them: all heads when only the block mask removed the block, empty when every head was
+/// pruned or the block was already absent.</param>
+/// <param name="UseFeedForward">Whether layer i keeps its feed-forward block.</param>
+/// <param name="FfIntermFeatures">Feed-forward width of layer i (the kept units; null when the block was already absent).</param>
+public sealed record TransformerPruneResult(
+    IReadOnlyList<bool> UseAttention,
+    IReadOnlyList<IReadOnlyList<int>> KeptHeads,
+    IReadOnlyList<bool> UseFeedForward,
+    IReadOnlyList<int?> FfIntermFeatures);
+
+/// <summary>
+/// Positional convolution, one LayerNorm and the stack of <see cref="EncoderLayer"/>s. Keys: <c>pos_conv_embed.*</c>,
+/// <c>layer_norm.*</c>, <c>layers.{i}.*</c>.
+/// </summary>
+/// <remarks>
+/// Mirrors DPHuBERT <c>components.Transformer</c>. Note the inverted flag (trap T7): <see cref="LayerNormFirst"/> here
+/// is <c>!encoder_layer_norm_first</c>, so post-norm models normalize right after the positional convolution and
+/// pre-norm models after the last layer. LayerDrop applies in training mode only.
+/// </remarks>
+public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
+{
+    private readonly ConvolutionalPositionalEmbedding pos_conv_embed;
+    private readonly LayerNorm layer_norm;
+    private readonly Dropout dropout;
+    private readonly ModuleList<EncoderLayer> layers;
+
+    /// <summary>Creates the transformer from built parts.</summary>
+    /// <param name="posConvEmbed">Positional convolution.</param>
+    /// <param name="dropout">Dropout after the positional step.</param>
+    /// <param name="layers">The layers.</param>
+    /// <param name="layerNormFirst">Normalize before the layers (post-norm layer models) instead of after them.</param>
+    /// <param name="layerDrop">LayerDrop probability (training only).</param>
+    public Transformer(ConvolutionalPositionalEmbedding posConvEmbed, double dropout, IList<EncoderLayer> layers,
+        bool layerNormFirst, double layerDrop) : base(nameof(Transformer))
+    {
+        pos_conv_embed = posConvEmbed;
+        layer_norm = new LayerNorm(posConvEmbed.EmbedDim);
+        LayerNormFirst = layerNormFirst;
+        LayerDrop = layerDrop;
+        this.dropout = nn.Dropout(dropout);
+        this.layers = nn.ModuleList(layers.ToArray());
+        RegisterComponents();
+    }
+
+    /// <summary>Apply <c>layer_norm</c> before the layers (true for post-norm layers).</summary>
+    public bool LayerNormFirst { get; }
+
+    /// <summary>LayerDrop probability.</summary>
+    public double LayerDrop { get; }
+
+    /// <summary>The layers.</summary>
+    public ModuleList<EncoderLayer> Layers => layers;
+
+    /// <summary>The positional convolution.</summary>
+    public ConvolutionalPositionalEmbedding PosConvEmbed => pos_conv_embed;
+
+    private Tensor Preprocess(Tensor x)
+    {
+        x = x + pos_conv_embed.call(x);
+        if (LayerNormFirst) x = layer_norm.call(x);
+        return dropout.call(x);
+    }
+
+    /// <summary>Runs every layer.</summary>
+    /// <param name="x">[batch, frames, E].</param>
+    /// <param name="attentionMask">Additive padding mask or null.</param>
+    /// <param name="positionBias">Initial position bias (normally null).</param>
+    /// <returns>[batch, frames, E].</returns>
+    public override Tensor forward(Tensor x, Tensor? attentionMask, Tensor? positionBias)
+    {
+        x = Preprocess(x);
+        foreach (var layer in layers)
+        {
+            if (training && rand(1).item<float>() <= LayerDrop) continue;
+            (x, positionBias) = layer.call(x, attentionMask, positionBias);
+        }
+        if (!LayerNormFirst) x = layer_norm.call(x);
+        return x;
+    }
+
+    /// <summary>Outputs of the first <paramref name="numLayers"/> layers (all when null), with no LayerDrop and no
+    /// final LayerNorm.</summary>
+    /// <param name="x">[batch, frames, E].</param>
+    /// <param name="attentionMask">Additive padding mask or null.</param>
+    /// <param name="numLayers">How many layers, 1..L, or null for all.</param>
+    /// <param name="positionBias">Initial position bias (normally null).</param>
+    public IReadOnlyList<Tensor> GetIntermediateOutputs(Tensor x, Tensor? attentionMask = null, int? numLayers = null,
+        Tensor? positionBias = null)
+    {
+        if (numLayers is { } n && (n <= 0 || n > layers.Count))
+            throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {layers.Count}.");
+        var ret = new List<Tensor>();
+        x = Preprocess(x);
+        foreach (var layer in layers)
+        {
+            (x, positionBias) = layer.call(x, attentionMask, positionBias);
+            ret.Add(x);
+            if (numLayers is { } k && ret.Count >= k) break;
+        }
+        return ret;
+    }
+
+    /// <summary>Pruning-aware size: positional conv parameters, the LayerNorm, and every layer.</summary>
+    public Tensor GetNumParams()
+    {
+        var n = tensor((double)pos_conv_embed.NumParameters() + pos_conv_embed.EmbedDim * 2, float64);
+        foreach (var layer in layers) n = n + layer.GetNumParams();
+        return n;
+    }
+
+    /// <summary>Prunes every layer's attention and feed-forward block in place (eval mode) and removes blocks that
+    /// are pruned away entirely.</summary>
+    public TransformerPruneResult Prune()
+    {
+        var useAttention = new List<bool>();
+        var keptHeads = new List<IReadOnlyList<int>>();
+        var useFeedForward = new List<bool>();
+        var ffInterm = new List<int?>();
+        foreach (var layer in layers)
+        {
+            if (layer.Attention is { } attention)
+            {
+                var (use, kept) = attention.Prune();
+                useAttention.Add(use);
+                keptHeads.Add(kept);
+                if (!use) layer.RemoveAttention();
+            }
+            else
+            {
+                useAttention.Add(false);
+                keptHeads.Add(Array.Empty<int>());
+            }
+            if (layer.FeedForward is { } ff)
+            {
+                var (use, features) = ff.Prune();
+                useFeedForward.Add(use);
+                ffInterm.Add(features);
+                if (!use) layer.RemoveFeedForward();
+            }
+            else
+            {
+                useFeedForward.Add(false);
+                ffInterm.Add(null);
+            }
+        }
+        return new TransformerPruneResult(useAttention, keptHeads, useFeedForward, ffInterm);
+    }
+}

@@ -1,0 +1,214 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DpHubert.Config;
+using DpHubert.Modules;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DpHubert;
+
+/// <summary>Result of <see cref="Wav2Vec2Model.ExtractFeatures"/>.</summary>
+/// <param name="Layers">The projection output (index 0, before the positional convolution) and each layer's output
+/// (index i = after layer i), each [batch, frames, E].</param>
+/// <param name="Lengths">Valid frame counts [batch], or null when no lengths were given.</param>
+public sealed record LayerFeatures(IReadOnlyList<Tensor> Layers, Tensor? Lengths);
+
+/// <summary>
+/// The DPHuBERT / wav2vec 2.0 / HuBERT / WavLM speech encoder: waveform [batch, samples] at 16 kHz to features
+/// [batch, frames, E] (or aux logits). Keys: <c>feature_extractor.*</c>, <c>encoder.*</c>, <c>aux.*</c> (if any).
+/// </summary>
+/// <remarks>
+/// <para>Mirrors DPHuBERT <c>model.Wav2Vec2Model</c>. Build one with <see cref="ModelFactory"/> or load one with
+/// <c>CheckpointLoader</c>; both return it in eval mode (deterministic: no dropout, no LayerDrop). Call
+/// <c>train()</c> only to train HardConcrete masks.</para>
+/// <para>Public methods open a dispose scope and move only their results out, so intermediate native tensors are
+/// freed when they return; the caller owns (and should dispose) the returned tensors.</para>
+/// <example>
+/// <code>
+/// using var model = ModelFactory.Build(Wav2Vec2Config.HubertBase);
+/// using var wave = torch.randn(1, 16000);
+/// using var _ = torch.inference_mode();
+/// var (features, _) = model.forward(wave, null);   // [1, 49, 768]
+/// </code>
+/// </example>
+/// </remarks>
+public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, Tensor? Lengths)>
+{
+    private readonly FeatureExtractor feature_extractor;
+    private readonly Encoder encoder;
+    private readonly Linear? aux;
+
+    /// <summary>Creates the model from built parts; prefer <see cref="ModelFactory.Build"/>.</summary>
+    /// <param name="config">The config the parts were built from.</param>
+    /// <param name="featureExtractor">Conv feature extractor.</param>
+    /// <param name="encoder">Encoder.</param>
+    /// <param name="aux">Auxiliary head, or null.</param>
+    public Wav2Vec2Model(Wav2Vec2Config config, FeatureExtractor featureExtractor, Encoder encoder, Linear? aux = null)
+        : base(nameof(Wav2Vec2Model))
+    {
+        Config = config ?? throw new ArgumentNullException(nameof(config));
+        feature_extractor = featureExtractor;
+        this.encoder = encoder;
+        this.aux = aux;
+        RegisterComponents();
+    }
+
+    /// <summary>The architecture (updated by <see cref="Prune"/>).</summary>
+    public Wav2Vec2Config Config { get; private set; }
+
+    /// <summary>Whether waveforms are standardized first.</summary>
+    public bool NormalizeWaveform => Config.NormalizeWaveform;
+
+    /// <summary>The conv feature extractor.</summary>
+    public FeatureExtractor FeatureExtractor => feature_extractor;
+
+    /// <summary>The encoder.</summary>
+    public Encoder Encoder => encoder;
+
+    /// <summary>The auxiliary (CTC) head, or null.</summary>
+    public Linear? Aux => aux;
+
+    /// <summary>Number of transformer layers.</summary>
+    public int NumLayers => encoder.Transformer.Layers.Count;
+
+    /// <summary>The device of the parameters.</summary>
+    public Device Device => feature_extractor.DummyWeight.device;
+
+    /// <summary>The dtype of the parameters.</summary>
+    public ScalarType DType => feature_extractor.DummyWeight.dtype;
+
+    private (Tensor Waves, Tensor? Lengths) Normalize(Tensor waveforms, Tensor? lengths)
+    {
+        if (!NormalizeWaveform) return (waveforms, lengths);
+        if (lengths is null)
+            return (nn.functional.layer_norm(waveforms, new[] { waveforms.shape[^1] }), null);
+        // Each row over its own valid samples, then re-padded to max(lengths) like pad_sequence.
+        var lens = lengths.cpu().data<long>().ToArray();
+        long max = lens.Max();
+        var rows = new List<Tensor>();
+        for (int i = 0; i < lens.Length; i++)
+        {
+            var row = nn.functional.layer_norm(waveforms[i, ..(int)lens[i]], new[] { lens[i] });
+            rows.Add(nn.functional.pad(row, new[] { 0L, max - lens[i] }));
+        }
+        return (stack(rows), lengths);
+    }
+
+    private void CheckInput(Tensor waveforms, Tensor? lengths)
+    {
+        if (waveforms.ndim != 2)
+            throw new ArgumentException($"Expected waveforms of shape [batch, samples]; got {Shapes.Format(waveforms)}.", nameof(waveforms));
+        if (!waveforms.is_floating_point())
+            throw new ArgumentException($"Expected floating-point waveforms; got {waveforms.dtype}.", nameof(waveforms));
+        if (lengths is not null)
+        {
+            if (lengths.ndim != 1 || lengths.shape[0] != waveforms.shape[0])
+                throw new ArgumentException($"Expected lengths of shape [{waveforms.shape[0]}]; got {Shapes.Format(lengths)}.", nameof(lengths));
+            var lens = lengths.cpu().to(int64).data<long>().ToArray();
+            foreach (var (len, i) in lens.Select((l, i) => (l, i)))
+                if (len < 0 || len > waveforms.shape[1])
+                    throw new ArgumentException($"lengths[{i}] = {len} is outside [0, {waveforms.shape[1]}].", nameof(lengths));
+        }
+        long min = Config.MinimumSamples;
+        if (waveforms.shape[1] < min)
+            throw new ArgumentException(
+                $"Audio too short: {waveforms.shape[1]} samples, but the model's receptive field is {min} samples " +
+                $"({min / 16.0:0.#} ms at 16 kHz); no output frame can be computed.", nameof(waveforms));
+    }
+
+    /// <summary>Encodes waveforms.</summary>
+    /// <param name="waveforms">[batch, samples], 16 kHz, amplitude in [-1, 1].</param>
+    /// <param name="lengths">Valid samples per row [batch] (int64), or null when every row is full.</param>
+    /// <returns>Features [batch, frames, E] (or aux logits [batch, frames, aux_num_out]) and valid frame counts
+    /// (null when <paramref name="lengths"/> is null). Frames past a row's length are unspecified.</returns>
+    /// <exception cref="ArgumentException">Wrong shape or dtype, bad lengths, or audio shorter than the receptive field.</exception>
+    public override (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths)
+    {
+        CheckInput(waveforms, lengths);
+        using var scope = NewDisposeScope();
+        var (x, len) = Normalize(waveforms, lengths);
+        (x, len) = feature_extractor.call(x, len);
+        x = encoder.call(x, len);
+        if (aux is not null) x = aux.call(x);
+        return (x.MoveToOuterDisposeScope(), len?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Features of every layer (no aux head, no final LayerNorm of pre-norm models).</summary>
+    /// <param name="waveforms">[batch, samples].</param>
+    /// <param name="lengths">Valid samples per row, or null.</param>
+    /// <param name="numLayers">Stop after this many layers (1..L), or null for all.</param>
+    /// <returns><c>numLayers + 1</c> tensors: index 0 is the transformer's input, index i the output of layer i.</returns>
+    public LayerFeatures ExtractFeatures(Tensor waveforms, Tensor? lengths = null, int? numLayers = null)
+    {
+        CheckInput(waveforms, lengths);
+        if (numLayers is { } n && (n <= 0 || n > NumLayers))
+            throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {NumLayers}.");
+        using var scope = NewDisposeScope();
+        var (x, len) = Normalize(waveforms, lengths);
+        (x, len) = feature_extractor.call(x, len);
+        var layers = encoder.ExtractFeatures(x, len, numLayers);
+        var result = layers.Select(t => t.MoveToOuterDisposeScope()).ToArray();
+        return new LayerFeatures(result, len?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The pruning-aware size estimate of the original <c>get_num_params()</c>: exact counts where there are no masks,
+    /// expectations (L0 norms) where there are. It excludes the aux head and, like the original, WavLM's relative
+    /// position parameters.
+    /// </summary>
+    public double GetNumParams()
+    {
+        using var scope = NewDisposeScope();
+        return GetNumParamsTensor().item<double>();
+    }
+
+    /// <summary><see cref="GetNumParams"/> as a differentiable float64 scalar (gradients reach <c>log_alpha</c>),
+    /// for the sparsity constraint in training.</summary>
+    public Tensor GetNumParamsTensor()
+    {
+        using var scope = NewDisposeScope();
+        var (fe, channels) = feature_extractor.GetNumParamsAndFinalOutChannels();
+        return (fe + encoder.GetNumParams(channels)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The plain parameter count, <c>sum(p.numel())</c> over every parameter (HardConcrete and
+    /// <c>dummy_weight</c> included).</summary>
+    public long NumParameters() => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// DPHuBERT's <c>prune()</c>: switches to eval mode, turns every HardConcrete mask into smaller weights in place
+    /// (folding the soft mask values into the following weights), removes the masks and blocks pruned to nothing, and
+    /// returns the new config (as <c>prune.py</c> writes it; prune flags cleared). The pruned model keeps running and
+    /// its state_dict loads into <c>ModelFactory.Build(newConfig)</c>.
+    /// </summary>
+    /// <remarks>As in the original, pruning conv channels is not exactly output-preserving (the feature projection's
+    /// LayerNorm then normalizes over fewer channels), and a layer whose heads are all pruned loses its out_proj bias.</remarks>
+    public Wav2Vec2Config Prune()
+    {
+        eval();
+        using var scope = NewDisposeScope();
+        var (convConfig, index) = feature_extractor.Prune();
+        var t = encoder.Prune(index);
+        var old = Config;
+        int layers = t.UseAttention.Count;
+        var config = old with
+        {
+            ExtractorConvLayerConfig = convConfig,
+            EncoderUseAttention = t.UseAttention.ToArray(),
+            EncoderUseFeedForward = t.UseFeedForward.ToArray(),
+            EncoderFfIntermFeatures = Enumerable.Range(0, layers).Select(i => t.FfIntermFeatures[i] ?? old.EncoderFfIntermFeatures[i]).ToArray(),
+            ExtractorPruneConvChannels = false,
+            EncoderPruneAttentionHeads = false,
+            EncoderPruneAttentionLayer = false,
+            EncoderPruneFeedForwardIntermediate = false,
+            EncoderPruneFeedForwardLayer = false,
+        };
+        config = old.AttentionKind == AttentionKind.WavLM
+            ? config with { EncoderRemainingHeads = t.KeptHeads.Select(h => (IReadOnlyList<int>)h.ToArray()).ToArray() }
+            : config with { EncoderNumHeads = t.KeptHeads.Select(h => h.Count).ToArray() };
+        Config = config;
+        return config;
+    }
+}
