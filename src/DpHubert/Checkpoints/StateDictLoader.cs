@@ -1,0 +1,90 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DpHubert.Checkpoints;
+
+/// <summary>
+/// A state_dict does not fit the model: the message lists every missing, unexpected and shape-mismatched key, the
+/// latter with the expected and the found shape. Nothing was copied into the model.
+/// </summary>
+public sealed class StateDictMismatchException : CheckpointFormatException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="source">The checkpoint (file or folder) the state_dict came from.</param>
+    /// <param name="missing">Model keys the state_dict lacks.</param>
+    /// <param name="unexpected">State_dict keys the model does not have.</param>
+    /// <param name="mismatched">Keys present in both with different shapes: (key, expected, found).</param>
+    public StateDictMismatchException(string source, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
+        IReadOnlyList<(string Key, long[] Expected, long[] Found)> mismatched)
+        : base(Describe(missing, unexpected, mismatched), source, missing.Concat(unexpected).Concat(mismatched.Select(m => m.Key)).FirstOrDefault())
+    {
+        Missing = missing;
+        Unexpected = unexpected;
+        Mismatched = mismatched;
+    }
+
+    /// <summary>Model keys the state_dict lacks.</summary>
+    public IReadOnlyList<string> Missing { get; }
+
+    /// <summary>State_dict keys the model does not have.</summary>
+    public IReadOnlyList<string> Unexpected { get; }
+
+    /// <summary>Keys with a different shape: (key, expected, found).</summary>
+    public IReadOnlyList<(string Key, long[] Expected, long[] Found)> Mismatched { get; }
+
+    private static string Describe(IReadOnlyList<string> missing, IReadOnlyList<string> unexpected,
+        IReadOnlyList<(string Key, long[] Expected, long[] Found)> mismatched)
+    {
+        var lines = new List<string> { "The state_dict does not match the model built from the config:" };
+        if (missing.Count > 0) lines.Add($"  missing keys ({missing.Count}): " + string.Join(", ", missing));
+        if (unexpected.Count > 0) lines.Add($"  unexpected keys ({unexpected.Count}): " + string.Join(", ", unexpected));
+        foreach (var (key, expected, found) in mismatched)
+            lines.Add($"  shape mismatch for {key}: expected {Shapes.Format(expected)}, found {Shapes.Format(found)}");
+        return string.Join(Environment.NewLine, lines);
+    }
+}
+
+/// <summary>Copies a state_dict into a model after checking every key and shape (TorchSharp's own strict load names
+/// no key and can broadcast a wrong shape silently).</summary>
+public static class StateDictLoader
+{
+    /// <summary>The one key a checkpoint may lack: torchaudio / HF / fairseq models have no <c>dummy_weight</c>, and
+    /// the original then keeps it at ones.</summary>
+    public const string DummyWeightKey = "feature_extractor.dummy_weight";
+
+    /// <summary>
+    /// Checks and loads <paramref name="stateDict"/> into <paramref name="model"/> (converting dtype and device as
+    /// needed). A missing <see cref="DummyWeightKey"/> keeps ones; any other missing, unexpected or shape-mismatched
+    /// key throws <see cref="StateDictMismatchException"/> before anything is copied.
+    /// </summary>
+    /// <param name="model">The model built from the checkpoint's config.</param>
+    /// <param name="stateDict">Key to tensor.</param>
+    /// <param name="source">File or folder name for error messages.</param>
+    /// <returns>Keys that were defaulted (at most <see cref="DummyWeightKey"/>).</returns>
+    public static IReadOnlyList<string> Load(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stateDict);
+        var expected = model.state_dict();
+        var missing = expected.Keys.Where(k => !stateDict.ContainsKey(k)).ToList();
+        var defaulted = missing.Where(k => k == DummyWeightKey).ToList();
+        missing.RemoveAll(k => k == DummyWeightKey);
+        var unexpected = stateDict.Keys.Where(k => !expected.ContainsKey(k)).ToList();
+        var mismatched = new List<(string, long[], long[])>();
+        foreach (var (key, target) in expected)
+        {
+            if (!stateDict.TryGetValue(key, out var found)) continue;
+            if (!target.shape.SequenceEqual(found.shape)) mismatched.Add((key, target.shape, found.shape));
+        }
+        if (missing.Count > 0 || unexpected.Count > 0 || mismatched.Count > 0)
+            throw new StateDictMismatchException(source, missing, unexpected, mismatched);
+
+        using var _ = no_grad();
+        foreach (var (key, target) in expected)
+            if (stateDict.TryGetValue(key, out var found)) target.copy_(found);
+        return defaulted;
+    }
+}
