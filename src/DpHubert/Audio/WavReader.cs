@@ -6,6 +6,18 @@ using System.Text;
 
 namespace DpHubert.Audio;
 
+// Why a reader of our own rather than NAudio.Core 2.2.1's WaveFileReader: we read its source
+// (NAudio.Core/FileFormats/Wav/WaveFileChunkReader.cs) and ran it, from a scratch console app, on
+// hand-made files. A data chunk declaring 800 bytes with 300 present decoded silently to 150
+// samples instead of failing; a 0xFFFFFFFF data size threw ArgumentOutOfRangeException ("Stream
+// length must be non-negative"); RIFF and data sizes of 0 (an unfinalized streaming header) threw
+// "No fmt chunk found"; a non-seekable stream threw NotSupportedException (it needs Stream.Length
+// and Position); MP3 data threw ArgumentException("Unsupported source encoding") naming neither
+// the format nor the file; non-RIFF input gave a FormatException without the file name. Its
+// sample conversion was right (16-bit / 32768, 8-bit (x-128) / 128). Wrapping it would still leave
+// truncation and streaming wrong, and the WAV container is small and fully specified, so the
+// few hundred lines here give exact conversion, non-seekable streams, streaming headers and typed,
+// file-naming errors, with no extra dependency for library users.
 /// <summary>
 /// Reads RIFF/WAVE (and RF64) files into <see cref="AudioClip"/>s of 32-bit floats.
 /// </summary>
@@ -21,16 +33,6 @@ namespace DpHubert.Audio;
 /// sox's 0x7FFFF000, or 0 when the RIFF size is also 0/0xFFFFFFFF) is read to the end of the file;
 /// any other data chunk that is longer than the file is reported as truncated rather than silently
 /// shortened.</para>
-/// <para>Why a reader of our own rather than NAudio.Core 2.2.1's WaveFileReader (checked against its
-/// source, NAudio.Core/FileFormats/Wav/WaveFileChunkReader.cs): NAudio needs a seekable stream (it
-/// uses Stream.Length/Position); it silently returns fewer samples for a truncated data chunk instead
-/// of failing; it cannot read streaming files (a RIFF size of 0 makes it stop before the fmt chunk,
-/// and a 0xFFFFFFFF data size is taken literally); it detects the pad byte with
-/// BinaryReader.PeekChar, which decodes UTF-8 and can throw on arbitrary audio bytes; and its errors
-/// are plain FormatExceptions without the file name. Its float conversion would also need wrapping
-/// for extensible formats. The WAV container is small and fully specified, so about 300 lines here
-/// give exact conversion, non-seekable stream support and the typed, file-naming errors we need,
-/// with no extra dependency for library users.</para>
 /// </remarks>
 public static class WavReader
 {

@@ -202,6 +202,21 @@ public sealed class WavReaderTests : IDisposable
     }
 
     [Fact]
+    public void RF64_takes_the_data_size_from_the_ds64_chunk()
+    {
+        var values = new[] { 1, -2, 3, -4, 5, -6 };
+        var ds64 = new byte[28];
+        BitConverter.GetBytes(0xFFFFFFFFL).CopyTo(ds64, 0);
+        BitConverter.GetBytes(8L).CopyTo(ds64, 8); // only the first 4 samples belong to the data chunk
+        BitConverter.GetBytes(4L).CopyTo(ds64, 16);
+        var bytes = Riff(0xFFFFFFFFu, Chunk("ds64", ds64), Chunk("fmt ", Fmt(Pcm, 1, 16000, 16)),
+            Chunk("data", Ints(values, 2), declaredSize: 0xFFFFFFFFu));
+        "RF64"u8.CopyTo(bytes);
+
+        WavReader.Read(new MemoryStream(bytes)).Samples.Should().Equal(1 / 32768f, -2 / 32768f, 3 / 32768f, -4 / 32768f);
+    }
+
+    [Fact]
     public void A_zero_data_size_in_a_finalized_file_is_empty_audio()
     {
         var bytes = Riff(Chunk("fmt ", Fmt(Pcm, 1, 16000, 16)), Chunk("data", Array.Empty<byte>()));
