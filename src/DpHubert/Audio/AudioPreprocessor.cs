@@ -101,6 +101,10 @@ public static class AudioPreprocessor
         {
             return waveform.alias();
         }
+        if (waveform.shape[^1] == 0)
+        {
+            return waveform.clone(); // no samples in, none out (reshape(-1, 0) below would fail)
+        }
 
         int gcd = Gcd(fromRate, toRate);
         int orig = fromRate / gcd;

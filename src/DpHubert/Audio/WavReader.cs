@@ -174,7 +174,8 @@ public static class WavReader
                     {
                         declared = ds64DataSize; // RF64: the real size lives in the ds64 chunk
                     }
-                    else if (StreamingDataSizes.Contains(size) || (size == 0 && (riffSize == 0 || riffSize == 0xFFFFFFFFu)))
+                    else if ((StreamingDataSizes.Contains(size) && !FileHolds(size))
+                             || (size == 0 && (riffSize == 0 || riffSize == 0xFFFFFFFFu)))
                     {
                         declared = null; // placeholder from a streaming writer: read to the end
                     }
@@ -205,6 +206,10 @@ public static class WavReader
                 }
             }
         }
+
+        /// <summary>Whether a seekable stream has at least <paramref name="size"/> bytes left, so a placeholder-looking size may be real.</summary>
+        private bool FileHolds(uint size) =>
+            _stream.CanSeek && _stream.Length - _stream.Position + (_pushback >= 0 ? 1 : 0) >= size;
 
         private byte[] ReadChunkBody(string id, uint size)
         {

@@ -97,6 +97,9 @@ public sealed class AudioPreprocessorTests(ITestOutputHelper output)
         AudioPreprocessor.Resample(Array.Empty<float>(), 44100, 16000).Should().BeEmpty();
         AudioPreprocessor.Resample(new[] { 0.5f }, 44100, 16000).Should().HaveCount(1);
         AudioPreprocessor.Resample(new[] { 0.5f }, 8000, 16000).Should().HaveCount(2);
+        using var empty = zeros(3, 0);
+        using var resampledEmpty = AudioPreprocessor.Resample(empty, 48000, 16000);
+        resampledEmpty.shape.Should().Equal(3, 0);
     }
 
     [Fact]
