@@ -14,6 +14,9 @@ public sealed class PyDict : IEnumerable<KeyValuePair<object, object?>>
     /// <summary>The Python type of a plain dict.</summary>
     public const string Dict = "builtins.dict";
 
+    /// <summary>Instance attributes pickled with a dict subclass (e.g. a state_dict's <c>_metadata</c>), or null.</summary>
+    public PyDict? Attributes { get; set; }
+
     /// <summary>The Python type of an OrderedDict (what <c>state_dict()</c> returns).</summary>
     public const string OrderedDict = "collections.OrderedDict";
 

@@ -442,7 +442,13 @@ internal sealed class Unpickler
                 break;
             case PendingTensor:
                 break; // Parameter attributes (_rebuild_parameter_with_state) are not needed.
+            case PyDict dict when state is PyDict extra
+                && dict.PythonType is PyDict.OrderedDict or PyDict.Dict or "collections.defaultdict":
+                // A dict subclass's instance attributes (a state_dict's '_metadata'), not entries.
+                dict.Attributes = extra;
+                break;
             case PyDict dict when state is PyDict extra:
+                // argparse.Namespace / omegaconf containers: the state is the content.
                 foreach (var kv in extra)
                     dict[kv.Key] = kv.Value;
                 break;

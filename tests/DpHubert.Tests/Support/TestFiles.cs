@@ -1,0 +1,37 @@
+using System;
+using System.IO;
+using System.Linq;
+using DpHubert.IO;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DpHubert.Tests.Support;
+
+/// <summary>Locates the fixtures copied next to the test assembly and loads them as tensors.</summary>
+internal static class TestFiles
+{
+    public static string Fixture(params string[] parts) =>
+        Path.Combine(new[] { AppContext.BaseDirectory, "Fixtures" }.Concat(parts).ToArray());
+
+    public static string DpHubertCase(string name, params string[] parts) =>
+        Fixture(new[] { "dphubert", name }.Concat(parts).ToArray());
+
+    public static Tensor LoadFloat(string path)
+    {
+        var a = Npy.Read(path);
+        return a.Data is not null ? tensor(a.Data).reshape(a.Shape) : tensor(a.IntData!).reshape(a.Shape).to(float32);
+    }
+
+    public static long[] LoadLongs(string path)
+    {
+        var a = Npy.Read(path);
+        return a.IntData ?? a.Data!.Select(x => (long)x).ToArray();
+    }
+
+    public static string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "dphubert-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+}
