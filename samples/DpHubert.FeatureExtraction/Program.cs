@@ -1,1 +1,12 @@
-System.Console.WriteLine(TorchSharp.torch.ones(1).add(1).item<float>());
+using System.CommandLine;
+using DpHubert.FeatureExtraction;
+
+// dphubert: extract features from WAV files with a DPHuBERT / HuBERT / wav2vec 2.0 / WavLM checkpoint.
+// Exit codes: 0 everything written; 1 some inputs failed (named on stderr); 2 usage or checkpoint errors.
+var root = new RootCommand("DPHuBERT / HuBERT / wav2vec 2.0 / WavLM feature extraction on TorchSharp.");
+root.Subcommands.Add(ExtractCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(PruneCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
+return Cli.Run(root, args);

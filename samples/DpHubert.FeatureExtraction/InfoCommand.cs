@@ -1,0 +1,80 @@
+using System;
+using System.CommandLine;
+using System.Globalization;
+using System.Linq;
+using System.Text.Json;
+using DpHubert.Checkpoints;
+using DpHubert.Config;
+
+namespace DpHubert.FeatureExtraction;
+
+/// <summary><c>dphubert info --checkpoint X</c>: architecture, per-layer heads and sizes, parameter counts.</summary>
+internal static class InfoCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
+        var arch = new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." };
+        var config = new Option<string>("--config") { Description = "Config JSON for a bare state_dict." };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
+        var verbose = new Option<bool>("--verbose") { Description = "Also print the checkpoint load report." };
+        var command = new Command("info", "Describe a checkpoint: architecture, per-layer heads and sizes, parameter counts.")
+        {
+            checkpoint, arch, config, json, verbose,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new CheckpointReadOptions { Arch = parse.GetValue(arch), ConfigPath = parse.GetValue(config) };
+            var (model, report) = CheckpointLoader.LoadModel(parse.GetValue(checkpoint)!, null, options);
+            using var _ = model;
+            if (parse.GetValue(verbose)) Console.Error.WriteLine(report);
+            var c = model.Config;
+            long parameters = model.NumParameters();
+            double getNumParams = model.GetNumParams();
+            var layers = Enumerable.Range(0, c.EncoderNumLayers).Select(i => new
+            {
+                index = i,
+                attention = c.EncoderUseAttention[i],
+                heads = c.HeadsOfLayer(i),
+                remaining_heads = c.AttentionKind == AttentionKind.WavLM && c.EncoderUseAttention[i] ? c.EncoderRemainingHeads![i] : null,
+                head_dim = c.EncoderUseAttention[i] ? c.HeadDimOfLayer(i) : (int?)null,
+                feed_forward = c.EncoderUseFeedForward[i],
+                ff_interm_features = c.EncoderUseFeedForward[i] ? c.EncoderFfIntermFeatures[i] : (int?)null,
+            }).ToArray();
+            string kind = c.AttentionKind == AttentionKind.WavLM ? "wavlm" : "wav2vec2/hubert";
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    checkpoint = parse.GetValue(checkpoint),
+                    format = report.Format.ToString(),
+                    architecture = kind,
+                    parameters,
+                    get_num_params = getNumParams,
+                    config = JsonDocument.Parse(c.ToJson()).RootElement,
+                    layers,
+                }, new JsonSerializerOptions { WriteIndented = true }));
+                return Cli.Ok;
+            }
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine($"checkpoint: {parse.GetValue(checkpoint)}");
+            Console.WriteLine($"format: {report.Format}");
+            Console.WriteLine($"architecture: {kind}");
+            Console.WriteLine($"extractor: {(c.ExtractorMode == ExtractorMode.GroupNorm ? "group_norm" : "layer_norm")}, conv bias {c.ExtractorConvBias.ToString().ToLowerInvariant()}, conv layers " +
+                string.Join(" ", c.ExtractorConvLayerConfig.Select(l => $"({l.OutChannels},{l.KernelSize},{l.Stride})")));
+            Console.WriteLine($"encoder: embed {c.EncoderEmbedDim}, {c.EncoderNumLayers} layers, {(c.EncoderLayerNormFirst ? "pre-norm" : "post-norm")}, pos conv kernel {c.EncoderPosConvKernel} groups {c.EncoderPosConvGroups}" +
+                (c.AttentionKind == AttentionKind.WavLM ? $", buckets {c.EncoderNumBuckets} max distance {c.EncoderMaxDistance}" : ""));
+            Console.WriteLine($"normalize_waveform: {c.NormalizeWaveform.ToString().ToLowerInvariant()}; aux head: {(c.AuxNumOut is { } a ? a.ToString(inv) : "none")}; pruning masks: {(c.HasPruningMasks ? "yes" : "no")}");
+            foreach (var l in layers)
+            {
+                string att = l.attention ? $"{l.heads} heads x {l.head_dim}" + (l.remaining_heads is { } r ? $" [{string.Join(",", r)}]" : "") : "no attention";
+                string ff = l.feed_forward ? $"ffn {l.ff_interm_features}" : "no feed-forward";
+                Console.WriteLine($"layer {l.index}: {att}, {ff}");
+            }
+            Console.WriteLine($"parameters: {parameters.ToString(inv)}");
+            Console.WriteLine($"get_num_params: {getNumParams.ToString("R", inv)}");
+            return Cli.Ok;
+        });
+        return command;
+    }
+}
