@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing DpHubert needs on Debian 12, then restores NuGet packages.
+#   - python3-torch / python3-torchaudio / python3-omegaconf / python3-numpy: the tests that check files we write
+#     load them with PyTorch (tools/checkpoints/*.py); the fixture generators in tools/ use them too.
+#   - alsa-utils: real 48 kHz speech (/usr/share/sounds/alsa/*.wav) for the audio and CLI tests.
+# Idempotent: installs only what is missing. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup: the .NET SDK 10 is required (https://dotnet.microsoft.com/download)" >&2
+  exit 1
+fi
+dotnet restore DpHubert.sln
+echo "setup: done"
