@@ -198,7 +198,7 @@ internal sealed class Unpickler
         if (bytes.Length == 0)
             return 0L;
         var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     private static string DecodeRawUnicodeEscape(string s)
@@ -442,9 +442,8 @@ internal sealed class Unpickler
                 break;
             case PendingTensor:
                 break; // Parameter attributes (_rebuild_parameter_with_state) are not needed.
-            case PyDict dict when state is PyDict extra:
-                foreach (var kv in extra)
-                    dict[kv.Key] = kv.Value;
+            case PyDict:
+                // BUILD sets instance attributes, not items: e.g. a state_dict's _metadata (module versions).
                 break;
             default:
                 throw Error($"BUILD on a {Describe(target)}");
