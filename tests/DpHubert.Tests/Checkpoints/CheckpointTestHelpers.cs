@@ -29,6 +29,16 @@ internal static class CheckpointTestHelpers
         return d.data<double>().ToArray();
     }
 
+    /// <summary>Same shape and equal elements (dtypes checked separately).</summary>
+    public static bool SameValues(Tensor a, Tensor b)
+    {
+        if (!a.shape.SequenceEqual(b.shape))
+            return false;
+        using var eq = a.eq(b);
+        using var all = eq.all();
+        return all.item<bool>();
+    }
+
     public static double Sum(Tensor t)
     {
         using var d = t.to_type(ScalarType.Float64);
