@@ -270,6 +270,42 @@ public sealed class TorchCheckpointReaderTests
     }
 
     [Fact]
+    public void Reads_numpy_scalars_sets_bytes_and_other_plain_values()
+    {
+        var d = TorchCheckpointReader.Load(Fixture("checkpoints", "misc.pt")).As<PyDict>();
+        d["np_f64"].Should().Be(0.125);
+        d["np_i64"].Should().Be(-3L);
+        d["np_f32"].Should().Be(1.5);
+        d["np_bool"].Should().Be(true);
+        var dd = d["defaultdict"].As<PyDict>();
+        dd.PythonType.Should().Be("collections.defaultdict");
+        dd["a"].As<List<object?>>().Should().Equal(1L);
+        d["set"].As<List<object?>>().Should().Equal(7L);
+        d["bytes"].As<byte[]>().Should().Equal(0, 255, (byte)'a', (byte)'b');
+        d["size"].As<object?[]>().Should().Equal(2L, 3L);
+        d["device"].Should().Be("cpu");
+        d["dtype"].Should().Be("torch.float16");
+        d["big"].Should().Be(System.Numerics.BigInteger.Pow(2, 70));
+        d["neg"].Should().Be(-(1L << 40));
+        d["unicode"].Should().Be("h\u00e9llo \u2713");
+        var keys = d["float_key"].As<PyDict>();
+        keys[1.5].Should().Be("x");
+        keys[2L].Should().Be("y");
+        keys[new object?[] { 1L, "t" }].Should().Be("w");
+        keys.Count.Should().Be(4);
+        d["empty_list"].As<List<object?>>().Should().BeEmpty();
+        d["empty_tuple"].As<object?[]>().Should().BeEmpty();
+        d["nested"].As<List<object?>>()[0].As<List<object?>>()[0].As<object?[]>().Should().Equal(1L);
+    }
+
+    [Fact]
+    public void Refuses_a_pickled_whole_module()
+    {
+        var act = () => TorchCheckpointReader.Load(Fixture("checkpoints", "whole_module.pt"));
+        act.Should().Throw<UnsafePickleException>().Which.Global.Should().Be("torch.nn.modules.linear.Linear");
+    }
+
+    [Fact]
     public void Loads_from_a_non_seekable_stream()
     {
         var bytes = File.ReadAllBytes(Fixture("checkpoints", "dtypes.pt"));
