@@ -414,6 +414,46 @@ public sealed class TorchCheckpointReaderTests
             .Should().Throw<CheckpointFormatException>().WithMessage("*reaches element 8*holds 4 elements*oob.pth");
     }
 
+    [Fact]
+    public void Absurd_nesting_is_a_format_error_not_a_stack_overflow()
+    {
+        var pkl = new List<byte> { 0x80, 2 };
+        pkl.AddRange(Enumerable.Repeat((byte)']', 50_000));
+        pkl.AddRange(Enumerable.Repeat((byte)'a', 49_999));
+        pkl.Add((byte)'.');
+        var path = TempPath("deep.pth");
+        WriteZip(path, ("deep/data.pkl", pkl.ToArray()));
+        FluentActions.Invoking(() => TorchCheckpointReader.Load(path))
+            .Should().Throw<CheckpointFormatException>().WithMessage("*nested more than*deep.pth");
+    }
+
+    [Fact]
+    public void Storage_chunks_are_read_into_the_right_place()
+    {
+        // ReadStorage fills narrow()ed slices through Tensor.bytes; check that such a span aliases the slice.
+        using var t = torch.zeros(10, ScalarType.Int32);
+        using (var slice = t.narrow(0, 3, 4))
+        {
+            var span = slice.bytes;
+            span.Length.Should().Be(16);
+            BitConverter.TryWriteBytes(span, 42).Should().BeTrue();
+        }
+        t[3].item<int>().Should().Be(42);
+        Sum(t).Should().Be(42);
+
+        using var stream = new MemoryStream(Enumerable.Range(0, 40).Select(i => (byte)i).ToArray());
+        using var storage = TensorData.ReadStorage(stream, ScalarType.Int32, 10, swapBytes: true, "mem", "k");
+        storage[0].item<int>().Should().Be(0x00010203); // byte-swapped big-endian element
+    }
+
+    [Fact]
+    public void A_storage_larger_than_the_file_is_refused_before_allocating()
+    {
+        using var stream = new MemoryStream(new byte[100]);
+        FluentActions.Invoking(() => TensorData.ReadStorage(stream, ScalarType.Float32, 1L << 40, false, "mem", "k"))
+            .Should().Throw<CheckpointFormatException>().WithMessage("*expected 4398046511104 bytes, found 100*");
+    }
+
     /// <summary>_rebuild_tensor_v2 of FloatStorage '0' (cpu, storageNumel), offset 0, given size/stride.</summary>
     private static byte[] BuildTensorPickle(long storageNumel, long[] size, long[] stride)
     {
