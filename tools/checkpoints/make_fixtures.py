@@ -51,6 +51,12 @@ def fairseq_omegaconf():
     })
     typed = DictConfig({"i": IntegerNode(5), "f": FloatNode(2.5), "b": BooleanNode(False), "s": StringNode("str")})
     cfg.typed = typed
+    # omegaconf 2.0 (which fairseq pinned) records typing generics in container metadata; they pickle as
+    # _operator.getitem(typing.X, args), enum.Enum and builtins.type(None). Simulate that here.
+    import enum
+    from typing import Any, Dict, Optional, Union
+    cfg.model._metadata.ref_type = Optional[Dict[Union[str, enum.Enum], Any]]
+    cfg.model._metadata.key_type = Union[str, enum.Enum]
     return {
         "cfg": cfg,
         "model": small_state_dict(),

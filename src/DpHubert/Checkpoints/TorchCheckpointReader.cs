@@ -292,6 +292,8 @@ public static class TorchCheckpointReader
                     return g.FullName;
                 case NumpyDType dt:
                     return dt.Descr;
+                case PyTypeExpr te:
+                    return te.Text;
             }
             if (_done.TryGetValue(value, out var converted))
                 return converted;

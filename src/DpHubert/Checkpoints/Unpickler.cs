@@ -368,6 +368,20 @@ internal sealed class Unpickler
                     2 => $"{args[0]}:{args[1]}",
                     _ => throw Error("torch.device expects one or two arguments"),
                 };
+            case "_operator.getitem":
+            case "operator.getitem":
+                // typing generics pickle as getitem(typing.Dict, (str, Any)); anything else is refused.
+                if (args.Length == 2 && TypeText(args[0]) is { } origin && origin.StartsWith("typing.", StringComparison.Ordinal))
+                {
+                    var parameters = args[1] is object?[] tuple ? tuple : new[] { args[1] };
+                    var texts = new List<string>();
+                    foreach (var p in parameters)
+                        texts.Add(TypeText(p) ?? throw new UnsafePickleException(full, _file));
+                    return new PyTypeExpr($"{origin}[{string.Join(", ", texts)}]");
+                }
+                throw new UnsafePickleException(full, _file);
+            case "builtins.type":
+                return args is [null] ? new PyTypeExpr("builtins.NoneType") : throw new UnsafePickleException(full, _file);
             case "numpy.dtype":
                 return args.Length >= 1 && args[0] is string descr ? new NumpyDType(descr) : throw Error("numpy.dtype expects a string");
             case "numpy.core.multiarray.scalar":
@@ -378,6 +392,16 @@ internal sealed class Unpickler
                 throw new UnsafePickleException(full, _file);
         }
     }
+
+    /// <summary>The text of a type-like value (a global, a typing expression or None), else null.</summary>
+    private static string? TypeText(object? o) => o switch
+    {
+        PyGlobal g => g.FullName,
+        PyTypeExpr t => t.Text,
+        null => "None",
+        object?[] tuple => "[" + string.Join(", ", Array.ConvertAll(tuple, x => TypeText(x) ?? "?")) + "]",
+        _ => null,
+    };
 
     private PendingTensor RebuildTensor(string fn, object?[] args)
     {

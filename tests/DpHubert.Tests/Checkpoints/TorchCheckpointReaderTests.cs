@@ -241,6 +241,21 @@ public sealed class TorchCheckpointReaderTests
         }
     }
 
+    [Fact]
+    public void Typing_generics_are_only_allowed_as_getitem_of_typing()
+    {
+        // _operator.getitem(os.system-like callable, ...) is refused even though getitem itself is allowed.
+        var pkl = new List<byte> { 0x80, 2, (byte)'c' };
+        pkl.AddRange("_operator\ngetitem\n"u8.ToArray());
+        pkl.Add((byte)'c');
+        pkl.AddRange("builtins\nint\n"u8.ToArray());
+        pkl.AddRange(new byte[] { (byte)'K', 1, 0x86, (byte)'R', (byte)'.' });
+        var path = TempPath("getitem.pth");
+        WriteZip(path, ("g/data.pkl", pkl.ToArray()));
+        FluentActions.Invoking(() => TorchCheckpointReader.Load(path))
+            .Should().Throw<UnsafePickleException>().Which.Global.Should().Be("_operator.getitem");
+    }
+
     [Theory]
     [InlineData("fairseq_namespace.pt")]
     [InlineData("fairseq_namespace_legacy.pt")]
