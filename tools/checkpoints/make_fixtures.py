@@ -51,6 +51,12 @@ def fairseq_omegaconf():
     })
     typed = DictConfig({"i": IntegerNode(5), "f": FloatNode(2.5), "b": BooleanNode(False), "s": StringNode("str")})
     cfg.typed = typed
+    # omegaconf 2.0 (which fairseq pinned) records typing generics in container metadata; they pickle as
+    # _operator.getitem(typing.X, args), enum.Enum and builtins.type(None). Simulate that here.
+    import enum
+    from typing import Any, Dict, Optional, Union
+    cfg.model._metadata.ref_type = Optional[Dict[Union[str, enum.Enum], Any]]
+    cfg.model._metadata.key_type = Union[str, enum.Enum]
     return {
         "cfg": cfg,
         "model": small_state_dict(),
@@ -97,6 +103,20 @@ def views():
     }
 
 
+def misc():
+    # Values a fairseq/torch checkpoint may hold besides tensors and plain containers.
+    import numpy as np
+    dd = collections.defaultdict(list)
+    dd["a"].append(1)
+    return {
+        "np_f64": np.float64(0.125), "np_i64": np.int64(-3), "np_f32": np.float32(1.5), "np_bool": np.bool_(True),
+        "defaultdict": dd, "set": {7}, "bytes": b"\x00\xffab", "size": torch.Size([2, 3]),
+        "device": torch.device("cpu"), "dtype": torch.float16, "big": 2 ** 70, "neg": -(2 ** 40),
+        "unicode": "h\u00e9llo \u2713", "float_key": {1.5: "x", 2: "y", None: "z", (1, "t"): "w"},
+        "empty_list": [], "empty_tuple": (), "nested": [[(1,)], {"k": [None]}],
+    }
+
+
 class Evil:
     def __init__(self, fn, arg):
         self.fn, self.arg = fn, arg
@@ -132,6 +152,8 @@ def main():
     save_legacy(dtypes(), "dtypes_legacy.pt")
     save_zip(views(), "views.pt")
     save_legacy(views(), "views_legacy.pt")
+    save_zip(misc(), "misc.pt")
+    save_zip({"model": torch.nn.Linear(2, 2)}, "whole_module.pt")
     save_zip({"payload": Evil(os.system, "echo pwned")}, "evil_os_system.pt")
     save_legacy({"payload": Evil(eval, "1+1")}, "evil_eval_legacy.pt")
     # Storage "0" of dtypes.pt is f32 (6 x 4 bytes); keep 10.

@@ -10,6 +10,12 @@ internal sealed record PyGlobal(string Module, string Name)
 }
 
 /// <summary>
+/// A typing expression such as <c>typing.Optional[typing.Dict[str, typing.Any]]</c> (omegaconf 2.0 metadata),
+/// kept as text only.
+/// </summary>
+internal sealed record PyTypeExpr(string Text);
+
+/// <summary>
 /// An object of an allowed class (omegaconf container/node/metadata, argparse.Namespace) created by NEWOBJ:
 /// only its constructor arguments and its <c>__setstate__</c> state are recorded.
 /// </summary>
@@ -149,6 +155,9 @@ internal static class PickleNames
         "numpy.core.multiarray.scalar",
         "numpy._core.multiarray.scalar",
         "numpy.dtype",
+        "_operator.getitem", // only for typing generics, see Unpickler.Call
+        "operator.getitem",
+        "builtins.type", // only type(None)
     };
 
     /// <summary>Types that may appear as plain values (omegaconf metadata records ref/element types).</summary>
@@ -156,7 +165,8 @@ internal static class PickleNames
     {
         "builtins.object", "builtins.int", "builtins.float", "builtins.str", "builtins.bool", "builtins.bytes",
         "builtins.tuple", "builtins.NoneType", "typing.Any", "typing.Dict", "typing.List", "typing.Tuple",
-        "typing.Optional", "typing.Union", "pathlib.Path",
+        "typing.Optional", "typing.Union", "typing.Type", "typing.Sequence", "typing.Mapping", "enum.Enum",
+        "pathlib.Path",
     };
 
     public static bool IsAllowed(string fullName, string module, string name) =>

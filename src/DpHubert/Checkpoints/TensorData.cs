@@ -85,7 +85,19 @@ internal static class TensorData
     public static Tensor ReadStorage(Stream source, ScalarType dtype, long numel, bool swapBytes, string file, string key)
     {
         var elementSize = ElementSize(dtype);
-        var expected = checked(numel * elementSize);
+        long expected;
+        try
+        {
+            expected = checked(numel * elementSize);
+        }
+        catch (OverflowException)
+        {
+            throw new CheckpointFormatException($"storage of {numel} elements overflows", file, key);
+        }
+        // Never allocate more than the stream can still deliver (a corrupt size must not exhaust memory).
+        if (source.CanSeek && source.Length - source.Position < expected)
+            throw new CheckpointFormatException(
+                $"truncated storage: expected {expected} bytes, found {Math.Max(0, source.Length - source.Position)}", file, key);
         var storage = empty(new[] { numel }, dtype);
         try
         {

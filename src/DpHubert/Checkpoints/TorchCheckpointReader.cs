@@ -110,8 +110,15 @@ public static class TorchCheckpointReader
                 if (entry.Length != expected)
                     throw new CheckpointFormatException(
                         $"truncated storage: expected {expected} bytes, found {entry.Length}", file, name);
-                using var data = entry.Open();
-                return TensorData.ReadStorage(data, root.DType, root.Numel, swap, file, name);
+                try
+                {
+                    using var data = entry.Open();
+                    return TensorData.ReadStorage(data, root.DType, root.Numel, swap, file, name);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new CheckpointFormatException($"corrupt zip record: {e.Message}", file, name, e);
+                }
             }
 
             return new GraphConverter(file, LoadStorage, storages).Convert(graph);
@@ -244,6 +251,10 @@ public static class TorchCheckpointReader
         private readonly Dictionary<string, Tensor> _roots = new();
         private readonly Dictionary<object, object?> _done = new(ReferenceEqualityComparer.Instance);
         private readonly List<Tensor> _created = new();
+        private int _depth;
+
+        // Deeper nesting than any real checkpoint; guards the recursive walk against crafted pickles.
+        private const int MaxDepth = 2000;
 
         public GraphConverter(string file, Func<StorageRef, Tensor> loadStorage, Dictionary<string, StorageRef> storages)
         {
@@ -281,9 +292,25 @@ public static class TorchCheckpointReader
                     return g.FullName;
                 case NumpyDType dt:
                     return dt.Descr;
+                case PyTypeExpr te:
+                    return te.Text;
             }
             if (_done.TryGetValue(value, out var converted))
                 return converted;
+            if (++_depth > MaxDepth)
+                throw new CheckpointFormatException($"values nested more than {MaxDepth} deep", _file);
+            try
+            {
+                return VisitContainer(value);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private object? VisitContainer(object value)
+        {
             switch (value)
             {
                 case PyDict dict:

@@ -198,7 +198,7 @@ internal sealed class Unpickler
         if (bytes.Length == 0)
             return 0L;
         var value = new BigInteger(bytes, isUnsigned: false, isBigEndian: false);
-        return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
+        return value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
     }
 
     private static string DecodeRawUnicodeEscape(string s)
@@ -368,6 +368,20 @@ internal sealed class Unpickler
                     2 => $"{args[0]}:{args[1]}",
                     _ => throw Error("torch.device expects one or two arguments"),
                 };
+            case "_operator.getitem":
+            case "operator.getitem":
+                // typing generics pickle as getitem(typing.Dict, (str, Any)); anything else is refused.
+                if (args.Length == 2 && TypeText(args[0]) is { } origin && origin.StartsWith("typing.", StringComparison.Ordinal))
+                {
+                    var parameters = args[1] is object?[] tuple ? tuple : new[] { args[1] };
+                    var texts = new List<string>();
+                    foreach (var p in parameters)
+                        texts.Add(TypeText(p) ?? throw new UnsafePickleException(full, _file));
+                    return new PyTypeExpr($"{origin}[{string.Join(", ", texts)}]");
+                }
+                throw new UnsafePickleException(full, _file);
+            case "builtins.type":
+                return args is [null] ? new PyTypeExpr("builtins.NoneType") : throw new UnsafePickleException(full, _file);
             case "numpy.dtype":
                 return args.Length >= 1 && args[0] is string descr ? new NumpyDType(descr) : throw Error("numpy.dtype expects a string");
             case "numpy.core.multiarray.scalar":
@@ -378,6 +392,16 @@ internal sealed class Unpickler
                 throw new UnsafePickleException(full, _file);
         }
     }
+
+    /// <summary>The text of a type-like value (a global, a typing expression or None), else null.</summary>
+    private static string? TypeText(object? o) => o switch
+    {
+        PyGlobal g => g.FullName,
+        PyTypeExpr t => t.Text,
+        null => "None",
+        object?[] tuple => "[" + string.Join(", ", Array.ConvertAll(tuple, x => TypeText(x) ?? "?")) + "]",
+        _ => null,
+    };
 
     private PendingTensor RebuildTensor(string fn, object?[] args)
     {
@@ -442,15 +466,9 @@ internal sealed class Unpickler
                 break;
             case PendingTensor:
                 break; // Parameter attributes (_rebuild_parameter_with_state) are not needed.
-            case PyDict dict when state is PyDict extra
-                && dict.PythonType is PyDict.OrderedDict or PyDict.Dict or "collections.defaultdict":
-                // A dict subclass's instance attributes (a state_dict's '_metadata'), not entries.
-                dict.Attributes = extra;
-                break;
-            case PyDict dict when state is PyDict extra:
-                // argparse.Namespace / omegaconf containers: the state is the content.
-                foreach (var kv in extra)
-                    dict[kv.Key] = kv.Value;
+            case PyDict dict:
+                // BUILD sets instance attributes, not items: e.g. a state_dict's _metadata (module versions).
+                dict.Attributes = state as PyDict;
                 break;
             default:
                 throw Error($"BUILD on a {Describe(target)}");
