@@ -100,7 +100,7 @@ public static class ModelFactory
         ArgumentNullException.ThrowIfNull(model);
         using var _ = no_grad();
         foreach (var block in model.FeatureExtractor.ConvLayers)
-            nn.init.kaiming_normal_(block.Conv.weight!);
+            nn.init.kaiming_normal_(block.Conv.Weight);
         var transformer = model.Encoder.Transformer;
         // BERT init first for every Linear / Embedding of the transformer, then the attention-specific overrides.
         foreach (var (_, m) in transformer.named_modules())

@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;
@@ -29,7 +28,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         KernelSize = kernelSize;
         Stride = stride;
         layer_norm = layerNorm;
-        conv = nn.Conv1d(inChannels, outChannels, kernelSize, stride: stride, bias: bias);
+        conv = new Conv1d(inChannels, outChannels, kernelSize, stride, bias);
         hard_concrete = pruneConvChannels ? new HardConcrete(outChannels, initMean: 0.01) : null;
         RegisterComponents();
     }
@@ -50,7 +49,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     public HardConcrete? HardConcrete => hard_concrete;
 
     /// <summary>Current output channels.</summary>
-    public int OutChannels => (int)conv.weight!.shape[0];
+    public int OutChannels => (int)conv.Weight.shape[0];
 
     /// <summary>Runs the block.</summary>
     /// <param name="x">[batch, in_channels, in_frames].</param>
@@ -80,7 +79,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     {
         var @out = hard_concrete is not null ? hard_concrete.L0Norm().to(ScalarType.Float64) : tensor((double)OutChannels);
         var n = inChannels * @out * KernelSize;
-        if (conv.bias is not null) n = n + @out;
+        if (conv.Bias is not null) n = n + @out;
         if (layer_norm is not null) n = n + @out * 2;
         return (n, @out);
     }

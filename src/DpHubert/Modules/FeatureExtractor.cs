@@ -96,12 +96,13 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
                     var kept = scaled.index_select(0, index).clone();
                     dummy_weight.Dispose();
                     dummy_weight = nn.Parameter(kept, requires_grad: false);
+                    dummy_weight.DetachFromDisposeScope();
                     ConditionallyRegisterParameter(nameof(dummy_weight), dummy_weight);
                 }
                 else
                 {
                     var next = conv_layers[i + 1].Conv;
-                    next.weight!.mul_(mask.unsqueeze(-1));
+                    next.Weight.mul_(mask.unsqueeze(-1));
                     PruningUtils.PruneConv1dLayer(next, index, PruneDimension.Input);
                 }
                 layer.RemoveHardConcrete();

@@ -1,6 +1,6 @@
 using System;
 using TorchSharp;
-using TorchSharp.Modules;
+using Linear = TorchSharp.Modules.Linear;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;
@@ -41,8 +41,8 @@ public static class PruningUtils
     {
         ArgumentNullException.ThrowIfNull(layer);
         long axis = dim == PruneDimension.Input ? 1 : 0;
-        layer.weight = Slice(layer.weight!, axis, index);
-        if (axis == 0 && layer.bias is not null) layer.bias = Slice(layer.bias, 0, index);
+        layer.Weight = Slice(layer.Weight, axis, index);
+        if (axis == 0 && layer.Bias is not null) layer.Bias = Slice(layer.Bias, 0, index);
     }
 
     /// <summary>Keeps the channels of a LayerNorm listed in <paramref name="index"/>.</summary>
@@ -81,6 +81,9 @@ public static class PruningUtils
         using var _ = no_grad();
         using var idx = index.to(ScalarType.Int64, t.device);
         bool grad = t.requires_grad;
-        return new Parameter(t.index_select(axis, idx).clone().detach(), requires_grad: grad);
+        // The new parameter belongs to the module, not to any dispose scope the caller has open.
+        var p = new Parameter(t.index_select(axis, idx).clone().detach(), requires_grad: grad);
+        p.DetachFromDisposeScope();
+        return p;
     }
 }
