@@ -54,7 +54,14 @@ public static partial class CheckpointLoader
         }
     }
 
-    /// <summary>Reads a checkpoint (DPHuBERT <c>.pth</c>) into memory.</summary>
+    /// <summary>
+    /// Reads a checkpoint into memory, whatever its format: a DPHuBERT <c>.pth</c>; a Hugging Face model folder
+    /// (config.json + model.safetensors / pytorch_model.bin / sharded *.index.json); a fairseq <c>.pt</c> (wav2vec 2.0,
+    /// HuBERT, ContentVec, fine-tuned CTC); a bare torchaudio state_dict (needs <see cref="CheckpointReadOptions.Arch"/>
+    /// or <see cref="CheckpointReadOptions.ConfigPath"/>); a <c>.safetensors</c> file with its config JSON. Keys are
+    /// renamed by the format's table (<see cref="KeyMaps"/>) and everything done is recorded in
+    /// <see cref="ModelCheckpoint.Report"/>.
+    /// </summary>
     /// <param name="path">The file or folder.</param>
     /// <param name="options">Format hints.</param>
     public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null)
@@ -103,7 +110,12 @@ public static partial class CheckpointLoader
         var checkpoint = new ModelCheckpoint(config, sd, report);
         if (root.TryGetValue("distill_linear_projs", out var projs) && projs is PyDict)
             checkpoint.Extras["distill_linear_projs"] = ToStateDict(projs, path, "distill_linear_projs");
-        foreach (var key in root.Keys.OfType<string>().Where(k => k is not "config" and not "state_dict" and not "distill_linear_projs"))
+        if (root.TryGetValue(FinalProjKey, out var finalProj) && finalProj is PyDict)
+        {
+            checkpoint.Extras[FinalProjKey] = ToStateDict(finalProj, path, FinalProjKey);
+            report.Notes.Add($"final_proj kept as the optional projection Extras[\"{FinalProjKey}\"]");
+        }
+        foreach (var key in root.Keys.OfType<string>().Where(k => k is not "config" and not "state_dict" and not "distill_linear_projs" and not FinalProjKey))
         {
             report.Notes.Add($"ignored top-level entry '{key}'");
             DisposeTensors(root[key]);

@@ -212,8 +212,9 @@ public sealed partial record Wav2Vec2Config
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.String => e.GetString(),
+        // Boxed separately: a `cond ? long : double` conditional would promote every integer to double.
         JsonValueKind.Number => e.TryGetInt64(out long l) && !e.GetRawText().Contains('.') && !e.GetRawText().Contains('e')
-            && !e.GetRawText().Contains('E') ? (object)l : e.GetDouble(),
+            && !e.GetRawText().Contains('E') ? (object)l : (object)e.GetDouble(),
         JsonValueKind.Array => e.EnumerateArray().Select(FromJsonElement).ToList(),
         JsonValueKind.Object => e.EnumerateObject().Select(p => new KeyValuePair<string, object?>(p.Name, FromJsonElement(p.Value))).ToList(),
         _ => throw new ArgumentException($"Unsupported JSON value {e.ValueKind}"),
