@@ -1,9 +1,32 @@
+using System;
 using System.CommandLine;
+using DpHubert.Checkpoints;
 
 namespace DpHubert.FeatureExtraction;
 
-/// <summary><c>dphubert convert</c> (wired to the checkpoint converter).</summary>
+/// <summary><c>dphubert convert --checkpoint ANY --output OUT(.pth|.safetensors)</c>.</summary>
 internal static class ConvertCommand
 {
-    public static Command Create() => new("convert", "Convert any supported checkpoint to the DPHuBERT .pth layout or safetensors.");
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Any supported checkpoint file or model folder.", Required = true };
+        var output = new Option<string>("--output") { Description = "OUT.pth (DPHuBERT layout) or OUT.safetensors (+ config JSON beside it).", Required = true };
+        var arch = new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." };
+        var config = new Option<string>("--config") { Description = "Config JSON for a bare state_dict." };
+        var verbose = new Option<bool>("--verbose") { Description = "Print the load report (mapped, dropped, defaulted keys)." };
+        var command = new Command("convert", "Convert any supported checkpoint to the DPHuBERT .pth layout or to safetensors + config JSON.")
+        {
+            checkpoint, output, arch, config, verbose,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new CheckpointReadOptions { Arch = parse.GetValue(arch), ConfigPath = parse.GetValue(config) };
+            var report = CheckpointConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(output)!, options);
+            if (parse.GetValue(verbose)) Console.Error.WriteLine(report);
+            Console.WriteLine($"{parse.GetValue(checkpoint)} ({report.Format}) -> {parse.GetValue(output)}: " +
+                $"{report.Mapped.Count} keys, {report.Dropped.Count} dropped, {report.Defaulted.Count} defaulted");
+            return Cli.Ok;
+        });
+        return command;
+    }
 }
