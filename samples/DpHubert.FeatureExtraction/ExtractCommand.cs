@@ -118,11 +118,12 @@ internal static class ExtractCommand
                 }
             }
             failed.Add(r.Path);
-            report($"error: {r.Path}: {r.Error!.Message}");
+            string message = r.Error!.Message;
+            report(message.Contains(r.Path, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Path}: {message}");
         }
 
         var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options);
-        if (progress)
+        if (progress && !Console.IsErrorRedirected)
         {
             stderr.Progress()
                 .AutoClear(false)
@@ -140,7 +141,22 @@ internal static class ExtractCommand
         }
         else
         {
-            foreach (var r in results) Handle(r, Console.Error.WriteLine);
+            // Not a terminal (a pipeline or a log): plain lines, a progress line with ETA every few seconds.
+            var last = Stopwatch.StartNew();
+            int done = 0;
+            foreach (var r in results)
+            {
+                Handle(r, Console.Error.WriteLine);
+                done++;
+                if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs.Count))
+                {
+                    last.Restart();
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    double eta = elapsed / done * (jobs.Count - done);
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"progress: {done}/{jobs.Count} files ({100.0 * done / jobs.Count:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
+                }
+            }
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
