@@ -1,31 +1,58 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using DpHubert.Extraction;
 using DpHubert.IO;
+using Spectre.Console;
 
 namespace DpHubert.FeatureExtraction;
 
-/// <summary><c>dphubert extract --checkpoint FILE --input FILE.wav --output FILE.npy [--layer N|all]</c>.</summary>
+/// <summary>
+/// <c>dphubert extract --checkpoint FILE --input FILE.wav|DIR --output FILE.npy|DIR [--layer N|all] ...</c>:
+/// a thin layer over <see cref="SpeechEncoder.ExtractFiles"/>.
+/// </summary>
 internal static class ExtractCommand
 {
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
-        var input = new Option<string>("--input") { Description = "Input WAV file.", Required = true };
-        var output = new Option<string>("--output") { Description = "Output .npy file.", Required = true };
+        var input = new Option<string>("--input") { Description = "Input WAV file, or a folder searched recursively for *.wav.", Required = true };
+        var output = new Option<string>("--output") { Description = "Output .npy file; for a folder --input, the output folder (the tree is mirrored).", Required = true };
         var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "float32, float16 or bfloat16.", DefaultValueFactory = _ => "float32" };
+        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32, float16 or bfloat16 (outputs are always float32).", DefaultValueFactory = _ => "float32" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
-        var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report." };
-        var command = new Command("extract", "Extract features from a WAV file into a float32 .npy file.")
+        var batchSize = new Option<int>("--batch-size") { Description = "Files per forward pass (length-sorted batches).", DefaultValueFactory = _ => 1 };
+        var chunkSeconds = new Option<double?>("--chunk-seconds") { Description = "Split recordings longer than S seconds into overlapping chunks." };
+        var chunkOverlap = new Option<double>("--chunk-overlap") { Description = "Context in seconds on each side of a chunk.", DefaultValueFactory = _ => 1.0 };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
+        var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
+        var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
-            checkpoint, input, output, layer, device, dtype, threads, verbose,
+            checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
         };
         command.SetAction(parse =>
         {
             var selection = LayerSelection.Parse(parse.GetValue(layer));
+            var options = new ExtractionOptions
+            {
+                BatchSize = parse.GetValue(batchSize),
+                ChunkSeconds = parse.GetValue(chunkSeconds),
+                ChunkOverlapSeconds = parse.GetValue(chunkOverlap),
+            };
+            options.Validate();
+            string inputPath = parse.GetValue(input)!;
+            string outputPath = parse.GetValue(output)!;
+            bool isFolder = Directory.Exists(inputPath);
+            if (!isFolder && !File.Exists(inputPath))
+                throw new FileNotFoundException($"--input '{inputPath}' does not exist.", inputPath);
+            if (isFolder && File.Exists(outputPath))
+                throw new ArgumentException($"--input '{inputPath}' is a folder, so --output must be a folder, but '{outputPath}' is a file.");
+
             using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
             {
                 Device = parse.GetValue(device)!,
@@ -33,24 +60,118 @@ internal static class ExtractCommand
                 Threads = parse.GetValue(threads),
             });
             if (parse.GetValue(verbose)) Console.Error.WriteLine(encoder.Report);
-            string inputPath = parse.GetValue(input)!;
-            string outputPath = parse.GetValue(output)!;
-            FeatureArray features;
-            try
+            encoder.Validate(selection);
+            bool beQuiet = parse.GetValue(quiet);
+
+            List<(string In, string Out)> jobs;
+            if (isFolder)
             {
-                features = encoder.ExtractFile(inputPath, selection);
+                string root = Path.GetFullPath(inputPath);
+                jobs = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive })
+                    .Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wave", StringComparison.OrdinalIgnoreCase))
+                    .Order(StringComparer.Ordinal)
+                    .Select(f => (f, Path.ChangeExtension(Path.Combine(outputPath, Path.GetRelativePath(root, f)), ".npy")))
+                    .ToList();
+                if (jobs.Count == 0)
+                    throw new ArgumentException($"no .wav files found under '{inputPath}'.");
             }
-            catch (Exception e) when (Cli.IsUserError(e))
+            else
             {
-                Console.Error.WriteLine($"error: {inputPath}: {e.Message}");
-                return Cli.SomeInputsFailed;
+                string target = Directory.Exists(outputPath)
+                    ? Path.Combine(outputPath, Path.ChangeExtension(Path.GetFileName(inputPath), ".npy"))
+                    : outputPath;
+                jobs = new List<(string, string)> { (inputPath, target) };
             }
-            var dir = Path.GetDirectoryName(Path.GetFullPath(outputPath));
-            if (dir is not null) Directory.CreateDirectory(dir);
-            Npy.WriteFloat32(outputPath, features.Data, features.Shape);
-            Console.WriteLine($"{inputPath} -> {outputPath} [{string.Join(", ", features.Shape)}]");
-            return Cli.Ok;
+            return Run(encoder, jobs, selection, options, isFolder && !beQuiet, beQuiet);
         });
         return command;
+    }
+
+    private static int Run(SpeechEncoder encoder, List<(string In, string Out)> jobs, LayerSelection selection,
+        ExtractionOptions options, bool progress, bool quiet)
+    {
+        var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var outFor = jobs.ToDictionary(j => j.In, j => j.Out);
+        int written = 0;
+        var failed = new List<string>();
+        long samples = 0;
+        var clock = Stopwatch.StartNew();
+
+        void Handle(FileFeatures r, Action<string> report)
+        {
+            if (r.Succeeded)
+            {
+                try
+                {
+                    string target = outFor[r.Path];
+                    var dir = Path.GetDirectoryName(Path.GetFullPath(target));
+                    if (dir is not null) Directory.CreateDirectory(dir);
+                    Npy.WriteFloat32(target, r.Features!.Data, r.Features.Shape); // temporary file + rename
+                    written++;
+                    samples += r.Samples16k;
+                    if (!quiet && !progress) Console.WriteLine($"{r.Path} -> {target} [{string.Join(", ", r.Features.Shape)}]");
+                    return;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    r = r with { Error = e };
+                }
+            }
+            failed.Add(r.Path);
+            string message = r.Error!.Message;
+            report(message.Contains(r.Path, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Path}: {message}");
+        }
+
+        var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options);
+        if (progress && !Console.IsErrorRedirected)
+        {
+            stderr.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                    new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask($"extracting {jobs.Count} files", maxValue: jobs.Count);
+                    foreach (var r in results)
+                    {
+                        Handle(r, line => stderr.WriteLine(line, new Style(Color.Red)));
+                        task.Increment(1);
+                    }
+                });
+        }
+        else
+        {
+            // Not a terminal (a pipeline or a log): plain lines, a progress line with ETA every few seconds.
+            var last = Stopwatch.StartNew();
+            int done = 0;
+            foreach (var r in results)
+            {
+                Handle(r, Console.Error.WriteLine);
+                done++;
+                if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs.Count))
+                {
+                    last.Restart();
+                    double elapsed = clock.Elapsed.TotalSeconds;
+                    double eta = elapsed / done * (jobs.Count - done);
+                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"progress: {done}/{jobs.Count} files ({100.0 * done / jobs.Count:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
+                }
+            }
+        }
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress))
+        {
+            double audio = samples / 16000.0;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{written} written, {failed.Count} failed, {audio:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? audio / seconds : 0):0.0}x real time)"));
+        }
+        if (failed.Count > 0)
+        {
+            Console.Error.WriteLine($"{failed.Count} of {jobs.Count} input(s) failed:");
+            foreach (var f in failed) Console.Error.WriteLine($"  {f}");
+            return Cli.SomeInputsFailed;
+        }
+        return Cli.Ok;
     }
 }

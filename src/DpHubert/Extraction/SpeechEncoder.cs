@@ -87,6 +87,10 @@ public sealed record SpeechEncoderOptions
 /// using var encoder = SpeechEncoder.Load("DPHuBERT-sp0.75.pth");
 /// FeatureArray units = encoder.ExtractFile("voice.wav");            // [frames, 768], any WAV, any rate
 /// FeatureArray layer9 = encoder.ExtractFile("voice.wav", LayerSelection.Layer(9));
+/// // Many inputs, length-sorted batches of 8, recordings over 30 s in overlapping chunks:
+/// var options = new ExtractionOptions { BatchSize = 8, ChunkSeconds = 30 };
+/// foreach (FileFeatures f in encoder.ExtractFiles(Directory.GetFiles("wavs", "*.wav"), LayerSelection.Final, options))
+///     if (f.Succeeded) Npy.WriteFloat32(Path.ChangeExtension(f.Path, ".npy"), f.Features!.Data, f.Features.Shape);
 /// </code>
 /// </example>
 public sealed class SpeechEncoder : IDisposable
@@ -176,6 +180,14 @@ public sealed class SpeechEncoder : IDisposable
         return ToArray(result);
     }
 
+    /// <summary>Throws unless <paramref name="layers"/> exists in this model (call it before a long job).</summary>
+    /// <param name="layers">The selection.</param>
+    /// <exception cref="ArgumentException">A layer index past the last layer.</exception>
+    public void Validate(LayerSelection layers) => CheckLayer(layers);
+
+    /// <summary>The fewest 16 kHz samples that give one frame (the receptive field of the conv feature extractor).</summary>
+    public int MinimumSamples => model.Config.MinimumSamples;
+
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
@@ -186,6 +198,255 @@ public sealed class SpeechEncoder : IDisposable
     {
         using var c = t.detach().to(ScalarType.Float32).cpu().contiguous();
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> that gives the numbers when audio is shorter than
+    /// <see cref="MinimumSamples"/>.</summary>
+    private void CheckLength(long samples, string? what = null)
+    {
+        int min = MinimumSamples;
+        if (samples < min)
+            throw new ArgumentException(
+                $"{(what is null ? "" : what + ": ")}audio too short: {samples} samples ({samples / 16.0:0.#} ms at 16 kHz), " +
+                $"but the model's receptive field is {min} samples ({min / 16.0:0.#} ms); no output frame can be computed.");
+    }
+
+    /// <summary>Features of 16 kHz mono samples with batching/chunking options (<see cref="ExtractionOptions.ChunkSeconds"/>
+    /// applies; <see cref="ExtractionOptions.BatchSize"/> batches the chunks).</summary>
+    /// <param name="samples16k">Mono samples at 16 kHz.</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="options">Chunking and batching.</param>
+    public FeatureArray Extract(float[] samples16k, LayerSelection layers, ExtractionOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(samples16k);
+        options ??= new ExtractionOptions();
+        options.Validate();
+        CheckLayer(layers);
+        CheckLength(samples16k.Length);
+        return options.ChunkSeconds is { } s
+            ? ExtractChunked(samples16k, layers, s, options.ChunkOverlapSeconds, options.BatchSize)
+            : Extract(samples16k, layers);
+    }
+
+    /// <summary>Features of many 16 kHz mono inputs, computed in length-sorted batches; each result equals
+    /// <see cref="Extract(float[], LayerSelection)"/> of that item within 1e-4.</summary>
+    /// <param name="samples16k">The inputs (any lengths of at least <see cref="MinimumSamples"/>).</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="batchSize">Items per forward pass.</param>
+    /// <returns>One result per input, in input order.</returns>
+    /// <exception cref="ArgumentException">An input shorter than the receptive field (named by index), or a bad layer.</exception>
+    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples16k, LayerSelection layers = default, int batchSize = 8)
+    {
+        ArgumentNullException.ThrowIfNull(samples16k);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "--batch-size must be >= 1.");
+        CheckLayer(layers);
+        for (int i = 0; i < samples16k.Count; i++)
+        {
+            ArgumentNullException.ThrowIfNull(samples16k[i], $"{nameof(samples16k)}[{i}]");
+            CheckLength(samples16k[i].Length, $"input {i}");
+        }
+        var results = new FeatureArray[samples16k.Count];
+        var order = Enumerable.Range(0, samples16k.Count).OrderBy(i => samples16k[i].Length).ToArray();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            var idx = order.Skip(start).Take(batchSize).ToArray();
+            var outs = RunBatch(idx.Select(i => samples16k[i]).ToArray(), layers);
+            for (int j = 0; j < idx.Length; j++) results[idx[j]] = outs[j];
+        }
+        return results;
+    }
+
+    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. A file that cannot be
+    /// read or is too short yields a result with <see cref="FileFeatures.Error"/> set; the others still succeed.
+    /// Files are read <see cref="ExtractionOptions.ReadAhead"/> at a time and batched by length.</summary>
+    /// <param name="paths">WAV files.</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="options">Batching and chunking.</param>
+    public IEnumerable<FileFeatures> ExtractFiles(IEnumerable<string> paths, LayerSelection layers = default, ExtractionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        options ??= new ExtractionOptions();
+        options.Validate();
+        CheckLayer(layers);
+        int window = options.ReadAhead ?? options.BatchSize * 16;
+        return ExtractFilesCore(paths, layers, options, window);
+    }
+
+    private IEnumerable<FileFeatures> ExtractFilesCore(IEnumerable<string> paths, LayerSelection layers, ExtractionOptions options, int window)
+    {
+        foreach (var group in paths.Chunk(window))
+        {
+            var loaded = new (float[]? Samples, Exception? Error)[group.Length];
+            for (int i = 0; i < group.Length; i++)
+            {
+                try
+                {
+                    var samples = AudioPreprocessor.LoadMono16k(group[i]);
+                    CheckLength(samples.Length);
+                    loaded[i] = (samples, null);
+                }
+                catch (Exception e) when (e is AudioFormatException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    loaded[i] = (null, e);
+                }
+            }
+            var results = new FileFeatures[group.Length];
+            // Chunked (long) files go one by one (their chunks are batched); the rest are batched together.
+            var plain = new List<int>();
+            for (int i = 0; i < group.Length; i++)
+            {
+                var (samples, error) = loaded[i];
+                if (samples is null)
+                    results[i] = new FileFeatures(group[i], null, error, 0);
+                else if (options.ChunkSeconds is { } s && samples.Length > ChunkLayout(samples.Length, s, options.ChunkOverlapSeconds).OwnFrames * Hop)
+                    results[i] = Guard(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize));
+                else
+                    plain.Add(i);
+            }
+            if (plain.Count > 0)
+            {
+                try
+                {
+                    var outs = ExtractBatch(plain.Select(i => loaded[i].Samples!).ToArray(), layers, options.BatchSize);
+                    for (int j = 0; j < plain.Count; j++)
+                        results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
+                }
+                catch (Exception e) when (e is ArgumentException && plain.Count > 1)
+                {
+                    // Isolate the failing file(s) rather than failing the whole group.
+                    foreach (int i in plain)
+                        results[i] = Guard(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
+                }
+            }
+            foreach (var r in results) yield return r;
+        }
+    }
+
+    private static FileFeatures Guard(string path, long samples, Func<FeatureArray> run)
+    {
+        try
+        {
+            return new FileFeatures(path, run(), null, samples);
+        }
+        catch (ArgumentException e)
+        {
+            return new FileFeatures(path, null, e, samples);
+        }
+    }
+
+    /// <summary>Samples per frame (the product of the conv strides; 320 for every released model).</summary>
+    private int Hop => model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
+
+    private (long OwnFrames, long Context) ChunkLayout(long samples, double chunkSeconds, double overlapSeconds)
+    {
+        long own = Math.Max(1, (long)Math.Round(chunkSeconds * AudioPreprocessor.TargetSampleRate / Hop));
+        long ctx = Math.Max(0, (long)Math.Round(overlapSeconds * AudioPreprocessor.TargetSampleRate / Hop));
+        return (own, ctx);
+    }
+
+    /// <summary>
+    /// Overlapping-chunk inference for long recordings: the frames are split into runs of <c>chunkSeconds</c>; each run
+    /// is computed from a window that adds <c>overlapSeconds</c> of context on both sides, cut on frame boundaries
+    /// (frame t covers samples [hop·t, hop·t + receptive field)), and only the run's own frames are kept. The result has
+    /// exactly the whole-file frame count; values differ from whole-file inference only through the attention's limited
+    /// context (and per-chunk statistics of group-norm extractors / waveform normalization).
+    /// </summary>
+    private FeatureArray ExtractChunked(float[] samples, LayerSelection layers, double chunkSeconds, double overlapSeconds, int batchSize)
+    {
+        long total = model.Config.FramesForSamples(samples.Length);
+        var (own, ctx) = ChunkLayout(samples.Length, chunkSeconds, overlapSeconds);
+        if (total <= own) return Extract(samples, layers);
+        int hop = Hop, rf = MinimumSamples;
+        var windows = new List<float[]>();
+        var keep = new List<(long Skip, long Count)>();
+        for (long a = 0; a < total; a += own)
+        {
+            long b = Math.Min(total, a + own);
+            long wa = Math.Max(0, a - ctx), wb = Math.Min(total, b + ctx);
+            long s0 = wa * hop, s1 = (wb - 1) * hop + rf;
+            windows.Add(samples.AsSpan((int)s0, (int)(s1 - s0)).ToArray());
+            keep.Add((a - wa, b - a));
+        }
+        var outs = ExtractBatch(windows, layers, batchSize);
+        var first = outs[0];
+        long dim = first.Dim;
+        long lead = first.Shape.Length == 3 ? first.Shape[0] : 1;
+        var data = new float[lead * total * dim];
+        long at = 0;
+        for (int w = 0; w < outs.Count; w++)
+        {
+            var o = outs[w];
+            var (skip, count) = keep[w];
+            for (long l = 0; l < lead; l++)
+                Array.Copy(o.Data, (l * o.Frames + skip) * dim, data, (l * total + at) * dim, count * dim);
+            at += count;
+        }
+        return new FeatureArray(data, first.Shape.Length == 3 ? new[] { lead, total, dim } : new[] { total, dim });
+    }
+
+    /// <summary>One forward pass over items sorted by nothing in particular; returns per-item results.</summary>
+    private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
+    {
+        if (items.Length == 1) return new[] { Extract(items[0], layers) };
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        bool equal = items.All(x => x.Length == items[0].Length);
+        Tensor features;
+        Tensor? lengths = null;
+        long[] frames;
+        if (equal)
+        {
+            // Rows of one length: exactly what one-by-one inference computes, stacked.
+            var waves = stack(items.Select(x => tensor(x)).ToArray()).to(DType, Device);
+            if (model.NormalizeWaveform) waves = nn.functional.layer_norm(waves, new[] { waves.shape[^1] });
+            features = model.FeatureExtractor.call(waves, null).Output;
+            frames = Enumerable.Repeat(features.shape[1], items.Length).ToArray();
+        }
+        else
+        {
+            var rows = items.Select(x =>
+            {
+                var w = tensor(x).unsqueeze(0).to(DType, Device);
+                return model.NormalizeWaveform ? nn.functional.layer_norm(w, new[] { (long)x.Length }) : w;
+            }).ToArray();
+            frames = items.Select(x => model.Config.FramesForSamples(x.Length)).ToArray();
+            long maxFrames = frames.Max();
+            if (model.Config.ExtractorMode == Config.ExtractorMode.GroupNorm)
+            {
+                // The per-channel GroupNorm takes statistics over the whole (padded) time axis: run it per item.
+                features = cat(rows.Select(r =>
+                {
+                    var f = model.FeatureExtractor.call(r, null).Output;
+                    return nn.functional.pad(f, new[] { 0L, 0, 0, maxFrames - f.shape[1] });
+                }).ToArray(), 0);
+            }
+            else
+            {
+                long max = items.Max(x => (long)x.Length);
+                var waves = cat(rows.Select(r => nn.functional.pad(r, new[] { 0L, max - r.shape[1] })).ToArray(), 0);
+                features = model.FeatureExtractor.call(waves, null).Output;
+                features = features[.., ..(int)maxFrames];
+            }
+            lengths = tensor(frames, device: Device);
+        }
+        var outs = new FeatureArray[items.Length];
+        if (layers.Index is null && !layers.All)
+        {
+            var x = model.Encoder.call(features, lengths);
+            if (model.Aux is { } aux) x = aux.call(x);
+            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..(int)frames[i]]);
+        }
+        else
+        {
+            int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
+            var all = model.Encoder.ExtractFeatures(features, lengths, numLayers);
+            for (int i = 0; i < items.Length; i++)
+            {
+                int n = (int)frames[i];
+                outs[i] = layers.All ? ToArray(stack(all.Select(t => t[i, ..n]).ToArray())) : ToArray(all[layers.Index!.Value][i, ..n]);
+            }
+        }
+        return outs;
     }
 
     /// <summary>Disposes the model.</summary>

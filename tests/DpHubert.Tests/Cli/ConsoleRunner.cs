@@ -1,0 +1,62 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+
+namespace DpHubert.Tests.Cli;
+
+/// <summary>Runs the built <c>dphubert</c> console (built before the tests through a ProjectReference with
+/// ReferenceOutputAssembly=false) as a separate process.</summary>
+internal static class ConsoleRunner
+{
+    public sealed record Result(int ExitCode, string StdOut, string StdErr)
+    {
+        public override string ToString() => $"exit {ExitCode}\n--- stdout ---\n{StdOut}\n--- stderr ---\n{StdErr}";
+    }
+
+    private static readonly Lazy<string> Dll = new(Locate);
+
+    /// <summary>samples/DpHubert.FeatureExtraction/bin/&lt;Configuration&gt;/&lt;tfm&gt;/dphubert.dll next to this test build.</summary>
+    private static string Locate()
+    {
+        var baseDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string tfm = baseDir.Name, configuration = baseDir.Parent!.Name;
+        for (var dir = baseDir; dir is not null; dir = dir.Parent)
+        {
+            string samples = Path.Combine(dir.FullName, "samples", "DpHubert.FeatureExtraction", "bin");
+            if (!Directory.Exists(samples)) continue;
+            string exact = Path.Combine(samples, configuration, tfm, "dphubert.dll");
+            if (File.Exists(exact)) return exact;
+            var any = Directory.EnumerateFiles(samples, "dphubert.dll", SearchOption.AllDirectories)
+                .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
+            if (any is not null) return any;
+        }
+        throw new FileNotFoundException(
+            $"The dphubert console was not found under samples/DpHubert.FeatureExtraction/bin above {baseDir.FullName}; build the solution first.");
+    }
+
+    public static Result Run(params string[] args) => RunWithTimeout(TimeSpan.FromSeconds(120), args);
+
+    public static Result RunWithTimeout(TimeSpan timeout, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(Dll.Value);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dphubert {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s.");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+}

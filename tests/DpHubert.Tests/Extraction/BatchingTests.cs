@@ -1,0 +1,117 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using DpHubert.Audio;
+using DpHubert.Extraction;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DpHubert.Tests.Extraction;
+
+/// <summary>Batched and chunked extraction against one-by-one, whole-file extraction, on every fixture model.</summary>
+public class BatchingTests(ITestOutputHelper output)
+{
+    public static TheoryData<string> Cases => new() { "hubert_post_ln", "large_pre_ln", "pruned_uneven", "wavlm_pruned", "wavlm_pre_ln" };
+
+    internal static float[] Speech(string name) => WavReader.Read(TestFiles.DpHubertCase(name, "input.wav")).Samples;
+
+    internal static double MaxAbsDiff(FeatureArray a, FeatureArray b)
+    {
+        a.Shape.Should().Equal(b.Shape);
+        double m = 0;
+        for (int i = 0; i < a.Data.Length; i++) m = Math.Max(m, Math.Abs(a.Data[i] - b.Data[i]));
+        return m;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Batches_of_mixed_lengths_equal_one_by_one(string name)
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase(name, "checkpoint.pth"));
+        var speech = Speech(name);
+        // Mixed lengths (some equal, some not a whole number of frames), including the shortest possible input.
+        var items = new List<float[]>
+        {
+            speech, speech[..(speech.Length * 2 / 3)], speech[1000..], speech[..(speech.Length / 2 + 7)],
+            speech[..encoder.MinimumSamples], speech[500..(500 + speech.Length * 2 / 3)], speech.Reverse().ToArray(),
+        };
+        foreach (var layers in new[] { LayerSelection.Final, LayerSelection.AllLayers })
+        {
+            var single = items.Select(x => encoder.Extract(x, layers)).ToArray();
+            foreach (int batch in new[] { 4 })
+            {
+                var batched = encoder.ExtractBatch(items, layers, batch);
+                double worst = items.Select((_, i) => MaxAbsDiff(single[i], batched[i])).Max();
+                output.WriteLine($"{name} layer {layers} batch {batch}: max |batched - single| = {worst:E2}");
+                worst.Should().BeLessThan(1e-4);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Chunked_extraction_keeps_the_frame_count_and_stays_close(string name)
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase(name, "checkpoint.pth"));
+        var speech = Speech(name);
+        var longer = speech.Concat(speech).Concat(speech).ToArray(); // 3 s
+        var whole = encoder.Extract(longer, LayerSelection.Final);
+        // A chunk longer than the file is whole-file inference.
+        MaxAbsDiff(whole, encoder.Extract(longer, LayerSelection.Final, new ExtractionOptions { ChunkSeconds = 10 })).Should().Be(0);
+        foreach (var (chunk, overlap) in new[] { (1.0, 0.5), (0.5, 0.25), (1.0, 0.0) })
+        {
+            var chunked = encoder.Extract(longer, LayerSelection.Final, new ExtractionOptions { ChunkSeconds = chunk, ChunkOverlapSeconds = overlap, BatchSize = 4 });
+            chunked.Shape.Should().Equal(whole.Shape);
+            double diff = MaxAbsDiff(whole, chunked);
+            double scale = whole.Data.Max(v => Math.Abs(v));
+            output.WriteLine($"{name} chunk {chunk} s overlap {overlap} s: max |chunked - whole| = {diff:E2} (max |whole| = {scale:F2})");
+            chunked.Data.Should().OnlyContain(v => float.IsFinite(v));
+        }
+    }
+
+    [Fact]
+    public void Too_short_audio_names_the_numbers()
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
+        int min = encoder.MinimumSamples;
+        var act = () => encoder.ExtractBatch(new[] { new float[min], new float[min - 1] });
+        act.Should().Throw<ArgumentException>().WithMessage($"*input 1*{min - 1} samples*receptive field is {min} samples*");
+        var single = () => encoder.Extract(new float[100], LayerSelection.Final);
+        single.Should().Throw<ArgumentException>().WithMessage($"*100 samples*{min} samples*");
+    }
+
+    [Fact]
+    public void ExtractFiles_reports_bad_files_and_keeps_going()
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
+        var dir = TestFiles.TempDir();
+        string good = System.IO.Path.Combine(dir, "good.wav"), bad = System.IO.Path.Combine(dir, "bad.wav"), shortWav = System.IO.Path.Combine(dir, "short.wav");
+        WavWriter.WritePcm16(good, Speech("hubert_post_ln"), 16000);
+        System.IO.File.WriteAllText(bad, "not audio");
+        WavWriter.WritePcm16(shortWav, new float[200], 16000);
+        var results = encoder.ExtractFiles(new[] { good, bad, shortWav, good }, LayerSelection.Final, new ExtractionOptions { BatchSize = 4 }).ToList();
+        results.Select(r => r.Succeeded).Should().Equal(true, false, false, true);
+        results[2].Error!.Message.Should().Contain("200 samples");
+        MaxAbsDiff(results[0].Features!, encoder.ExtractFile(good)).Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void Reduced_precision_dtypes_write_float32_close_to_float32()
+    {
+        string ckpt = TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth");
+        var speech = Speech("hubert_post_ln");
+        using var f32 = SpeechEncoder.Load(ckpt);
+        var reference = f32.Extract(speech);
+        foreach (var dtype in new[] { "bfloat16", "float16" })
+        {
+            using var e = SpeechEncoder.Load(ckpt, new SpeechEncoderOptions { DType = dtype });
+            var f = e.Extract(speech);
+            double diff = MaxAbsDiff(reference, f);
+            output.WriteLine($"{dtype}: max |x - float32| = {diff:E2}");
+            f.Data.Should().OnlyContain(v => float.IsFinite(v));
+            diff.Should().BeLessThan(dtype == "bfloat16" ? 0.5 : 0.1);
+        }
+    }
+}
