@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.IO;
+using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;
 
@@ -12,18 +13,11 @@ namespace DpHubert.Tests.Build;
 /// </summary>
 public class RuntimeSwitchTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DpHubert.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("DpHubert.sln not found above the test output");
-    }
-
     private static string PackageReferences(string project, string? backend)
     {
         var psi = new ProcessStartInfo("dotnet", $"msbuild {project} -getItem:PackageReference" + (backend is null ? "" : $" -p:TorchBackend={backend}"))
         {
-            WorkingDirectory = RepoRoot(),
+            WorkingDirectory = TestFiles.RepoRoot(),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

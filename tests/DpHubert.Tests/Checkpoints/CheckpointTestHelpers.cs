@@ -15,13 +15,7 @@ internal static class CheckpointTestHelpers
     public static string Fixture(params string[] parts) =>
         Path.Combine(new[] { AppContext.BaseDirectory, "Fixtures" }.Concat(parts).ToArray());
 
-    public static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DpHubert.sln")))
-            dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("repository root (DpHubert.sln) not found");
-    }
+    public static string RepoRoot() => DpHubert.Tests.Support.TestFiles.RepoRoot();
 
     public static double[] Values(Tensor t)
     {

@@ -19,13 +19,6 @@ namespace DpHubert.Tests.Pruning;
 [Trait("Category", "Python")]
 public class PrunedCheckpointInPyTorchTests
 {
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DpHubert.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("DpHubert.sln not found above the test output");
-    }
-
     [Theory]
     [InlineData("prune_hubert")]
     [InlineData("prune_wavlm")]
@@ -43,7 +36,7 @@ public class PrunedCheckpointInPyTorchTests
 
         var psi = new ProcessStartInfo("/usr/bin/python3")
         {
-            ArgumentList = { Path.Combine(RepoRoot(), "tools", "checkpoints", "load_dphubert.py"), path },
+            ArgumentList = { Path.Combine(TestFiles.RepoRoot(), "tools", "checkpoints", "load_dphubert.py"), path },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -28,6 +28,14 @@ internal static class TestFiles
         return a.IntData ?? a.Data!.Select(x => (long)x).ToArray();
     }
 
+    /// <summary>The repository root: the folder above the test output that holds DpHubert.sln.</summary>
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DpHubert.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("DpHubert.sln not found above the test output");
+    }
+
     public static string TempDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "dphubert-tests", Guid.NewGuid().ToString("N"));
