@@ -43,15 +43,22 @@ public static partial class CheckpointLoader
         var weights = ToStateDict(stateDict, path, "state_dict").ToList();
         // HF weights (pytorch_model.bin) given as a file: use the config.json beside them.
         var sibling = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "config.json");
-        if (options.ConfigPath is null && LooksLikeHf(weights.Select(w => w.Key)) && File.Exists(sibling))
-            return FromHuggingFace(weights, sibling, path, path);
+        if (options.ConfigPath is null && LooksLikeHf(weights.Select(w => w.Key)))
+        {
+            if (File.Exists(sibling)) return FromHuggingFace(weights, sibling, path, path);
+            foreach (var kv in weights) kv.Value.Dispose();
+            throw new CheckpointFormatException(
+                "these are Hugging Face weights without their config.json: load the model folder (config.json beside the weights)", path);
+        }
         return FromBareStateDict(weights, path, options, notes);
     }
 
+    /// <summary>HF names the projection <c>feature_projection.*</c> and the layers <c>encoder.layers.*</c>; we
+    /// (torchaudio, DPHuBERT) nest both under <c>encoder.</c> / <c>encoder.transformer.</c>.</summary>
     private static bool LooksLikeHf(IEnumerable<string> keys) => keys.Any(k =>
-        HuggingFaceKeyMap.Instance.Map(k) is { Unknown: false } m && !k.StartsWith("encoder.transformer.", StringComparison.Ordinal)
-        && (k.Contains("feature_projection.", StringComparison.Ordinal) && !k.Contains("encoder.feature_projection", StringComparison.Ordinal)
-            || k.StartsWith("encoder.layers.", StringComparison.Ordinal)));
+        !HuggingFaceKeyMap.Instance.Map(k).Unknown
+        && (k.StartsWith("feature_projection.", StringComparison.Ordinal) || k.StartsWith("encoder.layers.", StringComparison.Ordinal)
+            || k.Contains(".feature_projection.", StringComparison.Ordinal) && !k.Contains("encoder.feature_projection.", StringComparison.Ordinal)));
 
     /// <summary>A bare torchaudio (or DPHuBERT) state_dict: the architecture comes from --arch or --config.</summary>
     private static ModelCheckpoint FromBareStateDict(List<KeyValuePair<string, Tensor>> weights, string path,
@@ -81,8 +88,9 @@ public static partial class CheckpointLoader
                     "a bare state_dict does not say its architecture: give a preset (--arch "
                     + string.Join("|", Wav2Vec2Config.Presets.Keys) + ") or a config JSON (--config)", path);
 
-            sd = ApplyKeyMap(weights, TorchaudioKeyMap.Instance, report, path);
-            weights.Clear();
+            var owned = weights.ToList();
+            weights.Clear(); // ApplyKeyMap owns them now, also on failure
+            sd = ApplyKeyMap(owned, TorchaudioKeyMap.Instance, report, path);
             Normalize(sd, report, path);
             if (options.ConfigPath is null) SetAuxFromWeights(ref config, sd, report, "aux");
             return new ModelCheckpoint(config, sd, report);
@@ -90,6 +98,7 @@ public static partial class CheckpointLoader
         catch
         {
             foreach (var kv in weights) kv.Value.Dispose();
+            weights.Clear();
             sd?.Dispose();
             throw;
         }
@@ -126,8 +135,15 @@ public static partial class CheckpointLoader
             {
                 if (metadata.TryGetValue(SafeTensorsConfigMetadataKey, out var embedded))
                 {
-                    using var doc = System.Text.Json.JsonDocument.Parse(embedded);
-                    configDict = doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => Wav2Vec2Config.FromJsonElement(p.Value));
+                    try
+                    {
+                        using var doc = System.Text.Json.JsonDocument.Parse(embedded);
+                        configDict = doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => Wav2Vec2Config.FromJsonElement(p.Value));
+                    }
+                    catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+                    {
+                        throw new CheckpointFormatException($"invalid config JSON in the metadata: {e.Message}", path, SafeTensorsConfigMetadataKey, e);
+                    }
                     configSource = path + " (metadata)";
                 }
                 else if (File.Exists(configJson))
@@ -163,18 +179,17 @@ public static partial class CheckpointLoader
                 if (!extras.TryGetValue(prefix, out var group)) extras[prefix] = group = new StateDict();
                 group[kv.Key[(prefix.Length + 1)..]] = kv.Value;
             }
-            weights = modelWeights;
+            weights = new(); // ApplyKeyMap owns the model weights now, also on failure
             StateDict sd;
             try
             {
-                sd = ApplyKeyMap(weights, TorchaudioKeyMap.Instance, report, path);
+                sd = ApplyKeyMap(modelWeights, TorchaudioKeyMap.Instance, report, path);
             }
             catch
             {
                 foreach (var g in extras.Values) g.Dispose();
                 throw;
             }
-            weights = new();
             Normalize(sd, report, path);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             foreach (var (name, group) in extras)

@@ -135,8 +135,9 @@ public static partial class CheckpointLoader
             var preprocessorPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, "preprocessor_config.json");
             var pre = File.Exists(preprocessorPath) ? ReadJsonObject(preprocessorPath) : null;
             report.Notes.Add($"weights from {Path.GetFileName(weightSource)}");
-            sd = ApplyKeyMap(weights, HuggingFaceKeyMap.Instance, report, weightSource);
-            weights.Clear();
+            var owned = weights.ToList();
+            weights.Clear(); // ApplyKeyMap owns them now, also on failure
+            sd = ApplyKeyMap(owned, HuggingFaceKeyMap.Instance, report, weightSource);
             Normalize(sd, report, weightSource);
             var config = HfConfig(cfg, pre, configPath, report, sd);
             if (!sd.ContainsKey("encoder.feature_projection.layer_norm.weight") && !HfFeatProjLayerNorm(cfg))
@@ -146,6 +147,7 @@ public static partial class CheckpointLoader
         catch
         {
             foreach (var kv in weights) kv.Value.Dispose();
+            weights.Clear();
             sd?.Dispose();
             throw;
         }

@@ -105,8 +105,10 @@ public static partial class CheckpointLoader
             throw new CheckpointFormatException(e.Message, path, "config", e);
         }
         var report = new LoadReport(path, CheckpointFormat.DpHubert);
-        var sd = ToStateDict(root["state_dict"], path, "state_dict");
-        foreach (var k in sd.Keys) report.Mapped.Add((k, k));
+        // Our own names: the identity table (plus the parametrized weight-norm spelling), then the common
+        // normalization (fused positional-conv weight, half precision).
+        var sd = ApplyKeyMap(ToStateDict(root["state_dict"], path, "state_dict").ToList(), KeyMaps.TorchaudioKeyMap.Instance, report, path);
+        Normalize(sd, report, path);
         var checkpoint = new ModelCheckpoint(config, sd, report);
         if (root.TryGetValue("distill_linear_projs", out var projs) && projs is PyDict)
             checkpoint.Extras["distill_linear_projs"] = ToStateDict(projs, path, "distill_linear_projs");
