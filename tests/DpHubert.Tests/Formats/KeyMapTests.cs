@@ -74,4 +74,14 @@ public class KeyMapTests
     [InlineData("[]")]
     public void Conv_feature_layers_refuse_anything_else(string text) =>
         FluentActions.Invoking(() => FairseqConvLayers.Parse(text)).Should().Throw<System.FormatException>();
+
+    [Fact]
+    public void Each_format_has_its_table_and_the_listing_shows_the_examples()
+    {
+        FormatKeyMaps.For(CheckpointFormat.HuggingFace).Should().BeSameAs(HuggingFaceKeyMap.Instance);
+        FormatKeyMaps.For(CheckpointFormat.Fairseq).Should().BeSameAs(FairseqKeyMap.Instance);
+        FormatKeyMaps.For(CheckpointFormat.Torchaudio).Should().BeSameAs(TorchaudioKeyMap.Instance);
+        FormatKeyMaps.For(CheckpointFormat.DpHubert).Should().BeSameAs(TorchaudioKeyMap.Instance);
+        HuggingFaceKeyMap.Instance.ToString().Should().Contain("lm_head.weight -> aux.weight");
+    }
 }
