@@ -17,6 +17,11 @@ namespace DpHubert.FeatureExtraction;
 /// </summary>
 internal static class ExtractCommand
 {
+    private static readonly HashSet<string> OtherAudio = new(StringComparer.Ordinal)
+    {
+        ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".aif", ".aiff", ".webm",
+    };
+
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
@@ -67,7 +72,11 @@ internal static class ExtractCommand
             if (isFolder)
             {
                 string root = Path.GetFullPath(inputPath);
-                jobs = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive })
+                var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true }).ToList();
+                int otherAudio = files.Count(f => OtherAudio.Contains(Path.GetExtension(f).ToLowerInvariant()));
+                if (otherAudio > 0)
+                    Console.Error.WriteLine($"note: skipping {otherAudio} non-WAV audio file(s) under '{inputPath}' (only .wav is read; convert with e.g. sox or ffmpeg).");
+                jobs = files
                     .Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wave", StringComparison.OrdinalIgnoreCase))
                     .Order(StringComparer.Ordinal)
                     .Select(f => (f, Path.ChangeExtension(Path.Combine(outputPath, Path.GetRelativePath(root, f)), ".npy")))

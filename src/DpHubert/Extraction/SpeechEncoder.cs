@@ -311,7 +311,7 @@ public sealed class SpeechEncoder : IDisposable
                     for (int j = 0; j < plain.Count; j++)
                         results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
                 }
-                catch (Exception e) when (e is ArgumentException && plain.Count > 1)
+                catch (ArgumentException)
                 {
                     // Isolate the failing file(s) rather than failing the whole group.
                     foreach (int i in plain)

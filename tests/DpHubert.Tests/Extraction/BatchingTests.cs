@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using DpHubert.Audio;
+using DpHubert.Checkpoints;
+using DpHubert.Config;
 using DpHubert.Extraction;
 using DpHubert.Tests.Support;
 using FluentAssertions;
@@ -69,6 +71,40 @@ public class BatchingTests(ITestOutputHelper output)
             output.WriteLine($"{name} chunk {chunk} s overlap {overlap} s: max |chunked - whole| = {diff:E2} (max |whole| = {scale:F2})");
             chunked.Data.Should().OnlyContain(v => float.IsFinite(v));
         }
+    }
+
+    [Fact]
+    public void Chunks_are_stitched_on_frame_boundaries()
+    {
+        // A layer-norm extractor without waveform normalization is local: the transformer input (layer 0) of frame t
+        // depends only on samples [320t, 320t + 400), so chunked and whole-file layer 0 must agree.
+        Wav2Vec2Config config;
+        using (var fixture = SpeechEncoder.Load(TestFiles.DpHubertCase("large_pre_ln", "checkpoint.pth")))
+            config = fixture.Model.Config with { NormalizeWaveform = false };
+        config.ExtractorMode.Should().Be(ExtractorMode.LayerNorm);
+        string path = System.IO.Path.Combine(TestFiles.TempDir(), "local.pth");
+        TorchSharp.torch.manual_seed(3);
+        using (var model = ModelFactory.Build(config))
+        {
+            var state = new PyDict(PyDict.OrderedDict);
+            foreach (var (k, v) in model.state_dict()) state[k] = v;
+            var cfg = new PyDict();
+            foreach (var (k, v) in config.ToDictionary()) cfg[k] = v;
+            var root = new PyDict { ["config"] = cfg, ["state_dict"] = state };
+            TorchCheckpointWriter.Save(path, root);
+        }
+        using var encoder = SpeechEncoder.Load(path);
+        var speech = Speech("large_pre_ln");
+        var longer = speech.Concat(speech.Reverse()).Concat(speech).ToArray();
+        var options = new ExtractionOptions { ChunkSeconds = 0.7, ChunkOverlapSeconds = 0.3, BatchSize = 3 };
+        var whole = encoder.Extract(longer, LayerSelection.AllLayers);
+        var chunked = encoder.Extract(longer, LayerSelection.AllLayers, options);
+        chunked.Shape.Should().Equal(whole.Shape);
+        long layer0 = whole.Frames * whole.Dim;
+        double d0 = whole.Data.Take((int)layer0).Zip(chunked.Data.Take((int)layer0), (a, b) => (double)Math.Abs(a - b)).Max();
+        output.WriteLine($"layer 0 chunked vs whole: {d0:E2}");
+        d0.Should().BeLessThan(1e-5);
+        MaxAbsDiff(encoder.Extract(longer, LayerSelection.Layer(0), options), encoder.Extract(longer, LayerSelection.Layer(0))).Should().BeLessThan(1e-5);
     }
 
     [Fact]
