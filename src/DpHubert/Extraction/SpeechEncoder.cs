@@ -256,6 +256,19 @@ public sealed class SpeechEncoder : IDisposable
         return results;
     }
 
+    /// <summary>Features of many mono inputs at <paramref name="sampleRate"/> (each resampled to 16 kHz first), in
+    /// length-sorted batches; see <see cref="ExtractBatch(IReadOnlyList{float[]}, LayerSelection, int)"/>.</summary>
+    /// <param name="samples">Mono samples in [-1, 1].</param>
+    /// <param name="sampleRate">Their rate.</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="batchSize">Items per forward pass.</param>
+    /// <returns>One result per input, in input order.</returns>
+    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples, int sampleRate, LayerSelection layers = default, int batchSize = 8)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        return ExtractBatch(samples.Select(x => AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate)).ToArray(), layers, batchSize);
+    }
+
     /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. A file that cannot be
     /// read or is too short yields a result with <see cref="FileFeatures.Error"/> set; the others still succeed.
     /// Files are read <see cref="ExtractionOptions.ReadAhead"/> at a time and batched by length.</summary>

@@ -108,6 +108,17 @@ public class BatchingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Batches_at_another_rate_are_resampled_like_single_items()
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("wavlm_pruned", "checkpoint.pth"));
+        var at22k = new[] { Speech("wavlm_pruned"), Speech("wavlm_pruned")[..9000] }
+            .Select(x => AudioPreprocessor.Resample(x, 16000, 22050)).ToArray();
+        var batched = encoder.ExtractBatch(at22k, 22050, LayerSelection.Layer(1), batchSize: 2);
+        for (int i = 0; i < at22k.Length; i++)
+            MaxAbsDiff(batched[i], encoder.Extract(at22k[i], 22050, LayerSelection.Layer(1))).Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
     public void Too_short_audio_names_the_numbers()
     {
         using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
