@@ -105,18 +105,8 @@ public static partial class CheckpointLoader
             object? raw;
             if (overrides is not null && overrideKey is not null && overrides.TryGetValue(overrideKey, out var o) && o is not null) raw = o;
             else if (!arch.TryGetValue(key, out raw) || raw is null)
-            {
-                report.Notes.Add($"the fairseq config has no '{key}': using fairseq's default {Show(fallback)}");
-                return fallback;
-            }
-            try
-            {
-                return convert(raw);
-            }
-            catch (FormatException e)
-            {
-                throw new CheckpointFormatException($"{e.Message} (got {Describe(raw)})", path, key);
-            }
+                return DefaultField(key, fallback, report, "the fairseq config", "fairseq's");
+            return ConvertField(key, raw, convert, path);
         }
         static int Int(object? v) => Wav2Vec2Config.AsInt(v);
         static double Dbl(object? v) => Wav2Vec2Config.AsDouble(v);

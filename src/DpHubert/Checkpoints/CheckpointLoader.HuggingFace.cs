@@ -170,22 +170,9 @@ public static partial class CheckpointLoader
                 $"unsupported model_type '{modelType ?? "(none)"}'; supported: {string.Join(", ", HfModelTypes)}", path, "model_type");
         bool wavlm = modelType == "wavlm";
 
-        T Get<T>(string key, T fallback, Func<object?, T> convert)
-        {
-            if (!cfg.TryGetValue(key, out var raw))
-            {
-                report.Notes.Add($"config.json has no '{key}': using the transformers default {Show(fallback)}");
-                return fallback;
-            }
-            try
-            {
-                return convert(raw);
-            }
-            catch (FormatException e)
-            {
-                throw new CheckpointFormatException($"{e.Message} (got {Describe(raw)})", path, key);
-            }
-        }
+        T Get<T>(string key, T fallback, Func<object?, T> convert) => cfg.TryGetValue(key, out var raw)
+            ? ConvertField(key, raw, convert, path)
+            : DefaultField(key, fallback, report, "config.json", "the transformers");
         static int Int(object? v) => Wav2Vec2Config.AsInt(v);
         static double Dbl(object? v) => Wav2Vec2Config.AsDouble(v);
         static bool Bool(object? v) => Wav2Vec2Config.AsBool(v);
@@ -197,7 +184,7 @@ public static partial class CheckpointLoader
             if (cfg.TryGetValue(key, out var act) && act is string s && s != expected)
                 throw new CheckpointFormatException($"{key} = '{s}' is not supported (only '{expected}')", path, key);
         if (cfg.TryGetValue("layer_norm_eps", out var eps) && Math.Abs(Dbl(eps) - 1e-5) > 1e-12)
-            throw new CheckpointFormatException($"layer_norm_eps = {Show(eps)} is not supported (only 1e-5)", path, "layer_norm_eps");
+            throw new CheckpointFormatException($"layer_norm_eps = {Wav2Vec2Config.Describe(eps)} is not supported (only 1e-5)", path, "layer_norm_eps");
         foreach (var key in new[] { "conv_pos_batch_norm", "add_adapter", "use_weighted_layer_sum_in_forward" })
             if (cfg.TryGetValue(key, out var flag) && flag is true)
                 throw new CheckpointFormatException($"{key} = true is not supported", path, key);
@@ -279,14 +266,4 @@ public static partial class CheckpointLoader
             throw new CheckpointFormatException(e.Message, path, null, e);
         }
     }
-
-    private static string Show(object? v) => v switch
-    {
-        null => "None",
-        string s => $"'{s}'",
-        bool b => b ? "true" : "false",
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        IEnumerable e => "[" + string.Join(", ", e.Cast<object?>().Select(Show)) + "]",
-        _ => Convert.ToString(v, CultureInfo.InvariantCulture) ?? "",
-    };
 }

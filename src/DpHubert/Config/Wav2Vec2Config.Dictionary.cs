@@ -290,7 +290,8 @@ public sealed partial record Wav2Vec2Config
         return list.AsReadOnly();
     }
 
-    private static string Describe(object? v) => v switch
+    /// <summary>A value as Python would print it, for error messages.</summary>
+    internal static string Describe(object? v) => v switch
     {
         null => "None",
         string s => $"\"{s}\"",
