@@ -87,8 +87,6 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     /// <summary>Drops the HardConcrete module after pruning.</summary>
     internal void RemoveHardConcrete()
     {
-        hard_concrete?.Dispose();
-        hard_concrete = null;
-        register_module(nameof(hard_concrete), null!);
+        PruningUtils.RemoveModule(this, ref hard_concrete, nameof(hard_concrete));
     }
 }

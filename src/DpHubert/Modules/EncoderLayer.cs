@@ -92,16 +92,12 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
     /// <summary>Removes the attention block (pruned away).</summary>
     internal void RemoveAttention()
     {
-        attention?.Dispose();
-        attention = null;
-        register_module(nameof(attention), null!);
+        PruningUtils.RemoveModule(this, ref attention, nameof(attention));
     }
 
     /// <summary>Removes the feed-forward block (pruned away).</summary>
     internal void RemoveFeedForward()
     {
-        feed_forward?.Dispose();
-        feed_forward = null;
-        register_module(nameof(feed_forward), null!);
+        PruningUtils.RemoveModule(this, ref feed_forward, nameof(feed_forward));
     }
 }

@@ -83,8 +83,7 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
             index?.Dispose();
             if (layer.HardConcrete is { } hc)
             {
-                if (hc.training) throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
-                using var mask = hc.forward();
+                using var mask = hc.PruningMask();
                 index = mask.nonzero().squeeze(-1);
                 if (index.shape[0] == 0) throw new InvalidOperationException($"Conv channels pruned to zero at index {i}");
                 config.Add(new ConvLayerSpec((int)index.shape[0], layer.KernelSize, layer.Stride));

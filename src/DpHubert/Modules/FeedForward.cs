@@ -96,19 +96,15 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         int features = IntermediateFeatures;
         if (hard_concrete_for_layer is not null)
         {
-            if (hard_concrete_for_layer.training) throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
-            using var m = hard_concrete_for_layer.forward();
+            using var m = hard_concrete_for_layer.PruningMask();
             output_dense.weight!.mul_(m);
             output_dense.bias!.mul_(m);
             if (m.item<float>() == 0f) use = false;
-            hard_concrete_for_layer.Dispose();
-            hard_concrete_for_layer = null;
-            register_module(nameof(hard_concrete_for_layer), null!);
+            PruningUtils.RemoveModule(this, ref hard_concrete_for_layer, nameof(hard_concrete_for_layer));
         }
         if (hard_concrete_for_intermediate is not null)
         {
-            if (hard_concrete_for_intermediate.training) throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
-            using var im = hard_concrete_for_intermediate.forward();
+            using var im = hard_concrete_for_intermediate.PruningMask();
             using var index = im.nonzero().squeeze(-1);
             features = (int)index.shape[0];
             if (features == 0) use = false;
@@ -118,9 +114,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
                 output_dense.weight!.mul_(im);
                 PruningUtils.PruneLinearLayer(output_dense, index, PruneDimension.Input);
             }
-            hard_concrete_for_intermediate.Dispose();
-            hard_concrete_for_intermediate = null;
-            register_module(nameof(hard_concrete_for_intermediate), null!);
+            PruningUtils.RemoveModule(this, ref hard_concrete_for_intermediate, nameof(hard_concrete_for_intermediate));
         }
         return (use, features);
     }

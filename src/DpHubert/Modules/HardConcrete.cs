@@ -107,6 +107,10 @@ public sealed class HardConcrete : nn.Module
         }
     }
 
+    /// <summary>The eval-mode mask that <c>Prune()</c> folds into the weights; refuses training mode, as the original asserts.</summary>
+    internal Tensor PruningMask() => !training ? forward()
+        : throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
+
     /// <inheritdoc/>
     public override string ToString() => $"HardConcrete({NIn})";
 }

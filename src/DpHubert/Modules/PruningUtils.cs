@@ -76,6 +76,14 @@ public static class PruningUtils
         }
     }
 
+    /// <summary>Disposes a child module, clears its field and unregisters it, so it leaves the state_dict.</summary>
+    internal static void RemoveModule<T>(nn.Module owner, ref T? field, string name) where T : nn.Module
+    {
+        field?.Dispose();
+        field = null;
+        owner.register_module(name, null!);
+    }
+
     private static Parameter Slice(Tensor t, long axis, Tensor index)
     {
         using var _ = no_grad();

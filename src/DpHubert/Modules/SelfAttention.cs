@@ -158,17 +158,15 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         for (int i = 0; i < CurrentHeads; i++) kept.Add(i);
         if (hard_concrete_for_layer is not null)
         {
-            if (hard_concrete_for_layer.training) throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
-            using var m = hard_concrete_for_layer.forward();
+            using var m = hard_concrete_for_layer.PruningMask();
             out_proj.weight!.mul_(m);
             out_proj.bias?.mul_(m);
             if (m.item<float>() == 0f) useAttention = false;
-            RemoveMask(ref hard_concrete_for_layer, nameof(hard_concrete_for_layer));
+            PruningUtils.RemoveModule(this, ref hard_concrete_for_layer, nameof(hard_concrete_for_layer));
         }
         if (hard_concrete_for_heads is not null)
         {
-            if (hard_concrete_for_heads.training) throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
-            using var hm = hard_concrete_for_heads.forward();
+            using var hm = hard_concrete_for_heads.PruningMask();
             using var nz = hm.nonzero().squeeze(-1);
             kept = new List<int>();
             foreach (long i in nz.data<long>()) kept.Add((int)i);
@@ -184,7 +182,7 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
                 PruningUtils.PruneLinearLayer(out_proj, fullIndex, PruneDimension.Input);
                 OnHeadsKept(kept);
             }
-            RemoveMask(ref hard_concrete_for_heads, nameof(hard_concrete_for_heads));
+            PruningUtils.RemoveModule(this, ref hard_concrete_for_heads, nameof(hard_concrete_for_heads));
         }
         return (useAttention, kept.Select(i => before[i]).ToArray());
     }
@@ -196,12 +194,5 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     /// <param name="kept">Kept head positions.</param>
     protected virtual void OnHeadsKept(IReadOnlyList<int> kept)
     {
-    }
-
-    private void RemoveMask(ref HardConcrete? mask, string name)
-    {
-        mask?.Dispose();
-        mask = null;
-        register_module(name, null!);
     }
 }

@@ -162,6 +162,9 @@ public class PruneTests
         var config = Wav2Vec2Config.FromJson(File.ReadAllText(TestFiles.Fixture("reference", "ta_hubert_base_like", "config.json")))
             with { ExtractorPruneConvChannels = true };
         using var model = ModelFactory.Build(config);
+        model.train();
+        var inTraining = () => model.FeatureExtractor.Prune();
+        inTraining.Should().Throw<InvalidOperationException>().WithMessage("*eval mode*");
         using (no_grad()) model.FeatureExtractor.ConvLayers[2].HardConcrete!.LogAlpha.fill_(-20);
         var act = () => model.Prune();
         act.Should().Throw<InvalidOperationException>().WithMessage("Conv channels pruned to zero at index 2");
