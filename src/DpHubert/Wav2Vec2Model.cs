@@ -90,7 +90,9 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         var rows = new List<Tensor>();
         for (int i = 0; i < lens.Length; i++)
         {
-            var row = nn.functional.layer_norm(waveforms[i, ..(int)lens[i]], new[] { lens[i] });
+            // An empty row has no statistics: it stays all zeros (the original would fail inside layer_norm).
+            var row = lens[i] > 0 ? nn.functional.layer_norm(waveforms[i, ..(int)lens[i]], new[] { lens[i] })
+                : zeros(0, dtype: waveforms.dtype, device: waveforms.device);
             rows.Add(nn.functional.pad(row, new[] { 0L, max - lens[i] }));
         }
         return (stack(rows), lengths);

@@ -101,6 +101,20 @@ public class ModelInvariantTests
     }
 
     [Fact]
+    public void A_zero_length_row_gives_zero_frames_and_leaves_the_others_alone()
+    {
+        using var model = Load("large_pre_ln");   // normalize_waveform: per-row statistics over valid samples
+        using var waves = randn(2, 8000) * 0.1;
+        using var lengths = tensor(new long[] { 8000, 0 });
+        using var _ = inference_mode();
+        var (output, outLengths) = model.forward(waves, lengths);
+        outLengths!.data<long>().ToArray().Should().Equal(model.Config.FramesForSamples(8000), 0);
+        output.isnan().any().item<bool>().Should().BeFalse();
+        using var single = model.forward(waves[..1], null).Output;
+        TensorAssert.Close(output[0], single[0], 1e-4, "the full row is unaffected by its empty neighbour");
+    }
+
+    [Fact]
     public void Bad_inputs_get_messages_with_the_numbers()
     {
         using var model = Load("hubert_post_ln");
