@@ -117,17 +117,11 @@ public static class ModelFactory
         }
         var posConv = transformer.PosConvEmbed;
         double std = Math.Sqrt(4.0 / (posConv.KernelSize * posConv.EmbedDim));
-        foreach (var (name, p) in posConv.named_parameters())
-        {
-            if (name.EndsWith("weight_v", StringComparison.Ordinal)) nn.init.normal_(p, 0.0, std);
-            else if (name.EndsWith("bias", StringComparison.Ordinal)) nn.init.zeros_(p);
-            else if (name.EndsWith("weight_g", StringComparison.Ordinal))
-            {
-                // g = ||v|| per tap, so the effective weight starts equal to v.
-                var v = posConv.named_parameters().First(n => n.name.EndsWith("weight_v", StringComparison.Ordinal)).parameter;
-                p.copy_(v.pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
-            }
-        }
+        var posParams = posConv.named_parameters().ToDictionary(p => p.name[(p.name.LastIndexOf('.') + 1)..], p => p.parameter);
+        nn.init.normal_(posParams["weight_v"], 0.0, std);
+        nn.init.zeros_(posParams["bias"]);
+        // g = ||v|| per tap (set after v), so the effective weight g v / ||v|| starts equal to v.
+        posParams["weight_g"].copy_(posParams["weight_v"].pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
         foreach (var layer in transformer.Layers)
         {
             if (layer.Attention is not { } attention) continue;
