@@ -1,0 +1,231 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using DpHubert.Checkpoints;
+using DpHubert.Extraction;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DpHubert.Bench;
+
+/// <summary>Command-line settings shared by every benchmark.</summary>
+internal sealed record BenchOptions
+{
+    public string Model { get; init; } = "hubert_base";
+    public double Seconds { get; init; } = 10;
+    public int Threads { get; init; } = 2;
+    public int Runs { get; init; } = 3;
+    public int Warmup { get; init; } = 1;
+    public int Iterations { get; init; } = 200;
+    public int BatchRuns { get; init; } = 1;
+    public double DTypeSeconds { get; init; } = 4;
+    public int? ModelIterations { get; init; }
+    public string? Filter { get; init; }
+    public string Large { get; init; } = "hubert_large";
+    public bool SkipEncoder { get; init; }
+
+    /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
+    public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;
+}
+
+/// <summary>Wall-clock and process CPU seconds of each timed run.</summary>
+internal sealed record Timing(double[] Wall, double[] Cpu)
+{
+    public double WallMedian => Bench.Median(Wall);
+    public double CpuMedian => Bench.Median(Cpu);
+}
+
+/// <summary>A measured value checked against a target.</summary>
+internal sealed class Verdicts
+{
+    private readonly List<(string Name, bool Passed, string Text)> items = new();
+
+    public void Check(string name, bool passed, string measuredVsTarget)
+    {
+        items.Add((name, passed, measuredVsTarget));
+        Console.WriteLine($"  [{(passed ? "PASS" : "FAIL")}] {name}: {measuredVsTarget}");
+    }
+
+    public void Note(string name, string text)
+    {
+        items.Add((name, true, text));
+        Console.WriteLine($"  [info] {name}: {text}");
+    }
+
+    public bool AllPassed => items.All(i => i.Passed);
+
+    public void PrintSummary()
+    {
+        Console.WriteLine();
+        Console.WriteLine("== Targets ==");
+        foreach (var (name, passed, text) in items)
+            Console.WriteLine($"  [{(passed ? "PASS" : "FAIL")}] {name}: {text}");
+        Console.WriteLine(AllPassed ? "All targets met." : "TARGET MISSED (exit code 1).");
+    }
+}
+
+internal static class Bench
+{
+    public const int SampleRate = 16000;
+
+    public static string F(double v, string fmt = "0.00") => v.ToString(fmt, CultureInfo.InvariantCulture);
+
+    /// <summary>Deterministic speech-like test signal: a few harmonics with a slow envelope plus noise, in [-1, 1].</summary>
+    public static float[] Audio(double seconds, int seed = 0)
+    {
+        int n = (int)Math.Round(seconds * SampleRate);
+        var rng = new Random(seed);
+        var x = new float[n];
+        double f0 = 110 + 40 * rng.NextDouble();
+        for (int i = 0; i < n; i++)
+        {
+            double t = i / (double)SampleRate;
+            double env = 0.5 + 0.5 * Math.Sin(2 * Math.PI * 3 * t);
+            double v = 0;
+            for (int h = 1; h <= 5; h++) v += Math.Sin(2 * Math.PI * f0 * h * t) / h;
+            x[i] = (float)(0.2 * env * v + 0.02 * (rng.NextDouble() * 2 - 1));
+        }
+        return x;
+    }
+
+    /// <summary>A tiny config with the module types of HuBERT Base (group-norm extractor, post-norm layers) for the
+    /// leak check: the code paths are those of the real model, at a hundredth of the cost.</summary>
+    public static Config.Wav2Vec2Config Tiny { get; } = Config.Wav2Vec2Config.HubertBase with
+    {
+        ExtractorConvLayerConfig = Config.Wav2Vec2Config.DefaultConvLayers.Select(c => c with { OutChannels = 32 }).ToArray(),
+        EncoderEmbedDim = 64,
+        EncoderNumLayers = 2,
+        EncoderUseAttention = new[] { true, true },
+        EncoderUseFeedForward = new[] { true, true },
+        EncoderNumHeads = new[] { 4, 4 },
+        EncoderHeadDim = 16,
+        EncoderFfIntermFeatures = new[] { 128, 128 },
+        EncoderPosConvKernel = 16,
+    };
+
+    public static Config.Wav2Vec2Config ConfigFor(string name) => name == "tiny" ? Tiny : Config.Wav2Vec2Config.Preset(name);
+
+    /// <summary>A preset with random weights (seeded, so every call gives the same weights), in eval mode.</summary>
+    public static Wav2Vec2Model BuildModel(string name, long seed = 0)
+    {
+        torch.manual_seed(seed);
+        return name == "tiny" ? ModelFactory.Build(Tiny) : ModelFactory.BuildPreset(name);
+    }
+
+    /// <summary>A <see cref="SpeechEncoder"/> over a random-weight preset, through a temporary safetensors file.</summary>
+    public static SpeechEncoder BuildEncoder(string name, int threads, string dtype = "float32", long seed = 0)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        string path = Path.Combine(dir, $"{name}-{seed}.safetensors");
+        if (!File.Exists(path))
+        {
+            using var model = BuildModel(name, seed);
+            CheckpointWriter.SaveSafeTensors(path, model.Config, model.state_dict());
+        }
+        return SpeechEncoder.Load(path, new SpeechEncoderOptions { Threads = threads, DType = dtype });
+    }
+
+    public static void CleanTemp()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");
+        try
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> <paramref name="warmup"/> times untimed, then <paramref name="runs"/>
+    /// times timed; returns the wall-clock and process CPU timings in seconds (unsorted, run order).</summary>
+    public static Timing Time(Action action, int warmup, int runs)
+    {
+        for (int i = 0; i < warmup; i++) action();
+        var wall = new double[runs];
+        var cpu = new double[runs];
+        using var process = Process.GetCurrentProcess();
+        for (int i = 0; i < runs; i++)
+        {
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            action();
+            wall[i] = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            cpu[i] = (process.TotalProcessorTime - cpu0).TotalSeconds;
+        }
+        return new Timing(wall, cpu);
+    }
+
+    public static double Median(IReadOnlyList<double> sorted)
+    {
+        var s = sorted.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    public static string Spread(double[] values) => $"min {F(values.Min(), "0.000")} s, max {F(values.Max(), "0.000")} s, n={values.Length}";
+
+    /// <summary>A /proc/self/status field in MiB (VmRSS, VmHWM), or <see cref="Environment.WorkingSet"/> where there is none.</summary>
+    public static double StatusMiB(string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                {
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    return long.Parse(parts[1], CultureInfo.InvariantCulture) / 1024.0;
+                }
+        }
+        catch (IOException)
+        {
+        }
+        return Environment.WorkingSet / (1024.0 * 1024.0);
+    }
+
+    public static double RssMiB() => StatusMiB("VmRSS");
+
+    /// <summary>Resets the kernel's peak-RSS mark (VmHWM) for this process; false where that is not possible.</summary>
+    public static bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Full managed GC so that finalizers of forgotten tensors run before a memory reading.</summary>
+    public static void Settle()
+    {
+        for (int i = 0; i < 2; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+    }
+
+    /// <summary>Tensors created on this thread minus those disposed (TorchSharp's own bookkeeping).</summary>
+    public static long LiveTensors() => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    public static (double MaxAbs, double Cosine, double MeanFrameCosine, double RelRms) Compare(Tensor reference, Tensor other)
+    {
+        using var scope = NewDisposeScope();
+        var a = reference.to(ScalarType.Float64).flatten(0, -2);
+        var b = other.to(ScalarType.Float64).flatten(0, -2);
+        double maxAbs = (a - b).abs().max().item<double>();
+        double cos = nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim: 0).item<double>();
+        double frameCos = nn.functional.cosine_similarity(a, b, dim: -1).mean().item<double>();
+        double relRms = ((a - b).pow(2).mean().sqrt() / a.pow(2).mean().sqrt()).item<double>();
+        return (maxAbs, cos, frameCos, relRms);
+    }
+}

@@ -1,0 +1,109 @@
+using System;
+using System.Globalization;
+using System.Linq;
+using DpHubert.Bench;
+using static TorchSharp.torch;
+
+// DpHubert benchmarks: speed, dtype, batch, memory, large, all. Exit code 0 when every target is met, 1 when one is
+// missed, 2 on a usage error. Targets and results: tools/bench/README.md.
+const string Usage = """
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|all> [options]
+  --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
+  --seconds S      audio length for speed (default 10)
+  --dtype-seconds S  audio length for dtype (default 4)
+  --threads N      libtorch CPU threads (default 2)
+  --runs N         timed runs per measurement, median reported (default 3; batch uses --batch-runs, default 1)
+  --warmup N       untimed warm-up runs (default 1)
+  --iterations N   memory: runs per path on the tiny model, and on --model when run alone (default 200)
+  --model-iterations N  memory: runs per path on --model (default: --iterations; 20 under 'all')
+  --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
+  --no-encoder     speed: skip the SpeechEncoder path
+  --filter TEXT    memory: run only the paths whose name contains TEXT
+Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
+""";
+
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine(Usage);
+    return args.Length == 0 ? 2 : 0;
+}
+string command = args[0];
+var o = new BenchOptions();
+try
+{
+    for (int i = 1; i < args.Length; i++)
+    {
+        string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
+        int Int() => int.Parse(Next(), NumberStyles.None, CultureInfo.InvariantCulture);
+        o = args[i] switch
+        {
+            "--model" => o with { Model = Next() },
+            "--seconds" => o with { Seconds = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
+            "--threads" => o with { Threads = Int() },
+            "--runs" => o with { Runs = Int() },
+            "--batch-runs" => o with { BatchRuns = Int() },
+            "--dtype-seconds" => o with { DTypeSeconds = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
+            "--warmup" => o with { Warmup = Int() },
+            "--iterations" => o with { Iterations = Int() },
+            "--model-iterations" => o with { ModelIterations = Int() },
+            "--no-encoder" => o with { SkipEncoder = true },
+            "--filter" => o with { Filter = Next() },
+            "--large" => o with { Large = Next() },
+            _ => throw new FormatException($"unknown option {args[i]}"),
+        };
+    }
+    if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05))
+        throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05");
+    if ((o.Model != "tiny" && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
+        throw new FormatException($"unknown preset; available: {string.Join(", ", DpHubert.Config.Wav2Vec2Config.Presets.Keys)}");
+}
+catch (FormatException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+string[] all = { "speed", "dtype", "batch", "memory", "large" };
+var selected = command == "all" ? all : all.Contains(command) ? new[] { command } : null;
+if (selected is null)
+{
+    Console.Error.WriteLine($"error: unknown benchmark '{command}'");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+#if DEBUG
+Console.WriteLine("WARNING: Debug build; timings are not comparable with the targets. Use -c Release.");
+#endif
+set_num_threads(o.Threads);
+MemoryBench.Filter = o.Filter;
+Console.WriteLine($"DpHubert.Bench: {string.Join(", ", selected)}; {Environment.ProcessorCount} logical CPUs, libtorch threads {get_num_threads()}, " +
+                  $"{RuntimeInfo()}");
+var verdicts = new Verdicts();
+var total = System.Diagnostics.Stopwatch.StartNew();
+try
+{
+    foreach (var b in selected)
+    {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        switch (b)
+        {
+            case "speed": SpeedBench.Run(o, verdicts); break;
+            case "dtype": DTypeBench.Run(o, verdicts); break;
+            case "batch": BatchBench.Run(o, verdicts, equalSeconds: 1, minSeconds: 0.5, maxSeconds: 2); break;
+            case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
+            case "large": LargeBench.Run(o.Large, o, verdicts); break;
+        }
+        Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
+        Console.WriteLine();
+    }
+}
+finally
+{
+    Bench.CleanTemp();
+}
+verdicts.PrintSummary();
+Console.WriteLine($"Total {total.Elapsed.TotalSeconds:0} s.");
+return verdicts.AllPassed ? 0 : 1;
+
+static string RuntimeInfo() => $".NET {Environment.Version}, TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}";
