@@ -98,6 +98,10 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         return (stack(rows), lengths);
     }
 
+    // Lengths may come from the CPU while the audio is on a GPU (or vice versa): the masks are built where the audio is.
+    private static Tensor? OnDeviceOf(Tensor? lengths, Tensor waveforms) =>
+        lengths is null ? null : lengths.to(ScalarType.Int64, waveforms.device);
+
     private void CheckInput(Tensor waveforms, Tensor? lengths)
     {
         if (waveforms.ndim != 2)
@@ -130,7 +134,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     {
         CheckInput(waveforms, lengths);
         using var scope = NewDisposeScope();
-        var (x, len) = Normalize(waveforms, lengths);
+        var (x, len) = Normalize(waveforms, OnDeviceOf(lengths, waveforms));
         (x, len) = feature_extractor.call(x, len);
         x = encoder.call(x, len);
         if (aux is not null) x = aux.call(x);
@@ -148,7 +152,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         if (numLayers is { } n && (n <= 0 || n > NumLayers))
             throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {NumLayers}.");
         using var scope = NewDisposeScope();
-        var (x, len) = Normalize(waveforms, lengths);
+        var (x, len) = Normalize(waveforms, OnDeviceOf(lengths, waveforms));
         (x, len) = feature_extractor.call(x, len);
         var layers = encoder.ExtractFeatures(x, len, numLayers);
         var result = layers.Select(t => t.MoveToOuterDisposeScope()).ToArray();

@@ -39,7 +39,7 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
         if (lengths is not null)
         {
             long b = x.shape[0], t = x.shape[1];
-            var pad = arange(t, device: lengths.device).unsqueeze(0) >= lengths.unsqueeze(1);     // B, T
+            var pad = arange(t, device: x.device).unsqueeze(0) >= lengths.to(x.device).unsqueeze(1);     // B, T
             x = x.masked_fill(pad.unsqueeze(-1), 0.0);
             mask = (pad.unsqueeze(1).unsqueeze(1).to(features.dtype) * -10000.0).expand(b, 1, t, t);
         }
