@@ -10,6 +10,7 @@ using FluentAssertions;
 using TorchSharp;
 using Xunit;
 using static DpHubert.Tests.Formats.FormatTestSupport;
+using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
 namespace DpHubert.Tests.Formats;

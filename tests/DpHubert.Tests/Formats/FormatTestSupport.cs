@@ -15,8 +15,6 @@ namespace DpHubert.Tests.Formats;
 /// <summary>Shared helpers: fixture paths from the reference manifest, running a model, comparing outputs.</summary>
 internal static class FormatTestSupport
 {
-    public const double Atol = 1e-4;
-
     public static string Reference(params string[] parts) => TestFiles.Fixture(new[] { "reference" }.Concat(parts).ToArray());
 
     /// <summary>The path of a file of a reference case by its manifest role (input_wav, single_output ...).</summary>
@@ -25,42 +23,6 @@ internal static class FormatTestSupport
         using var doc = JsonDocument.Parse(File.ReadAllText(Reference("manifest.json")));
         var c = doc.RootElement.GetProperty("cases").EnumerateArray().First(x => x.GetProperty("name").GetString() == caseName);
         return Reference(c.GetProperty("files").GetProperty(role).GetString()!.Split('/'));
-    }
-
-    public static Tensor Wave(string wavPath) => tensor(WavReader.Read(wavPath).Samples).unsqueeze(0);
-
-    /// <summary>model(wave)[0][0].</summary>
-    public static Tensor Single(Wav2Vec2Model model, string wavPath)
-    {
-        using var wave = Wave(wavPath);
-        using var _g = inference_mode();
-        var (output, _) = model.forward(wave, null);
-        using (output) return output[0].clone();
-    }
-
-    public static void AssertSingle(Wav2Vec2Model model, string wavPath, string expectedNpy, string because, double atol = Atol)
-    {
-        using var actual = Single(model, wavPath);
-        using var expected = TestFiles.LoadFloat(expectedNpy);
-        TensorAssert.Close(actual, expected, atol, because);
-    }
-
-    public static void AssertBatch(Wav2Vec2Model model, string inputs, string lengths, string expectedOut, string expectedLengths, string because)
-    {
-        using var waves = TestFiles.LoadFloat(inputs);
-        using var lens = tensor(TestFiles.LoadLongs(lengths));
-        var outLens = TestFiles.LoadLongs(expectedLengths);
-        using var expected = TestFiles.LoadFloat(expectedOut);
-        using var _g = inference_mode();
-        var (output, actualLens) = model.forward(waves, lens);
-        using var _o = output;
-        using var _l = actualLens;
-        actualLens!.data<long>().ToArray().Should().Equal(outLens);
-        for (int b = 0; b < outLens.Length; b++)
-        {
-            var n = (int)outLens[b];
-            TensorAssert.Close(output[b, ..n], expected[b, ..n], Atol, $"{because} batch row {b}");
-        }
     }
 
     /// <summary>Copies a folder's files (except <paramref name="skip"/>) into a fresh temp folder.</summary>

@@ -26,14 +26,7 @@ public class FixtureParityTests
         "hubert_post_ln", "large_pre_ln", "pruned_uneven", "wavlm_pruned", "wavlm_pre_ln", "prune_hubert", "prune_wavlm",
     };
 
-    private static JsonElement CaseInfo(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestFiles.Fixture("dphubert", "cases.json")));
-        return doc.RootElement.GetProperty("cases").EnumerateArray().First(c => c.GetProperty("name").GetString() == name).Clone();
-    }
-
-    private static Tensor Wave(string name) =>
-        tensor(WavReader.Read(TestFiles.DpHubertCase(name, "input.wav")).Samples).unsqueeze(0);
+    private static Tensor Wave(string name) => ModelAssert.Wave(TestFiles.DpHubertCase(name, "input.wav"));
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -72,27 +65,15 @@ public class FixtureParityTests
     {
         var (model, _) = CheckpointLoader.LoadModel(TestFiles.DpHubertCase(name, "checkpoint.pth"));
         using var _m = model;
-        using var waves = TestFiles.LoadFloat(TestFiles.DpHubertCase(name, "batch_inputs.npy"));
-        using var lengths = tensor(TestFiles.LoadLongs(TestFiles.DpHubertCase(name, "batch_lengths.npy")));
-        var expectedLengths = TestFiles.LoadLongs(TestFiles.DpHubertCase(name, "batch_output_lengths.npy"));
-        using var expected = TestFiles.LoadFloat(TestFiles.DpHubertCase(name, "batch_output.npy"));
-        using var _g = inference_mode();
-        var (output, outLengths) = model.forward(waves, lengths);
-        using var _o = output;
-        using var _l = outLengths;
-        outLengths!.data<long>().ToArray().Should().Equal(expectedLengths);
-        for (int b = 0; b < expectedLengths.Length; b++)
-        {
-            var n = (int)expectedLengths[b];
-            TensorAssert.Close(output[b, ..n], expected[b, ..n], Atol, $"{name} batch row {b}");
-        }
+        ModelAssert.AssertBatch(model, TestFiles.DpHubertCase(name, "batch_inputs.npy"), TestFiles.DpHubertCase(name, "batch_lengths.npy"),
+            TestFiles.DpHubertCase(name, "batch_output.npy"), TestFiles.DpHubertCase(name, "batch_output_lengths.npy"), name, Atol);
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void Parameter_counts_match_the_original(string name)
     {
-        var info = CaseInfo(name);
+        var info = TestFiles.CaseInfo(name);
         var (model, _) = CheckpointLoader.LoadModel(TestFiles.DpHubertCase(name, "checkpoint.pth"));
         using var _m = model;
         model.NumParameters().Should().Be(info.GetProperty("num_parameters_tensor_count").GetInt64());
@@ -105,7 +86,7 @@ public class FixtureParityTests
     [MemberData(nameof(Cases))]
     public void Output_frame_count_follows_the_conv_arithmetic(string name)
     {
-        var info = CaseInfo(name);
+        var info = TestFiles.CaseInfo(name);
         var (model, _) = CheckpointLoader.LoadModel(TestFiles.DpHubertCase(name, "checkpoint.pth"));
         using var _m = model;
         var samples = info.GetProperty("single_input_samples").GetInt64();

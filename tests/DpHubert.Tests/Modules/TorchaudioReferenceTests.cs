@@ -38,7 +38,7 @@ public class TorchaudioReferenceTests
     public void Forward_and_layers_match_torchaudio(string name)
     {
         using var model = Load(name);
-        using var wave = tensor(WavReader.Read(Ref(name, "input.wav")).Samples).unsqueeze(0);
+        using var wave = ModelAssert.Wave(Ref(name, "input.wav"));
         using var _ = inference_mode();
         var (output, _) = model.forward(wave, null);
         using var expected = TestFiles.LoadFloat(Ref(name, "single_output.npy"));
@@ -56,17 +56,7 @@ public class TorchaudioReferenceTests
     public void Batch_matches_torchaudio_on_valid_frames(string name)
     {
         using var model = Load(name);
-        using var waves = TestFiles.LoadFloat(Ref(name, "batch_inputs.npy"));
-        using var lengths = tensor(TestFiles.LoadLongs(Ref(name, "batch_lengths.npy")));
-        var expectedLengths = TestFiles.LoadLongs(Ref(name, "batch_output_lengths.npy"));
-        using var expected = TestFiles.LoadFloat(Ref(name, "batch_output.npy"));
-        using var _ = inference_mode();
-        var (output, outLengths) = model.forward(waves, lengths);
-        outLengths!.data<long>().ToArray().Should().Equal(expectedLengths);
-        for (int b = 0; b < expectedLengths.Length; b++)
-        {
-            int n = (int)expectedLengths[b];
-            TensorAssert.Close(output[b, ..n], expected[b, ..n], Atol, $"{name} batch row {b}");
-        }
+        ModelAssert.AssertBatch(model, Ref(name, "batch_inputs.npy"), Ref(name, "batch_lengths.npy"), Ref(name, "batch_output.npy"),
+            Ref(name, "batch_output_lengths.npy"), name, Atol);
     }
 }

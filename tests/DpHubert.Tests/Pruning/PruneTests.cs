@@ -27,22 +27,16 @@ public class PruneTests
 
     public static TheoryData<string> Cases => new() { "prune_hubert", "prune_wavlm" };
 
-    private static JsonElement CaseInfo(string name)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(TestFiles.Fixture("dphubert", "cases.json")));
-        return doc.RootElement.GetProperty("cases").EnumerateArray().First(c => c.GetProperty("name").GetString() == name).Clone();
-    }
-
     private static Wav2Vec2Model Load(string name) => CheckpointLoader.LoadModel(TestFiles.DpHubertCase(name, "checkpoint.pth")).Model;
 
-    private static Tensor Wave(string name) => tensor(WavReader.Read(TestFiles.DpHubertCase(name, "input.wav")).Samples).unsqueeze(0);
+    private static Tensor Wave(string name) => ModelAssert.Wave(TestFiles.DpHubertCase(name, "input.wav"));
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void Every_eval_mask_and_l0_norm_matches(string name)
     {
         using var model = Load(name);
-        var info = CaseInfo(name).GetProperty("hardconcrete");
+        var info = TestFiles.CaseInfo(name).GetProperty("hardconcrete");
         var masks = model.named_modules().Where(m => m.module is HardConcrete).ToList();
         masks.Should().NotBeEmpty();
         foreach (var (path, module) in masks)
@@ -61,7 +55,7 @@ public class PruneTests
     [MemberData(nameof(Cases))]
     public void Prune_reproduces_the_original_config_weights_outputs_and_sizes(string name)
     {
-        var info = CaseInfo(name);
+        var info = TestFiles.CaseInfo(name);
         using var model = Load(name);
         var config = model.Prune();
 

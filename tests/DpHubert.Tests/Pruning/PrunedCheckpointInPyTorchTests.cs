@@ -50,8 +50,7 @@ public class PrunedCheckpointInPyTorchTests
         using var summary = JsonDocument.Parse(stdout);
         var pyConfig = Wav2Vec2Config.FromJson(summary.RootElement.GetProperty("config").GetRawText());
         pyConfig.Should().Be(config);
-        using var cases = JsonDocument.Parse(File.ReadAllText(TestFiles.Fixture("dphubert", "cases.json")));
-        var info = cases.RootElement.GetProperty("cases").EnumerateArray().First(c => c.GetProperty("name").GetString() == name);
+        var info = TestFiles.CaseInfo(name);
         summary.RootElement.GetProperty("parameters").GetInt64().Should().Be(info.GetProperty("pruned_num_parameters_tensor_count").GetInt64());
         Wav2Vec2Config.FromJson(info.GetProperty("pruned_config").GetRawText()).Should().Be(pyConfig);
         summary.RootElement.GetProperty("distill_linear_projs").GetArrayLength().Should().Be(0);

@@ -16,6 +16,13 @@ internal static class TestFiles
     public static string DpHubertCase(string name, params string[] parts) =>
         Fixture(new[] { "dphubert", name }.Concat(parts).ToArray());
 
+    /// <summary>A case's entry in Fixtures/dphubert/cases.json (config, parameter counts, shapes, prune results).</summary>
+    public static System.Text.Json.JsonElement CaseInfo(string name)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Fixture("dphubert", "cases.json")));
+        return doc.RootElement.GetProperty("cases").EnumerateArray().First(c => c.GetProperty("name").GetString() == name).Clone();
+    }
+
     public static Tensor LoadFloat(string path)
     {
         var a = Npy.Read(path);
