@@ -28,9 +28,20 @@ internal static class Cli
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Describe(e)}");
             return UsageError;
         }
+    }
+
+    /// <summary>An exception's message for a person: without .NET's "(Parameter 'x')" and "Actual value was" suffixes,
+    /// which name our internals rather than the option at fault (the messages themselves name the option).</summary>
+    public static string Describe(Exception e)
+    {
+        string message = e.Message;
+        if (e is ArgumentException { ParamName: { } name })
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        int actual = message.IndexOf(Environment.NewLine + "Actual value was", StringComparison.Ordinal);
+        return actual >= 0 ? message[..actual] : message;
     }
 
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>

@@ -127,7 +127,7 @@ internal static class ExtractCommand
                 }
             }
             failed.Add(r.Path);
-            string message = r.Error!.Message;
+            string message = Cli.Describe(r.Error!);
             report(message.Contains(r.Path, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Path}: {message}");
         }
 
