@@ -1,3 +1,5 @@
+using System;
+using System.Collections.Generic;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -89,15 +91,29 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
         return n;
     }
 
-    /// <summary>Removes the attention block (pruned away).</summary>
-    internal void RemoveAttention()
+    /// <summary>
+    /// Prunes the attention and feed-forward blocks in place (eval mode) and removes a block pruned away entirely.
+    /// Unlike the original, a block that is already absent is reported as absent instead of failing.
+    /// </summary>
+    /// <returns>Whether each block survives, the kept heads (see <see cref="SelfAttention.Prune"/>; empty when absent)
+    /// and the feed-forward width (null when the block was already absent).</returns>
+    public (bool UseAttention, IReadOnlyList<int> KeptHeads, bool UseFeedForward, int? FfIntermFeatures) Prune()
     {
-        PruningUtils.RemoveModule(this, ref attention, nameof(attention));
-    }
-
-    /// <summary>Removes the feed-forward block (pruned away).</summary>
-    internal void RemoveFeedForward()
-    {
-        PruningUtils.RemoveModule(this, ref feed_forward, nameof(feed_forward));
+        bool useAttention = false, useFeedForward = false;
+        IReadOnlyList<int> kept = Array.Empty<int>();
+        int? features = null;
+        if (attention is not null)
+        {
+            (useAttention, kept) = attention.Prune();
+            if (!useAttention) PruningUtils.RemoveModule(this, ref attention, nameof(attention));
+        }
+        if (feed_forward is not null)
+        {
+            int width;
+            (useFeedForward, width) = feed_forward.Prune();
+            features = width;
+            if (!useFeedForward) PruningUtils.RemoveModule(this, ref feed_forward, nameof(feed_forward));
+        }
+        return (useAttention, kept, useFeedForward, features);
     }
 }

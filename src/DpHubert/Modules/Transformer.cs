@@ -120,41 +120,14 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         return n;
     }
 
-    /// <summary>Prunes every layer's attention and feed-forward block in place (eval mode) and removes blocks that
-    /// are pruned away entirely.</summary>
+    /// <summary>Prunes every layer in place (eval mode); see <see cref="EncoderLayer.Prune"/>.</summary>
     public TransformerPruneResult Prune()
     {
-        var useAttention = new List<bool>();
-        var keptHeads = new List<IReadOnlyList<int>>();
-        var useFeedForward = new List<bool>();
-        var ffInterm = new List<int?>();
-        foreach (var layer in layers)
-        {
-            if (layer.Attention is { } attention)
-            {
-                var (use, kept) = attention.Prune();
-                useAttention.Add(use);
-                keptHeads.Add(kept);
-                if (!use) layer.RemoveAttention();
-            }
-            else
-            {
-                useAttention.Add(false);
-                keptHeads.Add(Array.Empty<int>());
-            }
-            if (layer.FeedForward is { } ff)
-            {
-                var (use, features) = ff.Prune();
-                useFeedForward.Add(use);
-                ffInterm.Add(features);
-                if (!use) layer.RemoveFeedForward();
-            }
-            else
-            {
-                useFeedForward.Add(false);
-                ffInterm.Add(null);
-            }
-        }
-        return new TransformerPruneResult(useAttention, keptHeads, useFeedForward, ffInterm);
+        var results = layers.Select(layer => layer.Prune()).ToList();
+        return new TransformerPruneResult(
+            results.Select(r => r.UseAttention).ToArray(),
+            results.Select(r => r.KeptHeads).ToArray(),
+            results.Select(r => r.UseFeedForward).ToArray(),
+            results.Select(r => r.FfIntermFeatures).ToArray());
     }
 }
