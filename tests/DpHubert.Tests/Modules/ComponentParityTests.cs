@@ -61,6 +61,48 @@ public class ComponentParityTests(ITestOutputHelper log)
             Enumerable.Range(0, layers).Select(_ => Layer(encoderLayerNormFirst)).ToList(),
             layerNormFirst: !encoderLayerNormFirst, LayerDrop);
 
+    /// <summary>A one-input module: <c>x.npy</c> in, <c>output.npy</c> expected.</summary>
+    private void AssertSingleInput(nn.Module<Tensor, Tensor> module, string name)
+    {
+        using var x = Npy(name, "x.npy");
+        using var _g = inference_mode();
+        using var output = module.call(x);
+        using var expected = Npy(name, "output.npy");
+        Close(output, expected, $"{name} output");
+    }
+
+    /// <summary>A conv front-end module: <c>x.npy</c> and <c>length.npy</c> in, output and output lengths expected.</summary>
+    private void AssertWithLengths(nn.Module<Tensor, Tensor?, (Tensor Output, Tensor? Lengths)> module, string name)
+    {
+        using var x = Npy(name, "x.npy");
+        using var length = Longs(name, "length.npy");
+        using var _g = inference_mode();
+        var (output, outLength) = module.call(x, length);
+        using var _o = output;
+        using var _l = outLength;
+        outLength!.data<long>().ToArray().Should().Equal(TestFiles.LoadLongs(Comp(name, "output_length.npy")));
+        using var expected = Npy(name, "output.npy");
+        Close(output, expected, $"{name} output");
+    }
+
+    /// <summary>An attention-signature module, without a mask (<c>output.npy</c>) and with the padding mask
+    /// (<c>output_masked.npy</c>); returns the position bias of the unmasked call.</summary>
+    private Tensor? AssertWithAndWithoutMask(nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output, Tensor? PositionBias)> module, string name)
+    {
+        using var x = Npy(name, "x.npy");
+        using var mask = Npy(name, "mask.npy");
+        using var _g = inference_mode();
+        var (plain, bias) = module.call(x, null, null);
+        using var _p = plain;
+        using var expected = Npy(name, "output.npy");
+        Close(plain, expected, $"{name} output (no mask)");
+        var (masked, _) = module.call(x, mask, null);
+        using var _m = masked;
+        using var expectedMasked = Npy(name, "output_masked.npy");
+        Close(masked, expectedMasked, $"{name} output (padding mask)");
+        return bias;
+    }
+
     [Theory]
     [InlineData("conv_block_group_norm")]
     [InlineData("conv_block_layer_norm")]
@@ -69,15 +111,7 @@ public class ComponentParityTests(ITestOutputHelper log)
         using var block = Load(name == "conv_block_group_norm"
             ? new ConvLayerBlock(3, 8, 10, 5, bias: false, new PerChannelGroupNorm(8))
             : new ConvLayerBlock(8, 12, 3, 2, bias: true, new LayerNorm(12, channelsFirst: true)), name);
-        using var x = Npy(name, "x.npy");
-        using var length = Longs(name, "length.npy");
-        using var _g = inference_mode();
-        var (output, outLength) = block.call(x, length);
-        using var _o = output;
-        using var _l = outLength;
-        outLength!.data<long>().ToArray().Should().Equal(TestFiles.LoadLongs(Comp(name, "output_length.npy")));
-        using var expected = Npy(name, "output.npy");
-        Close(output, expected, $"{name} output");
+        AssertWithLengths(block, name);
     }
 
     [Fact]
@@ -92,15 +126,7 @@ public class ComponentParityTests(ITestOutputHelper log)
         });
         // torchaudio's FeatureExtractor has no dummy_weight; the original keeps it at ones (the state dict disposes it).
         Load(extractor, name, new Dictionary<string, Tensor> { ["dummy_weight"] = ones(8) });
-        using var x = Npy(name, "x.npy");
-        using var length = Longs(name, "length.npy");
-        using var _g = inference_mode();
-        var (output, outLength) = extractor.call(x, length);
-        using var _o = output;
-        using var _l = outLength;
-        outLength!.data<long>().ToArray().Should().Equal(TestFiles.LoadLongs(Comp(name, "output_length.npy")));
-        using var expected = Npy(name, "output.npy");
-        Close(output, expected, $"{name} output");
+        AssertWithLengths(extractor, name);
     }
 
     [Fact]
@@ -108,11 +134,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     {
         const string name = "feature_projection";
         using var projection = Load(new FeatureProjection(16, E, Dropout), name);
-        using var x = Npy(name, "x.npy");
-        using var _g = inference_mode();
-        using var output = projection.call(x);
-        using var expected = Npy(name, "output.npy");
-        Close(output, expected, $"{name} output");
+        AssertSingleInput(projection, name);
     }
 
     [Theory]
@@ -121,11 +143,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     public void Positional_convolution_matches_torchaudio(string name, int kernel)
     {
         using var pos = Load(new ConvolutionalPositionalEmbedding(E, kernel, 4), name);
-        using var x = Npy(name, "x.npy");
-        using var _g = inference_mode();
-        using var output = pos.call(x);
-        using var expected = Npy(name, "output.npy");
-        Close(output, expected, $"{name} output");
+        AssertSingleInput(pos, name);
     }
 
     [Fact]
@@ -133,18 +151,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     {
         const string name = "self_attention";
         using var attention = Load(Attention(), name);
-        using var x = Npy(name, "x.npy");
-        using var mask = Npy(name, "mask.npy");
-        using var _g = inference_mode();
-        var (plain, bias) = attention.call(x, null, null);
-        using var _p = plain;
-        bias.Should().BeNull();
-        using var expected = Npy(name, "output.npy");
-        Close(plain, expected, $"{name} output (no mask)");
-        var (masked, _) = attention.call(x, mask, null);
-        using var _m = masked;
-        using var expectedMasked = Npy(name, "output_masked.npy");
-        Close(masked, expectedMasked, $"{name} output (padding mask)");
+        AssertWithAndWithoutMask(attention, name).Should().BeNull("plain attention passes no position bias");
     }
 
     [Fact]
@@ -152,11 +159,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     {
         const string name = "feed_forward";
         using var ff = Load(Ff(), name);
-        using var x = Npy(name, "x.npy");
-        using var _g = inference_mode();
-        using var output = ff.call(x);
-        using var expected = Npy(name, "output.npy");
-        Close(output, expected, $"{name} output");
+        AssertSingleInput(ff, name);
     }
 
     [Theory]
@@ -165,17 +168,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     public void Encoder_layer_matches_torchaudio(string name, bool layerNormFirst)
     {
         using var layer = Load(Layer(layerNormFirst), name);
-        using var x = Npy(name, "x.npy");
-        using var mask = Npy(name, "mask.npy");
-        using var _g = inference_mode();
-        var (plain, _) = layer.call(x, null, null);
-        using var _p = plain;
-        using var expected = Npy(name, "output.npy");
-        Close(plain, expected, $"{name} output (no mask)");
-        var (masked, _) = layer.call(x, mask, null);
-        using var _m = masked;
-        using var expectedMasked = Npy(name, "output_masked.npy");
-        Close(masked, expectedMasked, $"{name} output (padding mask)");
+        AssertWithAndWithoutMask(layer, name);
     }
 
     [Theory]
