@@ -12,8 +12,7 @@ namespace DpHubert.Tests.Checkpoints;
 /// <summary>Paths and small helpers shared by the checkpoint tests.</summary>
 internal static class CheckpointTestHelpers
 {
-    public static string Fixture(params string[] parts) =>
-        Path.Combine(new[] { AppContext.BaseDirectory, "Fixtures" }.Concat(parts).ToArray());
+    public static string Fixture(params string[] parts) => DpHubert.Tests.Support.TestFiles.Fixture(parts);
 
     public static string RepoRoot() => DpHubert.Tests.Support.TestFiles.RepoRoot();
 

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DpHubert.Checkpoints;
+using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
@@ -21,8 +22,6 @@ namespace DpHubert.Tests.Checkpoints;
 [Trait("Category", "Python")]
 public sealed class PythonInteropTests
 {
-    private const string Python = "/usr/bin/python3";
-
     [Fact]
     public void Torch_load_reads_our_checkpoint_exactly()
     {
@@ -60,47 +59,8 @@ public sealed class PythonInteropTests
         }
     }
 
-    private static string RunDescribe(string checkpoint)
-    {
-        var script = Path.Combine(RepoRoot(), "tools", "checkpoints", "describe_checkpoint.py");
-        var psi = new ProcessStartInfo(Python)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(checkpoint);
-        Process process;
-        try
-        {
-            process = Process.Start(psi) ?? throw new InvalidOperationException("process did not start");
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            throw new InvalidOperationException(
-                $"{Python} is needed by the [Category=Python] tests (install python3 and python3-torch): {e.Message}", e);
-        }
-        using (process)
-        {
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            if (!process.WaitForExit(300_000))
-            {
-                process.Kill();
-                throw new TimeoutException("describe_checkpoint.py did not finish in 5 minutes");
-            }
-            if (process.ExitCode != 0)
-            {
-                var err = stderr.Result;
-                var hint = err.Contains("No module named 'torch'", StringComparison.Ordinal)
-                    ? $"{Python} cannot import torch; install python3-torch (the [Category=Python] tests need it). "
-                    : string.Empty;
-                throw new InvalidOperationException($"{hint}describe_checkpoint.py failed ({process.ExitCode}):\n{err}");
-            }
-            return stdout.Result;
-        }
-    }
+    private static string RunDescribe(string checkpoint) =>
+        PythonScript.Run(Path.Combine("tools", "checkpoints", "describe_checkpoint.py"), checkpoint);
 
     /// <summary>The same description describe_checkpoint.py prints, built from our value model.</summary>
     private static JsonNode Describe(object? value)

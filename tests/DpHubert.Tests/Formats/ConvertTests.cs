@@ -156,7 +156,6 @@ public class ConvertTests
     [Trait("Category", "Python")]
     public void A_pth_written_by_SaveDpHubert_loads_with_torch_load()
     {
-        var script = FindRepoFile("tools", "checkpoints", "check_dphubert_pth.py");
         var dir = TestFiles.TempDir();
         var path = Path.Combine(dir, "from_hf.pth");
         CheckpointConverter.Convert(HfFolder("wavlm_pre_ln"), path);
@@ -164,40 +163,12 @@ public class ConvertTests
         var keysFile = Path.Combine(dir, "keys.txt");
         File.WriteAllLines(keysFile, ckpt.StateDict.Keys);
 
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(path);
-        psi.ArgumentList.Add(keysFile);
-        Process p;
-        try
-        {
-            p = Process.Start(psi)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("/usr/bin/python3 is missing: install python3 and python3-torch to run this test", e);
-        }
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode == 3 || stderr.Contains("No module named 'torch'"))
-            throw new InvalidOperationException("python3-torch is not installed (apt-get install python3-torch): " + stderr);
-        p.ExitCode.Should().Be(0, $"the Python check failed: {stderr}");
+        var stdout = PythonScript.Run(Path.Combine("tools", "checkpoints", "check_dphubert_pth.py"), path, keysFile);
         using var doc = JsonDocument.Parse(stdout.Trim().Split('\n').Last());
         doc.RootElement.GetProperty("keys").GetInt32().Should().Be(ckpt.StateDict.Count);
         doc.RootElement.GetProperty("config_keys").EnumerateArray().Select(x => x.GetString()).Should().Contain("encoder_remaining_heads");
         doc.RootElement.GetProperty("conv")[0].EnumerateArray().Select(x => x.GetInt32()).Should().Equal(32, 10, 5);
         using var sum = ckpt.StateDict.Values.Select(t => t.to(float64).sum()).Aggregate((x, y) => x + y);
         doc.RootElement.GetProperty("sum").GetDouble().Should().BeApproximately(sum.item<double>(), 1e-6 * Math.Max(1, Math.Abs(sum.item<double>())));
-    }
-
-    private static string FindRepoFile(params string[] parts)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(new[] { dir.FullName }.Concat(parts).ToArray());
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException("not found above the test assembly: " + Path.Combine(parts));
     }
 }
