@@ -83,6 +83,10 @@ internal static class ExtractCommand
                     .ToList();
                 if (jobs.Count == 0)
                     throw new ArgumentException($"no .wav files found under '{inputPath}'.");
+                // a.wav and a.WAVE would both become a.npy: refuse rather than let one overwrite the other.
+                var clash = jobs.GroupBy(j => j.Item2, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+                if (clash is not null)
+                    throw new ArgumentException($"{string.Join(" and ", clash.Select(j => $"'{j.Item1}'"))} would both be written to '{clash.Key}'; rename one of them.");
             }
             else
             {

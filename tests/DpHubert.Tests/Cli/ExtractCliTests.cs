@@ -165,6 +165,21 @@ public class ExtractCliTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Two_inputs_that_would_write_the_same_output_are_refused_before_anything_is_written()
+    {
+        var dir = TestFiles.TempDir();
+        string inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(inDir);
+        var speech = WavReader.Read(Input).Samples;
+        WavWriter.WritePcm16(Path.Combine(inDir, "a.wav"), speech, 16000);
+        WavWriter.WritePcm16(Path.Combine(inDir, "a.WAVE"), speech, 16000);
+        var r = Run("extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir);
+        r.ExitCode.Should().Be(2, r.ToString());
+        r.StdErr.Should().Contain("a.wav").And.Contain("a.WAVE").And.Contain("would both be written to");
+        Directory.Exists(outDir).Should().BeFalse("nothing is written when the output names clash");
+    }
+
+    [Fact]
     public void Batching_gives_one_by_one_results_and_quiet_prints_nothing()
     {
         var dir = TestFiles.TempDir();
