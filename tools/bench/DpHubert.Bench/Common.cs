@@ -31,6 +31,12 @@ internal sealed record BenchOptions
     /// folder, deleted at the end, when null.</summary>
     public string? WorkDir { get; init; }
 
+    /// <summary>compare: recording lengths in seconds.</summary>
+    public double[] CompareSeconds { get; init; } = { 10, 60 };
+
+    /// <summary>compare: use the Release builds already there instead of building the console and the ONNX Runtime runner.</summary>
+    public bool SkipBuild { get; init; }
+
     /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
     public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;
 }

@@ -5,10 +5,10 @@ using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all. Exit code 0 when every target is met, 1 when one is
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and compare, which runs other programs). Exit code 0 when every target is met, 1 when one is
 // missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|compare|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -20,7 +20,10 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
-  --work-dir DIR   load: keep the generated checkpoints in DIR and reuse them (default: a temporary folder)
+  --work-dir DIR   load, compare: keep the generated checkpoints, ONNX model and WAVs in DIR and reuse them
+                   (default: a temporary folder)
+  --lengths A,B    compare: recording lengths in seconds (default 10,60; peers run up to 60 s, ours alone beyond)
+  --no-build       compare: use the existing Release builds of the console and tools/bench/OrtRunner
   load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
@@ -60,6 +63,8 @@ try
             "--filter" => o with { Filter = Next() },
             "--large" => o with { Large = Next() },
             "--work-dir" => o with { WorkDir = Path.GetFullPath(Next()) },
+            "--lengths" => o with { CompareSeconds = Next().Split(',').Select(v => double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray() },
+            "--no-build" => o with { SkipBuild = true },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
@@ -75,7 +80,7 @@ catch (FormatException e)
     return 2;
 }
 string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
-var selected = command == "all" ? all : all.Contains(command) ? new[] { command } : null;
+var selected = command == "all" ? all : all.Contains(command) || command == "compare" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -105,6 +110,7 @@ try
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
             case "load": LoadBench.Run(o, verdicts); break;
+            case "compare": CompareBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
