@@ -81,6 +81,17 @@ run_logged() {  # run_logged LOG COMMAND...: runs, keeps its output in LOG and s
   return $rc
 }
 
+# The sample, the README and the package page name the versions a user copies: they must match the repository's.
+versions_agree() {
+  local torch
+  torch=$(sed -n 's:.*<TorchSharpVersion>\(.*\)</TorchSharpVersion>.*:\1:p' Directory.Packages.props)
+  grep -q "<PackageReference Include=\"TorchSharp-cpu\" Version=\"$torch\" />" "$consumer/NuGetConsumer.csproj" &&
+    grep -q "<DpHubertVersion Condition=\"'\$(DpHubertVersion)' == ''\">$prefix</DpHubertVersion>" "$consumer/NuGetConsumer.csproj" &&
+    grep -q "TorchSharp-cpu --version $torch" README.md && grep -q "DpHubert.$prefix.nupkg" README.md &&
+    grep -q "($torch)" src/DpHubert/PACKAGE.md
+}
+check "sample, README and package page name TorchSharp and DpHubert versions the repository uses" versions_agree
+
 rm -rf "$consumer/bin" "$consumer/obj"
 check "restore from the local feed plus the default sources" dotnet restore "$consumer"
 check "restored DpHubert $version from the feed" grep -q "\"DpHubert/$version\"" "$consumer/obj/project.assets.json"
@@ -121,7 +132,8 @@ check "dotnet build -p:DpHubertPatchLibTorchSharp=false" dotnet build "$consumer
 check "opt-out output: libLibTorchSharp left as shipped" python3 tools/nuget/check_package.py --weak "$work/optout" 0
 if [ "$host_lacks_version" -eq 1 ]; then
   check "opt-out output: the loader refuses the library for GLIBCXX_3.4.32" python3 tools/nuget/check_package.py --loads "$work/optout" 0
-  if ("$work/optout/NuGetConsumer") >"$work/optout.log" 2>&1; then
+  # (in a shell of its own, so the abort is reported into the log rather than by this script)
+  if bash -c '"$1"; exit $?' _ "$work/optout/NuGetConsumer" >"$work/optout.log" 2>&1; then
     fail "opt-out program fails without the fix"
   elif grep -q "The type initializer for 'TorchSharp.torch' threw" "$work/optout.log"; then
     pass "opt-out program fails without the fix"
