@@ -36,9 +36,11 @@ internal static class ExtractCommand
         var chunkOverlap = new Option<double>("--chunk-overlap") { Description = "Context in seconds on each side of a chunk.", DefaultValueFactory = _ => 1.0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
         var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
+        var hints = CheckpointHintOptions.Create();
         var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
             checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
+            hints.Arch, hints.Config,
         };
         var corpus = new CorpusOptions();
         foreach (var option in corpus.All) command.Options.Add(option);
@@ -67,6 +69,7 @@ internal static class ExtractCommand
                 Device = parse.GetValue(device)!,
                 DType = parse.GetValue(dtype)!,
                 Threads = parse.GetValue(threads),
+                Checkpoint = hints.Read(parse),
             });
             if (parse.GetValue(verbose)) Console.Error.WriteLine(encoder.Report);
             encoder.Validate(selection);

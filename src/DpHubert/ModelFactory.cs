@@ -183,7 +183,7 @@ public static class ModelFactory
                 : null;
             layers.Add(new EncoderLayer(attention, c.EncoderDropout, c.EncoderLayerNormFirst, feedForward, c.EncoderEmbedDim));
         }
-        // The config flag is inverted on purpose (trap T7).
+        // Transformer takes the inverse of encoder_layer_norm_first, as the original's components.Transformer does.
         var transformer = new Transformer(posConv, c.EncoderDropout, layers, !c.EncoderLayerNormFirst, c.EncoderLayerDrop);
         return new Encoder(projection, transformer);
     }

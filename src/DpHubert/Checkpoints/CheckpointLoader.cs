@@ -72,7 +72,10 @@ public static partial class CheckpointLoader
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return ReadSafeTensorsFile(path, options);
         var root = TorchCheckpointReader.Load(path);
-        return FromPickle(root, path, options);
+        var ignored = InertRecords.Describe(root);
+        var checkpoint = FromPickle(root, path, options);
+        checkpoint.Report.Ignored.AddRange(ignored);
+        return checkpoint;
     }
 
     private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options)
@@ -146,6 +149,7 @@ public static partial class CheckpointLoader
     {
         null => "None",
         PyDict => "dict",
+        InertRecord r => $"{r} that the loader does not read",
         Tensor t => $"tensor {Shapes.Format(t)}",
         System.Collections.IList => "list",
         _ => v.GetType().Name,
