@@ -24,7 +24,7 @@ internal static class CompareBench
 
     private sealed record Runner(string Name, Func<string, string, IReadOnlyList<string>> Command);
 
-    private sealed record Measurement(double Seconds, double PeakBytes, bool Ok, string Error);
+    private sealed record Measurement(double Seconds, double PeakBytes, bool Ok, string Error, double CpuSeconds = double.NaN);
 
     public static void Run(BenchOptions o, Verdicts verdicts)
     {
@@ -77,7 +77,7 @@ internal static class CompareBench
                     var result = Timed(cmd, dir);
                     runs[r.Name].Add(result);
                     Console.WriteLine($"  {Bench.F(seconds, "0"),4} s  round {round + 1}  {r.Name,-12} " +
-                                      (result.Ok ? $"{Bench.F(result.Seconds, "0.00")} s, peak RSS {Bench.F(result.PeakBytes / 1e9, "0.00")} GB" : $"FAILED: {result.Error}"));
+                                      (result.Ok ? $"{Bench.F(result.Seconds, "0.00")} s ({Bench.F(result.CpuSeconds, "0.0")} CPU-s), peak RSS {Bench.F(result.PeakBytes / 1e9, "0.00")} GB" : $"FAILED: {result.Error}"));
                 }
             Summarize(seconds, runners.Select(r => r.Name).ToArray(), runs, dir, verdicts, table);
         }
@@ -172,14 +172,15 @@ internal static class CompareBench
     {
         string report = Path.Combine(dir, "time.txt");
         File.Delete(report);
-        var args = new List<string> { "-f", "%e %M", "-o", report };
+        var args = new List<string> { "-f", "%e %M %U %S", "-o", report };
         args.AddRange(command);
         var result = Exec("/usr/bin/time", args, null);
         string[] fields = File.Exists(report) ? File.ReadAllLines(report).LastOrDefault()?.Split(' ') ?? Array.Empty<string>() : Array.Empty<string>();
-        if (fields.Length != 2 || !double.TryParse(fields[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
-            || !double.TryParse(fields[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var kb))
+        var v = fields.Select(f => double.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x : double.NaN).ToArray();
+        if (v.Length != 4 || v.Any(double.IsNaN))
             return new Measurement(double.NaN, double.NaN, false, $"no /usr/bin/time report; {result.Error}");
-        return result.Ok ? new Measurement(seconds, kb * 1024, true, "") : new Measurement(seconds, kb * 1024, false, result.Error);
+        // The report's last line holds the numbers; a killed process (out of memory) still gets one.
+        return new Measurement(v[0], v[1] * 1024, result.Ok, result.Error, v[2] + v[3]);
     }
 
     private static (bool Ok, string Error) Exec(string file, IReadOnlyList<string> args, string? workDir)
