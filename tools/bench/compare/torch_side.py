@@ -12,42 +12,20 @@ python3-torchaudio only (no PyPI):
 CHECKPOINT is a DPHuBERT .pth of an unpruned wav2vec2/HuBERT layout (what DpHubert.Bench writes); INPUT a 16 kHz
 mono 16-bit PCM WAV.
 """
+import os
 import sys
 import wave
 
 import numpy as np
 import torch
-import torchaudio
+
+# One builder of torchaudio's model from our .pth, shared with the full-size parity check.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "reference"))
+from full_size_check import torchaudio_model  # noqa: E402
 
 
 def build(checkpoint):
-    ckpt = torch.load(checkpoint, map_location="cpu")
-    config, sd = ckpt["config"], ckpt["state_dict"]
-    dummy = sd.pop("feature_extractor.dummy_weight", None)
-    if dummy is not None and not torch.all(dummy == 1):
-        sys.exit("dummy_weight is not all ones: torchaudio's model cannot represent this checkpoint")
-    if "encoder_remaining_heads" in config or any(config[k] for k in config if k.endswith("prune_conv_channels")):
-        sys.exit("only unpruned wav2vec2/HuBERT layouts are supported here")
-    model = torchaudio.models.wav2vec2_model(
-        extractor_mode=config["extractor_mode"],
-        extractor_conv_layer_config=config["extractor_conv_layer_config"],
-        extractor_conv_bias=config["extractor_conv_bias"],
-        encoder_embed_dim=config["encoder_embed_dim"],
-        encoder_projection_dropout=0.0,
-        encoder_pos_conv_kernel=config["encoder_pos_conv_kernel"],
-        encoder_pos_conv_groups=config["encoder_pos_conv_groups"],
-        encoder_num_layers=config["encoder_num_layers"],
-        encoder_num_heads=config["encoder_num_heads"][0],
-        encoder_attention_dropout=0.0,
-        encoder_ff_interm_features=config["encoder_ff_interm_features"][0],
-        encoder_ff_interm_dropout=0.0,
-        encoder_dropout=0.0,
-        encoder_layer_norm_first=config["encoder_layer_norm_first"],
-        encoder_layer_drop=0.0,
-        aux_num_out=config["aux_num_out"],
-    )
-    model.load_state_dict(sd, strict=True)
-    model.eval()
+    model, config = torchaudio_model(checkpoint)
     if config["normalize_waveform"]:
         sys.exit("normalize_waveform checkpoints are not supported here")
     return model
