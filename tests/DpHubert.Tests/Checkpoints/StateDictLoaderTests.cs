@@ -116,4 +116,28 @@ public class StateDictLoaderTests
         CheckpointTestHelpers.SameValues(a.state_dict()[key], b.state_dict()[key]).Should().BeTrue("seeded builds are reproducible");
         CheckpointTestHelpers.Values(a.state_dict()[key]).Select(System.Math.Abs).Max().Should().BeGreaterThan(0, "weights are drawn, not left empty");
     }
+
+    [Theory]
+    [InlineData(".pth")]
+    [InlineData(".safetensors")]
+    public void Float16_weights_load_as_their_exact_float32_values(string extension)
+    {
+        var config = Small;
+        using var weights = Weights(config, 9);
+        using var half = new StateDict(weights.Select(kv => System.Collections.Generic.KeyValuePair.Create(kv.Key, kv.Value.to(ScalarType.Float16))));
+        var path = Path.Combine(TestFiles.TempDir(), "half" + extension);
+        if (extension == ".pth")
+            CheckpointWriter.SaveDpHubert(path, config, half);
+        else
+            CheckpointWriter.SaveSafeTensors(path, config, half);
+
+        var (model, _) = CheckpointLoader.LoadModel(path);
+        using (model)
+            foreach (var (key, parameter) in model.state_dict())
+            {
+                parameter.dtype.Should().Be(ScalarType.Float32, key);
+                using var expected = half[key].to(ScalarType.Float32);
+                CheckpointTestHelpers.SameValues(parameter, expected).Should().BeTrue($"{key} is the float16 value widened exactly");
+            }
+    }
 }
