@@ -165,19 +165,7 @@ public sealed class SpeechEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(samples16k);
         CheckLayer(layers);
-        using var scope = NewDisposeScope();
-        using var mode = inference_mode();
-        var wave = tensor(samples16k).unsqueeze(0).to(DType, Device);
-        Tensor result;
-        if (layers.Index is null && !layers.All)
-            result = model.forward(wave, null).Output[0];
-        else
-        {
-            int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.ExtractFeatures(wave, null, numLayers).Layers;
-            result = layers.All ? stack(all.Select(t => t[0]).ToArray()) : all[layers.Index!.Value][0];
-        }
-        return ToArray(result);
+        return RunBatch(new[] { samples16k }, layers)[0];
     }
 
     /// <summary>Throws unless <paramref name="layers"/> exists in this model (call it before a long job).</summary>
@@ -397,66 +385,36 @@ public sealed class SpeechEncoder : IDisposable
         return new FeatureArray(data, first.Shape.Length == 3 ? new[] { lead, total, dim } : new[] { total, dim });
     }
 
-    /// <summary>One forward pass over items sorted by nothing in particular; returns per-item results.</summary>
+    /// <summary>One forward pass: packs the items into a zero-padded float32 batch (lengths only when they differ),
+    /// lets the model compute it with <see cref="BatchSemantics.PerItem"/> (so each row equals that item alone) and
+    /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
-        if (items.Length == 1) return new[] { Extract(items[0], layers) };
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        bool equal = items.All(x => x.Length == items[0].Length);
-        Tensor features;
-        Tensor? lengths = null;
-        long[] frames;
-        if (equal)
-        {
-            // Rows of one length: exactly what one-by-one inference computes, stacked.
-            var waves = stack(items.Select(x => tensor(x)).ToArray()).to(DType, Device);
-            if (model.NormalizeWaveform) waves = nn.functional.layer_norm(waves, new[] { waves.shape[^1] });
-            features = model.FeatureExtractor.call(waves, null).Output;
-            frames = Enumerable.Repeat(features.shape[1], items.Length).ToArray();
-        }
-        else
-        {
-            var rows = items.Select(x =>
-            {
-                var w = tensor(x).unsqueeze(0).to(DType, Device);
-                return model.NormalizeWaveform ? nn.functional.layer_norm(w, new[] { (long)x.Length }) : w;
-            }).ToArray();
-            frames = items.Select(x => model.Config.FramesForSamples(x.Length)).ToArray();
-            long maxFrames = frames.Max();
-            if (model.Config.ExtractorMode == Config.ExtractorMode.GroupNorm)
-            {
-                // The per-channel GroupNorm takes statistics over the whole (padded) time axis: run it per item.
-                features = cat(rows.Select(r =>
-                {
-                    var f = model.FeatureExtractor.call(r, null).Output;
-                    return nn.functional.pad(f, new[] { 0L, 0, 0, maxFrames - f.shape[1] });
-                }).ToArray(), 0);
-            }
-            else
-            {
-                long max = items.Max(x => (long)x.Length);
-                var waves = cat(rows.Select(r => nn.functional.pad(r, new[] { 0L, max - r.shape[1] })).ToArray(), 0);
-                features = model.FeatureExtractor.call(waves, null).Output;
-                features = features[.., ..(int)maxFrames];
-            }
-            lengths = tensor(frames, device: Device);
-        }
+        int max = items.Max(x => x.Length);
+        var packed = new float[(long)items.Length * max];
+        for (int i = 0; i < items.Length; i++) items[i].CopyTo(packed, (long)i * max);
+        bool equal = items.All(x => x.Length == max);
+        // Waveform statistics are taken in float32 whatever the compute dtype; the model casts after normalizing.
+        var waves = tensor(packed, new long[] { items.Length, max }).to(Device);
+        var lengths = equal ? null : tensor(items.Select(x => (long)x.Length).ToArray(), device: Device);
+        var frames = items.Select(x => (int)model.Config.FramesForSamples(x.Length)).ToArray();
         var outs = new FeatureArray[items.Length];
         if (layers.Index is null && !layers.All)
         {
-            var x = model.Encoder.call(features, lengths);
-            if (model.Aux is { } aux) x = aux.call(x);
-            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..(int)frames[i]]);
+            var x = model.forward(waves, lengths, BatchSemantics.PerItem).Output;
+            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..frames[i]]);
         }
         else
         {
             int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.Encoder.ExtractFeatures(features, lengths, numLayers);
+            var all = model.ExtractFeatures(waves, lengths, numLayers, BatchSemantics.PerItem).Layers;
             for (int i = 0; i < items.Length; i++)
             {
-                int n = (int)frames[i];
-                outs[i] = layers.All ? ToArray(stack(all.Select(t => t[i, ..n]).ToArray())) : ToArray(all[layers.Index!.Value][i, ..n]);
+                int n = frames[i];
+                using var row = layers.All ? stack(all.Select(t => t[i, ..n]).ToArray()) : all[layers.Index!.Value][i, ..n];
+                outs[i] = ToArray(row);
             }
         }
         return outs;
