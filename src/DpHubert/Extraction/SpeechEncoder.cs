@@ -68,8 +68,13 @@ public sealed record SpeechEncoderOptions
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c> or <c>float16</c>.</summary>
+    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c>, <c>auto</c>
+    /// (bfloat16 on CPUs with AMX / AVX-512 BF16, float32 elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
+    /// float32 whatever the compute dtype.</summary>
     public string DType { get; init; } = "float32";
+
+    /// <summary>The CPU facts <c>auto</c> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>
+    public CpuFeatures? Cpu { get; init; }
 
     /// <summary>CPU threads for libtorch (null leaves libtorch's default).</summary>
     public int? Threads { get; init; }
@@ -127,7 +132,7 @@ public sealed class SpeechEncoder : IDisposable
     {
         options ??= new SpeechEncoderOptions();
         var device = Devices.Parse(options.Device);
-        var dtype = Devices.ParseDType(options.DType);
+        var dtype = Devices.ResolveDType(options.DType, device, options.Cpu);
         if (options.Threads is { } threads)
         {
             if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "--threads must be >= 1.");
