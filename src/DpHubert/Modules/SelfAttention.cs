@@ -108,13 +108,13 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         var q = q_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
         var k = k_proj.call(x).view(shape).permute(0, 2, 3, 1);       // B, H, Hd, L
         var v = v_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var weights = (q * Scaling).matmul(k);                        // B, H, L, L
+        var weights = CatchingOps.MatMul(q * Scaling, k);             // B, H, L, L (matmul would abort on a libtorch error)
         if (attentionMask is not null) weights = weights + attentionMask;
         // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
         weights = weights - weights.max(-1, keepdim: true).values;
         weights = weights.softmax(-1);
         weights = dropout.call(weights);
-        var output = weights.matmul(v);                               // B, H, L, Hd
+        var output = CatchingOps.MatMul(weights, v);                  // B, H, L, Hd
         if (hard_concrete_for_heads is not null)
         {
             using var headMask = hard_concrete_for_heads.forward();
