@@ -49,3 +49,15 @@ internal static class Cli
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException
         or InvalidDataException or UnauthorizedAccessException;
 }
+
+/// <summary><c>--arch</c> and <c>--config</c>: the architecture of a checkpoint that does not carry its own, taken
+/// the same way by every command that loads one.</summary>
+internal sealed record CheckpointHintOptions(Option<string> Arch, Option<string> Config)
+{
+    public static CheckpointHintOptions Create() => new(
+        new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." },
+        new Option<string>("--config") { Description = "Config JSON for a bare state_dict." });
+
+    public CheckpointReadOptions Read(ParseResult parse) =>
+        new() { Arch = parse.GetValue(Arch), ConfigPath = parse.GetValue(Config) };
+}

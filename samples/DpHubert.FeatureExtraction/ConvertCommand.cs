@@ -11,16 +11,15 @@ internal static class ConvertCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Any supported checkpoint file or model folder.", Required = true };
         var output = new Option<string>("--output") { Description = "OUT.pth (DPHuBERT layout) or OUT.safetensors (+ config JSON beside it).", Required = true };
-        var arch = new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." };
-        var config = new Option<string>("--config") { Description = "Config JSON for a bare state_dict." };
+        var hints = CheckpointHintOptions.Create();
         var verbose = new Option<bool>("--verbose") { Description = "Print the load report (mapped, dropped, defaulted keys)." };
         var command = new Command("convert", "Convert any supported checkpoint to the DPHuBERT .pth layout or to safetensors + config JSON.")
         {
-            checkpoint, output, arch, config, verbose,
+            checkpoint, output, hints.Arch, hints.Config, verbose,
         };
         command.SetAction(parse =>
         {
-            var options = new CheckpointReadOptions { Arch = parse.GetValue(arch), ConfigPath = parse.GetValue(config) };
+            var options = hints.Read(parse);
             var report = CheckpointConverter.Convert(parse.GetValue(checkpoint)!, parse.GetValue(output)!, options);
             if (parse.GetValue(verbose)) Console.Error.WriteLine(report);
             Console.WriteLine($"{parse.GetValue(checkpoint)} ({report.Format}) -> {parse.GetValue(output)}: " +

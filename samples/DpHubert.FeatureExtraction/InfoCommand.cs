@@ -14,17 +14,16 @@ internal static class InfoCommand
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
-        var arch = new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." };
-        var config = new Option<string>("--config") { Description = "Config JSON for a bare state_dict." };
+        var hints = CheckpointHintOptions.Create();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var verbose = new Option<bool>("--verbose") { Description = "Also print the checkpoint load report." };
         var command = new Command("info", "Describe a checkpoint: architecture, per-layer heads and sizes, parameter counts.")
         {
-            checkpoint, arch, config, json, verbose,
+            checkpoint, hints.Arch, hints.Config, json, verbose,
         };
         command.SetAction(parse =>
         {
-            var options = new CheckpointReadOptions { Arch = parse.GetValue(arch), ConfigPath = parse.GetValue(config) };
+            var options = hints.Read(parse);
             var (model, report) = CheckpointLoader.LoadModel(parse.GetValue(checkpoint)!, null, options);
             using var _ = model;
             if (parse.GetValue(verbose)) Console.Error.WriteLine(report);

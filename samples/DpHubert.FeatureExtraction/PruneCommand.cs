@@ -13,14 +13,15 @@ internal static class PruneCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint whose config has prune flags (HardConcrete log_alpha keys).", Required = true };
         var output = new Option<string>("--output") { Description = "Where to write the pruned DPHuBERT .pth.", Required = true };
         var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report." };
+        var hints = CheckpointHintOptions.Create();
         var command = new Command("prune", "Turn HardConcrete masks into a smaller model, as DPHuBERT's prune.py does, and write it as a DPHuBERT .pth.")
         {
-            checkpoint, output, verbose,
+            checkpoint, output, verbose, hints.Arch, hints.Config,
         };
         command.SetAction(parse =>
         {
             string input = parse.GetValue(checkpoint)!;
-            using var source = CheckpointLoader.Read(input);
+            using var source = CheckpointLoader.Read(input, hints.Read(parse));
             if (parse.GetValue(verbose)) Console.Error.WriteLine(source.Report);
             if (!source.Config.HasPruningMasks)
                 throw new ArgumentException($"{input} has no HardConcrete masks (all prune flags in its config are false): nothing to prune.");

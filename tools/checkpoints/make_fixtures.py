@@ -18,6 +18,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.nodes import BooleanNode, FloatNode, IntegerNode, StringNode
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pickle_stubs import AttributeDict, Dictionary, register  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "DpHubert.Tests", "Fixtures", "checkpoints")
 
 
@@ -117,6 +120,68 @@ def misc():
     }
 
 
+class Meter:
+    """A plain object of a package that is not installed (a training meter)."""
+
+    def __init__(self, val):
+        self.val, self.history = val, [val, val / 2]
+
+
+class Labels(list):
+    """A list subclass of a package that is not installed."""
+
+
+class Protocol1Pickled:
+    """Pickles itself the protocol 0/1 way, copyreg._reconstructor(cls, base, state), as old pickles do."""
+
+    def __reduce_ex__(self, protocol):
+        import copyreg
+        return copyreg._reduce_ex(self, 1)
+
+
+class Protocol1Meter(Protocol1Pickled, Meter):
+    pass
+
+
+class Protocol1Hparams(Protocol1Pickled, AttributeDict):
+    pass
+
+
+register(Meter, "trainer_pkg.meters", "AverageMeter")
+register(Labels, "trainer_pkg.labels", "Labels")
+
+
+def inert_records(protocol1=False):
+    # Objects that are not part of the model: fairseq's label dictionary (NEWOBJ + BUILD), Lightning's
+    # AttributeDict (NEWOBJ + SETITEMS), a plain object inside a plain object, a list subclass (APPENDS) and a
+    # class used as a value. Expected values are hard-coded in InertRecordTests.
+    d = Dictionary()
+    for i, c in enumerate([30, 20, 10]):
+        d.add_symbol(str(i), n=c)
+    meter_cls, hparams_cls = (Protocol1Meter, Protocol1Hparams) if protocol1 else (Meter, AttributeDict)
+    # The globals a pickle names are looked up by module path: point them at the classes used here.
+    register(meter_cls, "trainer_pkg.meters", "AverageMeter")
+    register(hparams_cls, "pytorch_lightning.utilities.parsing", "AttributeDict")
+    meter = meter_cls(2.5)
+    meter.inner = meter_cls(1.0)
+    return {
+        "model": small_state_dict(),
+        "task_state": {"dictionaries": [d]},
+        "hyper_parameters": hparams_cls(lr=0.0002, layers=[1, 2], name="distill"),
+        "meters": {"loss": meter},
+        "labels": Labels(["a", "b"]),
+        "hparams_type": meter_cls,
+    }
+
+
+def record_holding_tensor():
+    # A tensor reachable from an object of an unknown class (shared with the model dict): must be refused.
+    sd = small_state_dict()
+    d = Dictionary()
+    d.weights = sd["encoder.layer.0.bias"]
+    return {"model": sd, "task_state": {"dictionaries": [d]}}
+
+
 class Evil:
     def __init__(self, fn, arg):
         self.fn, self.arg = fn, arg
@@ -154,6 +219,10 @@ def main():
     save_legacy(views(), "views_legacy.pt")
     save_zip(misc(), "misc.pt")
     save_zip({"model": torch.nn.Linear(2, 2)}, "whole_module.pt")
+    save_zip(inert_records(), "inert_records.pt")
+    save_zip(inert_records(protocol1=True), "inert_records_reconstructor.pt")
+    inert_records()  # restores the default stubs
+    save_zip(record_holding_tensor(), "record_holding_tensor.pt")
     save_zip({"payload": Evil(os.system, "echo pwned")}, "evil_os_system.pt")
     save_legacy({"payload": Evil(eval, "1+1")}, "evil_eval_legacy.pt")
     # Storage "0" of dtypes.pt is f32 (6 x 4 bytes); keep 10.

@@ -176,7 +176,7 @@ def randomize_(model, seed):
                 v = torch.rand(shape, generator=g) + 0.5
             elif name.endswith("weight_v"):
                 v = torch.randn(shape, generator=g)
-            elif "layer_norm" in name or "norm" in name.split(".")[-2]:
+            elif "layer_norm" in name or "norm" in (name.split(".") + [""])[-2]:
                 # GroupNorm / LayerNorm affine parameters
                 if name.endswith("weight"):
                     v = 1.0 + 0.25 * torch.randn(shape, generator=g)

@@ -39,6 +39,13 @@ public sealed class UnsafePickleException : CheckpointFormatException
         Global = global;
     }
 
+    /// <summary>Creates the exception with the reason the global was refused, e.g. that the object holds a tensor.</summary>
+    public UnsafePickleException(string global, string filePath, string reason)
+        : base($"refused global '{global}' ({reason})", filePath)
+    {
+        Global = global;
+    }
+
     /// <summary>The fully qualified name of the refused global, e.g. <c>os.system</c>.</summary>
     public string Global { get; }
 }

@@ -18,7 +18,7 @@ public static partial class CheckpointLoader
         d.TryGetValue("model", out var m) && m is PyDict
         && (d.TryGetValue("cfg", out var c) && c is PyDict || d.TryGetValue("args", out var a) && a is PyDict);
 
-    /// <summary>A fairseq checkpoint: <c>{"cfg" | "args", "model", ...}</c> (spec §10.5).</summary>
+    /// <summary>A fairseq checkpoint: <c>{"cfg" | "args", "model", ...}</c>.</summary>
     private static ModelCheckpoint FromFairseq(PyDict root, string path)
     {
         var report = new LoadReport(path, CheckpointFormat.Fairseq);

@@ -156,7 +156,7 @@ public static partial class CheckpointLoader
     private static bool HfFeatProjLayerNorm(Dictionary<string, object?> cfg) =>
         !cfg.TryGetValue("feat_proj_layer_norm", out var v) || v is not false;
 
-    /// <summary>HF config.json (+ preprocessor_config.json) → our config (spec §8).</summary>
+    /// <summary>HF config.json (+ preprocessor_config.json) → our config.</summary>
     private static Wav2Vec2Config HfConfig(Dictionary<string, object?> cfg, Dictionary<string, object?>? pre, string path,
         LoadReport report, StateDict sd)
     {

@@ -51,6 +51,12 @@ public sealed class LoadReport
     /// <summary>Model keys the file lacks that were given their default (<c>dummy_weight</c> = ones).</summary>
     public List<string> Defaulted { get; } = new();
 
+    /// <summary>
+    /// Objects of the file that are not part of the model and were read as <see cref="InertRecord"/>s (never
+    /// executed, never used), by class and where they were, e.g. fairseq's label dictionaries in <c>task_state</c>.
+    /// </summary>
+    public List<string> Ignored { get; } = new();
+
     /// <summary>Anything else worth telling (config values derived, etc.).</summary>
     public List<string> Notes { get; } = new();
 
@@ -63,6 +69,7 @@ public sealed class LoadReport
         foreach (var (from, to) in Mapped.Where(m => m.From != m.To)) lines.Add($"  mapped   {from} -> {to}");
         foreach (var d in Dropped) lines.Add($"  dropped  {d}");
         foreach (var d in Defaulted) lines.Add($"  default  {d}");
+        foreach (var i in Ignored) lines.Add($"  ignored  {i}");
         foreach (var n in Notes) lines.Add($"  note     {n}");
         return string.Join(Environment.NewLine, lines);
     }

@@ -132,6 +132,18 @@ internal static class PickleNames
         "argparse.Namespace",
     };
 
+    /// <summary>
+    /// dict subclasses that add no state of their own and are read as a plain mapping (Lightning's hyper-parameter
+    /// <c>AttributeDict</c>, which only adds attribute access).
+    /// </summary>
+    public static readonly HashSet<string> MappingClasses = new()
+    {
+        "pytorch_lightning.utilities.parsing.AttributeDict",
+        "lightning.pytorch.utilities.parsing.AttributeDict",
+        "lightning_fabric.utilities.data.AttributeDict",
+        "lightning.fabric.utilities.data.AttributeDict",
+    };
+
     /// <summary>Functions/classes the reader implements itself (never by running Python code).</summary>
     public static readonly HashSet<string> Callables = new()
     {
@@ -171,6 +183,7 @@ internal static class PickleNames
 
     public static bool IsAllowed(string fullName, string module, string name) =>
         InstanceClasses.Contains(fullName) || Callables.Contains(fullName) || TypeValues.Contains(fullName)
+        || MappingClasses.Contains(fullName)
         || (module == "torch" && (name.EndsWith("Storage", System.StringComparison.Ordinal)
                                   && TensorData.TryStorageDType(name, out _)
                                   || TensorData.TryTorchDTypeName(name, out _)));

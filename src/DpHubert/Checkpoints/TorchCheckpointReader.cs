@@ -21,7 +21,9 @@ namespace DpHubert.Checkpoints;
 /// bool; str → <see cref="string"/>; None → null; bytes → <c>byte[]</c>; torch dtypes and types used as values →
 /// their qualified name as a string; tensors and parameters → contiguous CPU <see cref="Tensor"/>s owned by the
 /// caller (a tensor spanning a whole storage may share memory with another that does, as after torch.load).
-/// Globals outside a weights_only-style allow-list raise <see cref="UnsafePickleException"/>.
+/// Calling a global outside a weights_only-style allow-list raises <see cref="UnsafePickleException"/>; an object of
+/// such a class that pickle merely instantiates (fairseq's label <c>Dictionary</c>, trainer state) becomes an
+/// <see cref="InertRecord"/>, unless a tensor is reachable from it, which is refused too.
 /// </remarks>
 public static class TorchCheckpointReader
 {
@@ -294,6 +296,8 @@ public static class TorchCheckpointReader
                     return dt.Descr;
                 case PyTypeExpr te:
                     return te.Text;
+                case ForeignGlobal fg:
+                    return new InertRecord(fg.FullName, isTypeReference: true);
             }
             if (_done.TryGetValue(value, out var converted))
                 return converted;
@@ -343,6 +347,8 @@ public static class TorchCheckpointReader
                 }
                 case PyObject obj:
                     return VisitObject(obj);
+                case PendingRecord record:
+                    return VisitRecord(record);
                 default:
                     return value;
             }
@@ -392,6 +398,18 @@ public static class TorchCheckpointReader
                         return Remember(obj, state is not null && state.TryGetValue("_val", out var v) ? Visit(v) : null);
                     throw new UnsafePickleException(obj.Type.FullName, _file);
             }
+        }
+
+        /// <summary>An object of a class outside the allow-list: refused if it holds a tensor, else an inert record.</summary>
+        private InertRecord VisitRecord(PendingRecord record)
+        {
+            InertRecords.EnsureNoTensor(record, _file);
+            var result = new InertRecord(record.TypeName, isTypeReference: false);
+            _done[record] = result;
+            result.Arguments = Array.ConvertAll(record.Args, Visit);
+            result.State = Visit(record.State ?? record.Kwargs);
+            result.Items = Visit((object?)record.DictItems ?? record.ListItems);
+            return result;
         }
 
         private object? Remember(object key, object? value)

@@ -99,8 +99,8 @@ internal sealed class Unpickler
                 case 'c': { var module = ReadLine(); var name = ReadLine(); Push(ResolveGlobal(module, name)); break; }
                 case 0x93: { var name = Pop() as string; var module = Pop() as string; if (module is null || name is null) throw Error("STACK_GLOBAL needs two strings"); Push(ResolveGlobal(module, name)); break; }
                 case 'R': { var args = Pop(); var fn = Pop(); Push(Call(fn, AsTuple(args, "REDUCE"), null)); break; }
-                case 0x81: { var args = Pop(); var cls = Pop(); Push(Call(cls, AsTuple(args, "NEWOBJ"), null)); break; }
-                case 0x92: { var kwargs = Pop(); var args = Pop(); var cls = Pop(); Push(Call(cls, AsTuple(args, "NEWOBJ_EX"), kwargs as PyDict)); break; }
+                case 0x81: { var args = Pop(); var cls = Pop(); Push(Call(cls, AsTuple(args, "NEWOBJ"), null, isNew: true)); break; }
+                case 0x92: { var kwargs = Pop(); var args = Pop(); var cls = Pop(); Push(Call(cls, AsTuple(args, "NEWOBJ_EX"), kwargs as PyDict, isNew: true)); break; }
                 case 'o': { var items = PopMark(); if (items.Count == 0) throw Error("OBJ without a class"); Push(Call(items[0], items.GetRange(1, items.Count - 1).ToArray(), null)); break; }
                 case 'i': { var module = ReadLine(); var name = ReadLine(); var cls = ResolveGlobal(module, name); Push(Call(cls, PopMark().ToArray(), null)); break; }
                 case 'b': { var state = Pop(); Build(Peek(), state); break; }
@@ -253,20 +253,41 @@ internal sealed class Unpickler
         return sb.ToString();
     }
 
-    private List<object?> AsList(object? o) =>
-        o as List<object?> ?? throw Error($"APPEND to a {Describe(o)}");
+    private List<object?> AsList(object? o) => o switch
+    {
+        List<object?> l => l,
+        PendingRecord r => r.ListItems ??= new List<object?>(), // a list subclass outside the allow-list
+        _ => throw Error($"APPEND to a {Describe(o)}"),
+    };
 
     private object?[] AsTuple(object? o, string op) =>
         o as object?[] ?? throw Error($"{op} arguments are a {Describe(o)}, not a tuple");
 
     private void SetItems(object? target, List<object?> items)
     {
-        if (target is not PyDict dict)
-            throw Error($"SETITEM on a {Describe(target)}");
+        var dict = target switch
+        {
+            PyDict d => d,
+            PendingRecord r => r.DictItems ??= new PyDict(), // a dict subclass outside the allow-list
+            _ => throw Error($"SETITEM on a {Describe(target)}"),
+        };
         if (items.Count % 2 != 0)
             throw Error("SETITEMS with an odd number of items");
         for (var i = 0; i < items.Count; i += 2)
             dict[HashableKey(items[i])] = items[i + 1];
+    }
+
+    private List<object?> DictPairs(object? mapping)
+    {
+        if (mapping is not PyDict d)
+            throw Error($"expected a dict, got a {Describe(mapping)}");
+        var items = new List<object?>();
+        foreach (var kv in d)
+        {
+            items.Add(kv.Key is NoneKey ? null : kv.Key);
+            items.Add(kv.Value);
+        }
+        return items;
     }
 
     private object HashableKey(object? key) => key switch
@@ -282,22 +303,31 @@ internal sealed class Unpickler
         null => "None",
         PyObject p => p.Type.FullName,
         PyGlobal g => g.FullName,
+        ForeignGlobal g => g.FullName,
+        PendingRecord r => r.TypeName,
         _ => o.GetType().Name,
     };
 
-    private PyGlobal ResolveGlobal(string rawModule, string rawName)
+    /// <summary>An allowed global, or a <see cref="ForeignGlobal"/> that can only become an inert record.</summary>
+    private object ResolveGlobal(string rawModule, string rawName)
     {
         var module = PickleNames.NormalizeModule(rawModule);
         var name = PickleNames.NormalizeName(module, rawName);
         var full = $"{module}.{name}";
         if (!PickleNames.IsAllowed(full, module, name))
-            throw new UnsafePickleException(full, _file);
+            return new ForeignGlobal(module, name);
         return new PyGlobal(module, name);
     }
 
-    /// <summary>REDUCE / NEWOBJ: the only "calls" a checkpoint can make, each implemented here.</summary>
-    private object? Call(object? callable, object?[] args, PyDict? kwargs)
+    /// <summary>
+    /// REDUCE / NEWOBJ: the only "calls" a checkpoint can make, each implemented here. A class outside the
+    /// allow-list may only be instantiated the way pickle creates a plain object (<paramref name="isNew"/>:
+    /// <c>cls.__new__</c>, no constructor), which yields an inert record; calling it is refused.
+    /// </summary>
+    private object? Call(object? callable, object?[] args, PyDict? kwargs, bool isNew = false)
     {
+        if (callable is ForeignGlobal foreign)
+            return isNew ? new PendingRecord(foreign.FullName, args, kwargs) : throw new UnsafePickleException(foreign.FullName, _file);
         if (callable is not PyGlobal fn)
             throw Error($"call of a {Describe(callable)}");
         var full = fn.FullName;
@@ -307,8 +337,9 @@ internal sealed class Unpickler
         {
             case "collections.OrderedDict":
             case "builtins.dict":
+            case var mapping when PickleNames.MappingClasses.Contains(mapping):
             {
-                var d = new PyDict(full == "builtins.dict" ? PyDict.Dict : PyDict.OrderedDict);
+                var d = new PyDict(full == "builtins.dict" ? PyDict.Dict : full == "collections.OrderedDict" ? PyDict.OrderedDict : full);
                 if (args.Length > 0 && args[0] is List<object?> pairs)
                     foreach (var p in pairs)
                         if (p is object?[] { Length: 2 } kv)
@@ -350,6 +381,24 @@ internal sealed class Unpickler
                 // Protocol 0/1 objects: _reconstructor(cls, object, None) creates an instance of cls.
                 if (args.Length >= 1 && args[0] is PyGlobal cls && PickleNames.InstanceClasses.Contains(cls.FullName))
                     return new PyObject(cls, Array.Empty<object?>());
+                if (args.Length >= 1 && args[0] is PyGlobal mappingClass && PickleNames.MappingClasses.Contains(mappingClass.FullName))
+                {
+                    // _reconstructor(cls, dict, items) initialises the dict subclass with the items.
+                    var mapping = new PyDict(mappingClass.FullName);
+                    if (args.Length >= 3 && args[2] is not null) SetItems(mapping, DictPairs(args[2]));
+                    return mapping;
+                }
+                if (args.Length >= 1 && args[0] is ForeignGlobal plain)
+                {
+                    var record = new PendingRecord(plain.FullName, Array.Empty<object?>(), null);
+                    var basis = args.Length >= 2 ? Describe(args[1]) : "builtins.object";
+                    var init = args.Length >= 3 ? args[2] : null;
+                    if (basis == "builtins.dict" && init is not null) SetItems(record, DictPairs(init));
+                    else if (basis == "builtins.list" && init is List<object?> initItems) AsList(record).AddRange(initItems);
+                    else if (basis != "builtins.object" && init is not null)
+                        throw new UnsafePickleException(plain.FullName, _file, $"a subclass of {basis} initialised from a value");
+                    return record;
+                }
                 throw new UnsafePickleException(args.Length >= 1 ? Describe(args[0]) : "copyreg._reconstructor", _file);
             case "torch._utils._rebuild_tensor":
             case "torch._utils._rebuild_tensor_v2":
@@ -466,6 +515,9 @@ internal sealed class Unpickler
                 break;
             case PendingTensor:
                 break; // Parameter attributes (_rebuild_parameter_with_state) are not needed.
+            case PendingRecord record:
+                record.State = state;
+                break;
             case PyDict dict:
                 // BUILD sets instance attributes, not items: e.g. a state_dict's _metadata (module versions).
                 dict.Attributes = state as PyDict;

@@ -57,7 +57,7 @@ public sealed partial record Wav2Vec2Config
         : throw new System.ArgumentException(
             $"Unknown architecture '{name}'. Available presets: {string.Join(", ", Presets.Keys)}", nameof(name));
 
-    // The torchaudio presets, with the per-layer lists DPHuBERT needs filled in (the originals omit them, §7.1)
+    // The torchaudio presets, with the per-layer lists DPHuBERT needs filled in (torchaudio's factories leave them out)
     // and normalize_waveform on for layer-norm extractors, as DPHuBERT's converters set it.
     private static Wav2Vec2Config Uniform(ExtractorMode mode, bool convBias, int embed, int layers, int heads, int ffn,
         bool layerNormFirst, double projection, double attention, double ffInterm, double dropout, double layerDrop) => new()

@@ -13,7 +13,7 @@ namespace DpHubert.Modules;
 /// </summary>
 /// <remarks>
 /// Mirrors DPHuBERT <c>components.EncoderLayer</c>. In post-norm both LayerNorms always run, even when a block is
-/// absent; an absent attention block skips its pre-norm and passes the position bias through (trap T8).
+/// absent; an absent attention block skips its pre-norm and passes the position bias through, as the original does.
 /// </remarks>
 public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output, Tensor? PositionBias)>
 {

@@ -13,7 +13,7 @@ namespace DpHubert.Modules;
 /// </summary>
 /// <remarks>
 /// Mirrors DPHuBERT <c>components.FeatureExtractor</c>. <c>dummy_weight</c> holds the folded soft mask of the last
-/// conv layer after pruning (ones otherwise) and is always multiplied into the output (trap T9).
+/// conv layer after pruning (ones otherwise) and is always multiplied into the output, even when it is all ones.
 /// </remarks>
 public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output, Tensor? Lengths)>
 {

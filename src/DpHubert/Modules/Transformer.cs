@@ -25,7 +25,7 @@ public sealed record TransformerPruneResult(
 /// <c>layer_norm.*</c>, <c>layers.{i}.*</c>.
 /// </summary>
 /// <remarks>
-/// Mirrors DPHuBERT <c>components.Transformer</c>. Note the inverted flag (trap T7): <see cref="LayerNormFirst"/> here
+/// Mirrors DPHuBERT <c>components.Transformer</c>. Note the inverted flag, kept from the original so its state_dicts and call sites map one-to-one: <see cref="LayerNormFirst"/> here
 /// is <c>!encoder_layer_norm_first</c>, so post-norm models normalize right after the positional convolution and
 /// pre-norm models after the last layer. LayerDrop applies in training mode only.
 /// </remarks>

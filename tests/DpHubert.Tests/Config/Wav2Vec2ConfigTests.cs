@@ -55,7 +55,7 @@ public class Wav2Vec2ConfigTests
     }
 
     [Fact]
-    public void Presets_carry_the_spec_values()
+    public void Presets_carry_the_torchaudio_values()
     {
         var b = Wav2Vec2Config.HubertBase;
         b.EncoderNumHeads.Should().HaveCount(12).And.OnlyContain(h => h == 12);

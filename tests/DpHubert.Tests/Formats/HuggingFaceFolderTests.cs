@@ -59,6 +59,18 @@ public class HuggingFaceFolderTests
 
     [Theory]
     [MemberData(nameof(CasesAndWeights))]
+    public void Folder_alone_reproduces_the_original_output_for_the_folder(string name, string weights)
+    {
+        // hf/single_output.npy is the original model's output with dummy_weight = ones: what the folder alone means.
+        var other = weights == "model.safetensors" ? "pytorch_model.bin" : "model.safetensors";
+        var dir = CopyFolder(HfFolder(name), other);
+        var (hf, _) = CheckpointLoader.LoadModel(dir);
+        using var _h = hf;
+        AssertSingle(hf, TestFiles.DpHubertCase(name, "input.wav"), Path.Combine(HfFolder(name), "single_output.npy"), $"{name} HF folder ({weights}) vs the original");
+    }
+
+    [Theory]
+    [MemberData(nameof(CasesAndWeights))]
     public void Folder_alone_equals_the_case_checkpoint_with_dummy_weight_ones(string name, string weights)
     {
         var other = weights == "model.safetensors" ? "pytorch_model.bin" : "model.safetensors";

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace DpHubert.Tests.Modules;
 
-/// <summary>HardConcrete against the spec's test vectors (§12) and, in training mode, statistically.</summary>
+/// <summary>HardConcrete against hand-computed values of the original's formulas and, in training mode, statistically.</summary>
 public class HardConcreteTests
 {
     private static HardConcrete WithLogAlpha(params float[] logAlpha)

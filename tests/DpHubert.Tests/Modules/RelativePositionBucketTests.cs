@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace DpHubert.Tests.Modules;
 
-/// <summary>WavLM's bucket function against the spec's table (§12, 320 buckets, max distance 800).</summary>
+/// <summary>WavLM's bucket function against values computed with the original's formula (320 buckets, max distance 800).</summary>
 public class RelativePositionBucketTests
 {
     private static long Bucket(long d)
@@ -43,7 +43,7 @@ public class RelativePositionBucketTests
     }
 
     [Fact]
-    public void Samples_from_the_spec()
+    public void Known_buckets_far_and_near()
     {
         Bucket(-500).Should().Be(143);
         Bucket(500).Should().Be(303);

@@ -63,7 +63,7 @@ public class StateDictSnapshotTests
     [Theory]
     [InlineData("hubert_base", 211, 94_371_456L)]
     [InlineData("wavlm_base", 248, 94_381_680L)]
-    public void Key_count_and_size_match_the_spec(string preset, int keys, long parameters)
+    public void Key_count_and_size_match_torchaudio(string preset, int keys, long parameters)
     {
         var lines = Snapshot(preset).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Should().HaveCount(keys);

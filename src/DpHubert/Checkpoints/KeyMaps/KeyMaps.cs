@@ -2,7 +2,7 @@ namespace DpHubert.Checkpoints.KeyMaps;
 
 /// <summary>
 /// Hugging Face transformers (<c>Wav2Vec2Model</c>, <c>HubertModel</c>, <c>WavLMModel</c> and their head classes)
-/// → DPHuBERT/torchaudio names (spec §10.4). Unknown keys are errors.
+/// → DPHuBERT/torchaudio names. Unknown keys are errors.
 /// </summary>
 public static class HuggingFaceKeyMap
 {
@@ -54,7 +54,7 @@ public static class HuggingFaceKeyMap
 
 /// <summary>
 /// fairseq wav2vec 2.0 / HuBERT / ContentVec checkpoints (<c>ckpt["model"]</c>) → DPHuBERT/torchaudio names, as
-/// torchaudio 0.13.1's <c>import_fairseq._map_key</c> maps them (spec §10.5), plus a leading <c>w2v_encoder.</c>
+/// torchaudio 0.13.1's <c>import_fairseq._map_key</c> maps them, plus a leading <c>w2v_encoder.</c>
 /// (fine-tuned files). <c>label_embs_concat</c>, which torchaudio keeps and then ignores, is dropped here.
 /// Unknown keys are errors ("Unexpected key").
 /// </summary>
