@@ -225,7 +225,7 @@ internal sealed class CorpusRun : IDisposable
         var features = result.Features!;
         settings.Format.Write(target, features);
         if (manifest is null || !byInput.TryGetValue(result.Path, out var job)) return;
-        var entry = CorpusManifest.Describe(job.InputKey, job.OutputKey, target, features.Frames, features.Dim, features.Shape,
+        var entry = CorpusManifest.Describe(job.InputKey, job.OutputKey, target, features.Frames, features.Dim, settings.Format.StoredShape(features),
             result.Samples16k / (double)AudioPreprocessor.TargetSampleRate);
         superseded |= lines.ContainsKey(job.OutputKey);
         lines[job.OutputKey] = entry;

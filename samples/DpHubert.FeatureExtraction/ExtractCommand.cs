@@ -184,7 +184,7 @@ internal static class ExtractCommand
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress))
+        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress || run.ReportsSkipped))
         {
             double audio = samples / 16000.0;
             string skipped = run.ReportsSkipped ? $"{run.Skipped} skipped, " : "";

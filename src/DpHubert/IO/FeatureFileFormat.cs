@@ -53,6 +53,13 @@ public static class FeatureFiles
     /// <summary>Whether the format can hold features of this many dimensions (soft-pt holds one layer: 2-D).</summary>
     public static bool CanHold(this FeatureFileFormat format, int rank) => format == FeatureFileFormat.Npy || rank == 2;
 
+    /// <summary>The shape <paramref name="features"/> have in a file of this format ([1, dim, frames] for soft-pt).</summary>
+    public static long[] StoredShape(this FeatureFileFormat format, FeatureArray features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        return format == FeatureFileFormat.SoftPt ? new[] { 1, features.Dim, features.Frames } : features.Shape;
+    }
+
     /// <summary>Writes <paramref name="features"/> atomically (a temporary file renamed into place).</summary>
     /// <exception cref="ArgumentException">soft-pt and features that are not (frames, dim).</exception>
     public static void Write(this FeatureFileFormat format, string path, FeatureArray features)
