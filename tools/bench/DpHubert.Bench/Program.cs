@@ -5,10 +5,10 @@ using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and compare, which runs other programs). Exit code 0 when every target is met, 1 when one is
-// missed, 2 on a usage error. Targets and results: tools/bench/README.md.
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, compare on their own). Exit code 0
+// when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|compare|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|compare|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -80,7 +80,9 @@ catch (FormatException e)
     return 2;
 }
 string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
-var selected = command == "all" ? all : all.Contains(command) || command == "compare" ? new[] { command } : null;
+// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
+// "compare" too: it runs other programs and takes minutes per length.
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "compare" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -110,6 +112,7 @@ try
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
             case "load": LoadBench.Run(o, verdicts); break;
+            case "layers": LayerTraceBench.Run(o, verdicts); break;
             case "compare": CompareBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
