@@ -32,7 +32,7 @@ internal sealed record BenchOptions
     public string? WorkDir { get; init; }
 
     /// <summary>compare: recording lengths in seconds.</summary>
-    public double[] CompareSeconds { get; init; } = { 10, 60 };
+    public double[] CompareSeconds { get; init; } = { 10, 20, 60 };
 
     /// <summary>compare: use the Release builds already there instead of building the console and the ONNX Runtime runner.</summary>
     public bool SkipBuild { get; init; }

@@ -22,7 +22,7 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --filter TEXT    memory: run only the paths whose name contains TEXT
   --work-dir DIR   load, compare: keep the generated checkpoints, ONNX model and WAVs in DIR and reuse them
                    (default: a temporary folder)
-  --lengths A,B    compare: recording lengths in seconds (default 10,60; peers run up to 60 s, ours alone beyond)
+  --lengths A,B    compare: recording lengths in seconds (default 10,20,60; peers run up to 60 s, ours alone beyond)
   --no-build       compare: use the existing Release builds of the console and tools/bench/OrtRunner
   load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
@@ -68,8 +68,9 @@ try
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
-    if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05))
-        throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05");
+    if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05)
+        || o.CompareSeconds.Length == 0 || o.CompareSeconds.Any(l => !(l >= 1 && l <= 3600)))
+        throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05, --lengths 1..3600 s");
     if ((o.Model != "tiny" && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
         throw new FormatException($"unknown preset; available: {string.Join(", ", DpHubert.Config.Wav2Vec2Config.Presets.Keys)}");
 }
