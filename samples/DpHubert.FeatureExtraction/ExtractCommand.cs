@@ -36,11 +36,12 @@ internal static class ExtractCommand
         var chunkOverlap = new Option<double>("--chunk-overlap") { Description = "Context in seconds on each side of a chunk.", DefaultValueFactory = _ => 1.0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
         var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
+        var memoryLimit = new Option<double?>("--memory-limit") { Description = "GB one forward pass may take (default: what the machine has available); an input that needs more fails alone, with a --chunk-seconds suggestion." };
         var hints = CheckpointHintOptions.Create();
         var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
             checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
-            hints.Arch, hints.Config,
+            memoryLimit, hints.Arch, hints.Config,
         };
         var corpus = new CorpusOptions();
         foreach (var option in corpus.All) command.Options.Add(option);
@@ -69,6 +70,9 @@ internal static class ExtractCommand
                 Device = parse.GetValue(device)!,
                 DType = parse.GetValue(dtype)!,
                 Threads = parse.GetValue(threads),
+                MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb
+                    ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
+                    : null,
                 Checkpoint = hints.Read(parse),
             });
             if (parse.GetValue(verbose))
