@@ -37,14 +37,19 @@ internal static class ExtractCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
         var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
         var hints = CheckpointHintOptions.Create();
+        var projection = new Option<bool>("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
+        var units = new Option<string>("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
             checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
-            hints.Arch, hints.Config,
+            hints.Arch, hints.Config, projection, units,
         };
         command.SetAction(parse =>
         {
-            var selection = LayerSelection.Parse(parse.GetValue(layer));
+            var named = parse.GetValue(units) is { } unitsName ? SpeechUnits.Parse(unitsName) : null;
+            if (named is not null && parse.GetValue(layer) is not null)
+                throw new ArgumentException($"--units {named.Name} sets the layer itself ({named.Layers}); leave out --layer.");
+            var selection = named?.Layers ?? LayerSelection.Parse(parse.GetValue(layer));
             var options = new ExtractionOptions
             {
                 BatchSize = parse.GetValue(batchSize),
@@ -66,6 +71,8 @@ internal static class ExtractCommand
                 DType = parse.GetValue(dtype)!,
                 Threads = parse.GetValue(threads),
                 Checkpoint = hints.Read(parse),
+                Projection = parse.GetValue(projection),
+                Units = named,
             });
             if (parse.GetValue(verbose)) Console.Error.WriteLine(encoder.Report);
             encoder.Validate(selection);
