@@ -3,11 +3,12 @@
 #   - python3-torch / python3-torchaudio / python3-omegaconf / python3-numpy: the tests that check files we write
 #     load them with PyTorch (tools/checkpoints/*.py); the fixture generators in tools/ use them too.
 #   - alsa-utils: real 48 kHz speech (/usr/share/sounds/alsa/*.wav) for the audio and CLI tests.
+#   - sox: the reference resampler (rate -v) the resampling accuracy tests compare against.
 # Idempotent: installs only what is missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils)
+packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils sox)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

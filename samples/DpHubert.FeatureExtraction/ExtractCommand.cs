@@ -44,6 +44,8 @@ internal static class ExtractCommand
             checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
             hints.Arch, hints.Config, projection, units,
         };
+        var corpus = new CorpusOptions();
+        foreach (var option in corpus.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var named = parse.GetValue(units) is { } unitsName ? SpeechUnits.Parse(unitsName) : null;
@@ -64,6 +66,8 @@ internal static class ExtractCommand
                 throw new FileNotFoundException($"--input '{inputPath}' does not exist.", inputPath);
             if (isFolder && File.Exists(outputPath))
                 throw new ArgumentException($"--input '{inputPath}' is a folder, so --output must be a folder, but '{outputPath}' is a file.");
+            var corpusSettings = corpus.Parse(parse, isFolder, selection);
+            var format = corpusSettings.Format;
 
             using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
             {
@@ -89,7 +93,7 @@ internal static class ExtractCommand
                 jobs = files
                     .Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wave", StringComparison.OrdinalIgnoreCase))
                     .Order(StringComparer.Ordinal)
-                    .Select(f => (f, Path.ChangeExtension(Path.Combine(outputPath, Path.GetRelativePath(root, f)), ".npy")))
+                    .Select(f => (f, format.OutputName(Path.Combine(outputPath, Path.GetRelativePath(root, f)))))
                     .ToList();
                 if (jobs.Count == 0)
                     throw new ArgumentException($"no .wav files found under '{inputPath}'.");
@@ -101,18 +105,22 @@ internal static class ExtractCommand
             else
             {
                 string target = Directory.Exists(outputPath)
-                    ? Path.Combine(outputPath, Path.ChangeExtension(Path.GetFileName(inputPath), ".npy"))
+                    ? Path.Combine(outputPath, format.OutputName(Path.GetFileName(inputPath)))
                     : outputPath;
                 jobs = new List<(string, string)> { (inputPath, target) };
             }
-            return Run(encoder, jobs, selection, options, isFolder && !beQuiet, beQuiet);
+            string inputRoot = isFolder ? inputPath : Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
+            string outputRoot = isFolder ? outputPath : Path.GetDirectoryName(Path.GetFullPath(jobs[0].Out))!;
+            using var run = CorpusRun.Begin(corpusSettings, inputRoot, outputRoot, jobs, line => { if (!beQuiet) Console.Error.WriteLine($"note: {line}"); });
+            return Run(encoder, run, selection, options, isFolder && !beQuiet, beQuiet);
         });
         return command;
     }
 
-    private static int Run(SpeechEncoder encoder, List<(string In, string Out)> jobs, LayerSelection selection,
+    private static int Run(SpeechEncoder encoder, CorpusRun run, LayerSelection selection,
         ExtractionOptions options, bool progress, bool quiet)
     {
+        var jobs = run.Jobs;
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         var outFor = jobs.ToDictionary(j => j.In, j => j.Out);
         int written = 0;
@@ -129,10 +137,10 @@ internal static class ExtractCommand
                     string target = outFor[r.Path];
                     var dir = Path.GetDirectoryName(Path.GetFullPath(target));
                     if (dir is not null) Directory.CreateDirectory(dir);
-                    Npy.WriteFloat32(target, r.Features!.Data, r.Features.Shape); // temporary file + rename
+                    run.Write(r, target); // temporary file + rename, then the manifest line
                     written++;
                     samples += r.Samples16k;
-                    if (!quiet && !progress) Console.WriteLine($"{r.Path} -> {target} [{string.Join(", ", r.Features.Shape)}]");
+                    if (!quiet && !progress) Console.WriteLine($"{r.Path} -> {target} [{string.Join(", ", r.Features!.Shape)}]");
                     return;
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -183,12 +191,14 @@ internal static class ExtractCommand
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress))
+        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress || run.ReportsSkipped))
         {
             double audio = samples / 16000.0;
+            string skipped = run.ReportsSkipped ? $"{run.Skipped} skipped, " : "";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{written} written, {failed.Count} failed, {audio:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? audio / seconds : 0):0.0}x real time)"));
+                $"{written} written, {skipped}{failed.Count} failed, {audio:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? audio / seconds : 0):0.0}x real time)"));
         }
+        run.Finish();
         if (failed.Count > 0)
         {
             Console.Error.WriteLine($"{failed.Count} of {jobs.Count} input(s) failed:");

@@ -12,11 +12,26 @@ namespace DpHubert.Audio;
 /// Channels are mixed by their mean <b>before</b> resampling (as so-vits-svc does); resampling
 /// reproduces <c>torchaudio.functional.resample(waveform, orig_freq, new_freq)</c> with its defaults
 /// (Hann-windowed sinc, lowpass_filter_width 6, rolloff 0.99), checked against torchaudio 0.13.1.
+/// torchaudio builds one kernel row per output phase, (16000 / gcd) rows of about (rate / gcd) taps; where that
+/// table would exceed <see cref="MaxExactKernelElements"/> values (rates that share little with the target, such as
+/// 44,101 Hz) the same filter is evaluated directly at each output position instead, so memory stays the input and
+/// output whatever the rates. Rates from <see cref="MinSampleRate"/> to <see cref="MaxSampleRate"/> are accepted.
 /// </remarks>
 public static class AudioPreprocessor
 {
     /// <summary>The sample rate HuBERT, wav2vec 2.0, WavLM and DPHuBERT models expect.</summary>
     public const int TargetSampleRate = 16000;
+
+    /// <summary>The lowest sample rate accepted (Hz): below it no recording carries speech.</summary>
+    public const int MinSampleRate = 1_000;
+
+    /// <summary>The highest sample rate accepted (Hz): above the 768 kHz of the fastest audio converters and the
+    /// 500 kHz–1 MHz of ultrasonic recorders, a rate is a corrupt header rather than a recording.</summary>
+    public const int MaxSampleRate = 1_000_000;
+
+    /// <summary>The largest torchaudio kernel table (phases × taps) built; beyond it the filter is evaluated directly.
+    /// 2^20 values (4 MiB in float32) holds every common rate: 11,025 Hz needs 291,200, 44,100 Hz 76,000.</summary>
+    internal const long MaxExactKernelElements = 1 << 20;
 
     private const int LowpassFilterWidth = 6;
     private const double Rolloff = 0.99;
@@ -70,6 +85,12 @@ public static class AudioPreprocessor
         {
             return Array.Empty<float>();
         }
+        if (!UsesExactKernel(fromRate, toRate))
+        {
+            var direct = new float[DirectSincResampler.OutputLength(samples.Length, fromRate, toRate)];
+            DirectSincResampler.Resample<float>(samples, direct, fromRate, toRate);
+            return direct;
+        }
         using var scope = NewDisposeScope();
         var output = Resample(tensor(samples), fromRate, toRate);
         return output.data<float>().ToArray();
@@ -79,7 +100,9 @@ public static class AudioPreprocessor
     /// Resamples the last dimension of a waveform tensor like
     /// <c>torchaudio.functional.resample(waveform, fromRate, toRate)</c>: any leading batch/channel
     /// dimensions, float32 or float64, on any device. The filter kernel is built in the waveform's
-    /// dtype on its device, exactly as torchaudio's functional API does.
+    /// dtype on its device, exactly as torchaudio's functional API does; for rate pairs whose kernel table would be
+    /// too large the filter is evaluated directly on the CPU in float64 and the result returned in the input's dtype
+    /// and device.
     /// </summary>
     /// <param name="waveform">A floating-point tensor of shape (..., time).</param>
     /// <param name="fromRate">Its sample rate in Hz.</param>
@@ -106,6 +129,10 @@ public static class AudioPreprocessor
             return waveform.clone(); // no samples in, none out (reshape(-1, 0) below would fail)
         }
 
+        if (!UsesExactKernel(fromRate, toRate))
+        {
+            return ResampleDirect(waveform, fromRate, toRate);
+        }
         int gcd = Gcd(fromRate, toRate);
         int orig = fromRate / gcd;
         int next = toRate / gcd;
@@ -128,23 +155,108 @@ public static class AudioPreprocessor
         return resampled.reshape(outShape).contiguous().MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether torchaudio's gcd kernel table is used for this pair (small enough) rather than the direct evaluation.</summary>
+    internal static bool UsesExactKernel(int fromRate, int toRate) => ExactKernelElements(fromRate, toRate) <= MaxExactKernelElements;
+
+    /// <summary>Phases × taps of torchaudio's kernel for the pair: <c>next × (2 × width + orig)</c> of the gcd-reduced rates.</summary>
+    internal static long ExactKernelElements(int fromRate, int toRate)
+    {
+        int gcd = Gcd(fromRate, toRate);
+        long orig = fromRate / gcd, next = toRate / gcd;
+        long width = (long)Math.Ceiling(LowpassFilterWidth * orig / (Math.Min(orig, next) * Rolloff));
+        return next * (2 * width + orig);
+    }
+
+    private static Tensor ResampleDirect(Tensor waveform, int fromRate, int toRate)
+    {
+        using var scope = NewDisposeScope();
+        long[] shape = waveform.shape;
+        long length = shape[^1];
+        long outLength = DirectSincResampler.OutputLength(length, fromRate, toRate);
+        using var rows = waveform.reshape(-1, length).to(ScalarType.Float64, CPU).contiguous();
+        double[] input = rows.data<double>().ToArray();
+        var output = new double[rows.shape[0] * outLength];
+        for (long r = 0; r < rows.shape[0]; r++)
+        {
+            DirectSincResampler.Resample<double>(input.AsSpan((int)(r * length), (int)length),
+                output.AsSpan((int)(r * outLength), (int)outLength), fromRate, toRate);
+        }
+        long[] outShape = (long[])shape.Clone();
+        outShape[^1] = outLength;
+        return tensor(output, outShape).to(waveform.dtype, waveform.device).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Reads a WAV file, mixes it to mono and resamples it to <see cref="TargetSampleRate"/>.</summary>
     /// <param name="path">The WAV file.</param>
     /// <returns>The 16 kHz mono waveform.</returns>
-    /// <exception cref="AudioFormatException">The file cannot be decoded.</exception>
-    public static float[] LoadMono16k(string path) => ToMono16k(WavReader.Read(path));
+    /// <exception cref="AudioFormatException">The file cannot be decoded, or its sample rate is outside
+    /// <see cref="MinSampleRate"/>..<see cref="MaxSampleRate"/>.</exception>
+    public static float[] LoadMono16k(string path) => ToMono16k(WavReader.Read(path), $"WAV '{path}'", path);
 
     /// <summary>Reads WAV data from a stream, mixes it to mono and resamples it to <see cref="TargetSampleRate"/>.</summary>
     /// <param name="stream">The WAV data; it is left open.</param>
     /// <param name="name">A name for error messages.</param>
     /// <returns>The 16 kHz mono waveform.</returns>
-    /// <exception cref="AudioFormatException">The data cannot be decoded.</exception>
-    public static float[] LoadMono16k(Stream stream, string? name = null) => ToMono16k(WavReader.Read(stream, name));
+    /// <exception cref="AudioFormatException">The data cannot be decoded, or its sample rate is outside
+    /// <see cref="MinSampleRate"/>..<see cref="MaxSampleRate"/>.</exception>
+    public static float[] LoadMono16k(Stream stream, string? name = null) =>
+        ToMono16k(WavReader.Read(stream, name), name is null ? "WAV stream" : $"WAV '{name}'", name);
 
     /// <summary>Mixes a clip to mono, then resamples it to <see cref="TargetSampleRate"/>.</summary>
     /// <param name="clip">The audio.</param>
     /// <returns>The 16 kHz mono waveform.</returns>
-    public static float[] ToMono16k(AudioClip clip) => Resample(ToMono(clip), clip.SampleRate, TargetSampleRate);
+    /// <exception cref="AudioFormatException">The clip's sample rate is outside <see cref="MinSampleRate"/>..<see cref="MaxSampleRate"/>.</exception>
+    public static float[] ToMono16k(AudioClip clip) => ToMono16k(clip, "audio clip", null);
+
+    private static float[] ToMono16k(AudioClip clip, string display, string? path)
+    {
+        ArgumentNullException.ThrowIfNull(clip);
+        if (!IsSupportedRate(clip.SampleRate))
+        {
+            throw new AudioFormatException(
+                $"Cannot use {display}: its sample rate {clip.SampleRate} Hz is outside the supported {MinSampleRate}..{MaxSampleRate} Hz " +
+                "(a corrupt or hand-edited header?)", path);
+        }
+        var mono16k = Resample(ToMono(clip), clip.SampleRate, TargetSampleRate);
+        int bad = IndexOfNonFinite(mono16k);
+        if (bad >= 0)
+        {
+            // Only finite values reach here, so this is float32 overflow of huge values while mixing or filtering.
+            throw new AudioFormatException(
+                $"Cannot use {display}: its samples overflow float32 when mixed to mono and resampled (16 kHz sample {bad} is " +
+                $"{mono16k[bad]}); audio samples should lie in [-1, 1]", path);
+        }
+        return mono16k;
+    }
+
+    /// <summary>The index of the first NaN or ±Infinity, or -1.</summary>
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> samples)
+    {
+        for (int i = 0; i < samples.Length; i++)
+        {
+            if (!float.IsFinite(samples[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first NaN or ±Infinity of <paramref name="samples"/>
+    /// (they would turn every output feature into NaN).</summary>
+    /// <param name="samples">Audio samples.</param>
+    /// <param name="paramName">The argument's name for the message.</param>
+    internal static void ThrowIfNotFinite(ReadOnlySpan<float> samples, string paramName)
+    {
+        int bad = IndexOfNonFinite(samples);
+        if (bad >= 0)
+        {
+            string value = float.IsNaN(samples[bad]) ? "NaN" : samples[bad] > 0 ? "+Infinity" : "-Infinity";
+            throw new ArgumentException($"{paramName}[{bad}] is {value}; audio samples must be finite numbers", paramName);
+        }
+    }
+
+    private static bool IsSupportedRate(int rate) => rate is >= MinSampleRate and <= MaxSampleRate;
 
     /// <summary>
     /// torchaudio's <c>_get_sinc_resample_kernel</c> for the gcd-reduced rates, op for op, in
@@ -172,13 +284,13 @@ public static class AudioPreprocessor
 
     private static void CheckRates(int fromRate, int toRate)
     {
-        if (fromRate <= 0)
+        if (!IsSupportedRate(fromRate))
         {
-            throw new ArgumentOutOfRangeException(nameof(fromRate), fromRate, "sample rates must be positive");
+            throw new ArgumentOutOfRangeException(nameof(fromRate), fromRate, $"sample rate {fromRate} Hz is outside the supported {MinSampleRate}..{MaxSampleRate} Hz");
         }
-        if (toRate <= 0)
+        if (!IsSupportedRate(toRate))
         {
-            throw new ArgumentOutOfRangeException(nameof(toRate), toRate, "sample rates must be positive");
+            throw new ArgumentOutOfRangeException(nameof(toRate), toRate, $"sample rate {toRate} Hz is outside the supported {MinSampleRate}..{MaxSampleRate} Hz");
         }
     }
 

@@ -29,6 +29,8 @@ namespace DpHubert.Audio;
 /// <para>Integers scale like libsndfile/soundfile and torchaudio: x / 2^(bits-1) of the container
 /// (int16 / 32768, int24 / 2^23, int32 / 2^31) and 8-bit as (x - 128) / 128, so PCM values convert
 /// exactly and identical audio in different encodings gives identical floats.</para>
+/// <para>Float samples must be finite: NaN, ±Infinity (and float64 values beyond the float32 range) are refused with
+/// an <see cref="AudioFormatException"/> giving the index of the first one.</para>
 /// <para>A data chunk whose size is a placeholder written by a streaming tool (0xFFFFFFFF, 0x7FFFFFFF,
 /// sox's 0x7FFFF000, or 0 when the RIFF size is also 0/0xFFFFFFFF) is read to the end of the file;
 /// any other data chunk that is longer than the file is reported as truncated rather than silently
@@ -329,6 +331,10 @@ public static class WavReader
                     Array.Resize(ref samples, CheckedSampleCount(Math.Max(count + values, Math.Min((long)samples.Length * 2, Array.MaxLength))));
                 }
                 Decode(format, buffer.AsSpan(0, frames * blockAlign), samples.AsSpan((int)count, values));
+                if (format.IsFloat)
+                {
+                    CheckFinite(format, buffer.AsSpan(0, frames * blockAlign), samples.AsSpan((int)count, values), count);
+                }
                 count += values;
                 if (got < want)
                 {
@@ -345,6 +351,31 @@ public static class WavReader
             }
             return new AudioClip(samples, format.SampleRate, format.Channels);
         }
+
+        /// <summary>NaN, ±Inf, or a float64 beyond float32's range would reach the model as NaN features: refuse them,
+        /// naming the first one by its index in the file.</summary>
+        private void CheckFinite(Format format, ReadOnlySpan<byte> src, ReadOnlySpan<float> decoded, long offset)
+        {
+            for (int i = 0; i < decoded.Length; i++)
+            {
+                if (float.IsFinite(decoded[i]))
+                {
+                    continue;
+                }
+                long index = offset + i;
+                string value = format.ContainerBytes == 8
+                    ? DescribeNonFinite(BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]))
+                    : DescribeNonFinite(decoded[i]);
+                string where = format.Channels == 1 ? $"sample {index}" : $"sample {index} (frame {index / format.Channels}, channel {index % format.Channels})";
+                throw Error($"{where} is {value}; audio samples must be finite numbers");
+            }
+        }
+
+        private static string DescribeNonFinite(double v) =>
+            double.IsNaN(v) ? "NaN"
+            : double.IsPositiveInfinity(v) ? "+Infinity"
+            : double.IsNegativeInfinity(v) ? "-Infinity"
+            : $"{v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}, beyond the float32 range";
 
         private AudioFormatException Truncated(long expected, long found) =>
             Error($"file is truncated: the 'data' chunk declares {expected} bytes but only {found} bytes are present");

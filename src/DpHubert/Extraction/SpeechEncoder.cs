@@ -193,16 +193,24 @@ public sealed class SpeechEncoder : IDisposable
     /// <param name="samples">Mono samples in [-1, 1].</param>
     /// <param name="sampleRate">Their rate.</param>
     /// <param name="layers">Which output.</param>
-    public FeatureArray Extract(float[] samples, int sampleRate, LayerSelection layers = default) =>
-        Extract(Pad(AudioPreprocessor.Resample(samples, sampleRate, AudioPreprocessor.TargetSampleRate)), layers);
+    /// <exception cref="ArgumentException">A NaN or infinite sample (named by index), or a rate outside
+    /// <see cref="AudioPreprocessor.MinSampleRate"/>..<see cref="AudioPreprocessor.MaxSampleRate"/>.</exception>
+    public FeatureArray Extract(float[] samples, int sampleRate, LayerSelection layers = default)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        AudioPreprocessor.ThrowIfNotFinite(samples, nameof(samples));
+        return Extract(Pad(AudioPreprocessor.Resample(samples, sampleRate, AudioPreprocessor.TargetSampleRate)), layers);
+    }
 
     /// <summary>Features of 16 kHz mono samples.</summary>
     /// <param name="samples16k">Mono samples in [-1, 1] at 16 kHz.</param>
     /// <param name="layers">Which output.</param>
-    /// <exception cref="ArgumentException">Fewer samples than the model's receptive field, or a layer index past the last layer.</exception>
+    /// <exception cref="ArgumentException">Fewer samples than the model's receptive field, a NaN or infinite sample (named by
+    /// index), or a layer index past the last layer.</exception>
     public FeatureArray Extract(float[] samples16k, LayerSelection layers = default)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
+        AudioPreprocessor.ThrowIfNotFinite(samples16k, nameof(samples16k));
         CheckLayer(layers);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
@@ -266,6 +274,7 @@ public sealed class SpeechEncoder : IDisposable
         options.Validate();
         CheckLayer(layers);
         CheckLength(samples16k.Length);
+        AudioPreprocessor.ThrowIfNotFinite(samples16k, nameof(samples16k));
         return options.ChunkSeconds is { } s
             ? ExtractChunked(samples16k, layers, s, options.ChunkOverlapSeconds, options.BatchSize)
             : Extract(samples16k, layers);
@@ -287,6 +296,7 @@ public sealed class SpeechEncoder : IDisposable
         {
             ArgumentNullException.ThrowIfNull(samples16k[i], $"{nameof(samples16k)}[{i}]");
             CheckLength(samples16k[i].Length, $"input {i}");
+            AudioPreprocessor.ThrowIfNotFinite(samples16k[i], $"{nameof(samples16k)}[{i}]");
         }
         var results = new FeatureArray[samples16k.Count];
         var order = Enumerable.Range(0, samples16k.Count).OrderBy(i => samples16k[i].Length).ToArray();
@@ -309,6 +319,11 @@ public sealed class SpeechEncoder : IDisposable
     public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples, int sampleRate, LayerSelection layers = default, int batchSize = 8)
     {
         ArgumentNullException.ThrowIfNull(samples);
+        for (int i = 0; i < samples.Count; i++)
+        {
+            ArgumentNullException.ThrowIfNull(samples[i], $"{nameof(samples)}[{i}]");
+            AudioPreprocessor.ThrowIfNotFinite(samples[i], $"{nameof(samples)}[{i}]");
+        }
         return ExtractBatch(samples.Select(x => Pad(AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate))).ToArray(), layers, batchSize);
     }
 

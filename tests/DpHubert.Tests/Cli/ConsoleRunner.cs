@@ -37,7 +37,10 @@ internal static class ConsoleRunner
 
     public static Result Run(params string[] args) => RunWithTimeout(TimeSpan.FromSeconds(120), args);
 
-    public static Result RunWithTimeout(TimeSpan timeout, params string[] args)
+    /// <summary>The path of the built console's dll, to run it as <c>dotnet dphubert.dll</c> from a script.</summary>
+    public static string DllPath => Dll.Value;
+
+    private static ProcessStartInfo StartInfo(string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -48,7 +51,15 @@ internal static class ConsoleRunner
         psi.ArgumentList.Add(Dll.Value);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using var p = Process.Start(psi)!;
+        return psi;
+    }
+
+    /// <summary>Starts the console without waiting (to kill it mid-run); the caller reads or discards its output.</summary>
+    public static Process Start(params string[] args) => Process.Start(StartInfo(args))!;
+
+    public static Result RunWithTimeout(TimeSpan timeout, params string[] args)
+    {
+        using var p = Process.Start(StartInfo(args))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout))

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Xunit;
 
 namespace DpHubert.Tests.Support;
@@ -22,4 +23,17 @@ public sealed class NoCudaFactAttribute : FactAttribute
     {
         if (TorchSharp.torch.cuda.is_available()) Skip = "this machine has a CUDA device, so 'CUDA is not available' cannot be produced";
     }
+}
+
+/// <summary>A theory that needs the <c>sox</c> command (tools/setup.sh installs it); skipped with the reason without it.</summary>
+public sealed class SoxTheoryAttribute : TheoryAttribute
+{
+    public SoxTheoryAttribute()
+    {
+        if (!OnPath("sox")) Skip = "sox is not installed (tools/setup.sh installs it)";
+    }
+
+    internal static bool OnPath(string command) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator)
+            .Any(d => d.Length > 0 && System.IO.File.Exists(System.IO.Path.Combine(d, command)));
 }

@@ -27,6 +27,10 @@ internal sealed record BenchOptions
     public string Large { get; init; } = "hubert_large";
     public bool SkipEncoder { get; init; }
 
+    /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary
+    /// folder, deleted at the end, when null.</summary>
+    public string? WorkDir { get; init; }
+
     /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
     public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;
 }

@@ -1,13 +1,14 @@
 using System;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, all. Exit code 0 when every target is met, 1 when one is
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all. Exit code 0 when every target is met, 1 when one is
 // missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -19,9 +20,18 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
+  --work-dir DIR   load: keep the generated checkpoints in DIR and reuse them (default: a temporary folder)
+  load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
+if (args.Length >= 2 && args[0] == LoadBench.ChildCommand)
+{
+    // One checkpoint load in a fresh process, run by the load benchmark.
+    int childThreads = args.Length >= 4 && args[2] == "--threads" ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
+    set_num_threads(childThreads);
+    return LoadBench.Child(args[1]);
+}
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine(Usage);
@@ -49,6 +59,7 @@ try
             "--no-encoder" => o with { SkipEncoder = true },
             "--filter" => o with { Filter = Next() },
             "--large" => o with { Large = Next() },
+            "--work-dir" => o with { WorkDir = Path.GetFullPath(Next()) },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
@@ -63,7 +74,7 @@ catch (FormatException e)
     Console.Error.WriteLine(Usage);
     return 2;
 }
-string[] all = { "speed", "dtype", "batch", "memory", "large" };
+string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 var selected = command == "all" ? all : all.Contains(command) ? new[] { command } : null;
 if (selected is null)
 {
@@ -93,6 +104,7 @@ try
             case "batch": BatchBench.Run(o, verdicts, equalSeconds: 1, minSeconds: 0.5, maxSeconds: 2); break;
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
+            case "load": LoadBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
