@@ -210,6 +210,19 @@ public static partial class CheckpointLoader
         }
     }
 
+    /// <summary>Keeps a format's optional projection (fairseq's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>) beside the
+    /// model as <see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>], or disposes the group when it is empty.</summary>
+    internal static void KeepProjection(ModelCheckpoint checkpoint, StateDict projection, string what)
+    {
+        if (!projection.ContainsKey("weight"))
+        {
+            projection.Dispose();
+            return;
+        }
+        checkpoint.Extras[FinalProjKey] = projection;
+        checkpoint.Report.Notes.Add($"{what} ({Shapes.Format(projection["weight"])}) kept as the optional projection Extras[\"{FinalProjKey}\"]");
+    }
+
     /// <summary>Adds an identity LayerNorm (ones, zeros) for models whose feature projection has none.</summary>
     internal static void InsertIdentityProjectionNorm(StateDict sd, int channels, LoadReport report)
     {

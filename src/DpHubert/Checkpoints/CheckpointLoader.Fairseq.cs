@@ -43,12 +43,7 @@ public static partial class CheckpointLoader
             Normalize(sd, report, path);
             SetAuxFromWeights(ref config, sd, report, "proj");
             var checkpoint = new ModelCheckpoint(config, sd, report);
-            if (finalProj.ContainsKey("weight"))
-            {
-                checkpoint.Extras[FinalProjKey] = finalProj;
-                report.Notes.Add($"final_proj ({Shapes.Format(finalProj["weight"])}) kept as the optional projection Extras[\"{FinalProjKey}\"]");
-            }
-            else finalProj.Dispose();
+            KeepProjection(checkpoint, finalProj, "final_proj");
             return checkpoint;
         }
         catch

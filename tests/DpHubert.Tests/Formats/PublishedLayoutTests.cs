@@ -38,20 +38,7 @@ public class PublishedLayoutTests
         using var _m = model;
         report.Format.Should().Be(CheckpointFormat.Fairseq);
         AssertSingle(model, File(caseName, "input_wav"), File(caseName, "single_output"), caseName, Atol);
-        using var wave = Wave(File(caseName, "input_wav"));
-        using var _g = inference_mode();
-        var layers = model.ExtractFeatures(wave, null).Layers;
-        using var expected = TestFiles.LoadFloat(File(caseName, "single_layers"));
-        try
-        {
-            layers.Count.Should().Be((int)expected.shape[0] + 1, "ours lead with the feature-projection output");
-            for (var i = 1; i < layers.Count; i++)
-                TensorAssert.Close(layers[i][0], expected[i - 1], Atol, $"{caseName} layer {i}");
-        }
-        finally
-        {
-            foreach (var l in layers) l.Dispose();
-        }
+        AssertLayers(model, caseName, Atol);
     }
 
     [Theory]
@@ -164,5 +151,39 @@ public class PublishedLayoutTests
         ckpt.Report.Notes.Should().Contain(n => n.Contains("ignored top-level entry 'optimizer_states'"));
         using var model = CheckpointLoader.BuildModel(ckpt);
         AssertSingle(model, File("dphubert_distill", "input_wav"), File("dphubert_distill", "unpruned_single_output"), "Lightning student", ModelAssert.Atol);
+    }
+
+    private static string EditedCopy(string source, string name, System.Action<PyDict> edit)
+    {
+        var path = Path.Combine(TestFiles.TempDir(), name);
+        var root = (PyDict)TorchCheckpointReader.Load(source)!;
+        try
+        {
+            edit(root);
+            TorchCheckpointWriter.Save(path, root);
+        }
+        finally
+        {
+            CheckpointLoader.DisposeTensors(root);
+        }
+        return path;
+    }
+
+    [Fact]
+    public void Unilm_WavLM_without_gated_relative_bias_is_refused_naming_the_field()
+    {
+        var path = EditedCopy(File("wavlm_base_plus", "checkpoint"), "WavLM-no-gru.pt", root => ((PyDict)root["cfg"]!)["gru_rel_pos"] = false);
+        var e = FluentActions.Invoking(() => CheckpointLoader.Read(path)).Should().Throw<CheckpointFormatException>().Which;
+        e.Key.Should().Be("gru_rel_pos");
+        e.Message.Should().Contain(path);
+    }
+
+    [Fact]
+    public void HuBERT_Soft_with_a_key_the_original_does_not_have_names_it()
+    {
+        var path = EditedCopy(File("hubert_soft", "checkpoint"), "hubert-soft-extra.pt", root => root["module.encoder.layers.0.self_attn.bias_k"] = zeros(1, 1, 64));
+        var e = FluentActions.Invoking(() => CheckpointLoader.Read(path)).Should().Throw<CheckpointFormatException>().Which;
+        e.Key.Should().Be("module.encoder.layers.0.self_attn.bias_k");
+        e.Message.Should().Contain("HuBERT-Soft key map");
     }
 }

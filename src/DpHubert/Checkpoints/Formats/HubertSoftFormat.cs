@@ -44,12 +44,7 @@ internal static class HubertSoftFormat
             CheckpointLoader.Normalize(sd, report, path);
             var config = options.ConfigPath is not null ? CheckpointLoader.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);
-            if (proj.ContainsKey("weight"))
-            {
-                checkpoint.Extras[CheckpointLoader.FinalProjKey] = proj;
-                report.Notes.Add($"proj ({Shapes.Format(proj["weight"])}, the soft units) kept as the optional projection Extras[\"{CheckpointLoader.FinalProjKey}\"]");
-            }
-            else proj.Dispose();
+            CheckpointLoader.KeepProjection(checkpoint, proj, "proj (the soft units)");
             return checkpoint;
         }
         catch
