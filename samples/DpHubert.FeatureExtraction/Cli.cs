@@ -55,6 +55,8 @@ internal static class Cli
         ("SpeechEncoderOptions.Threads", "--threads"),
         ("CheckpointReadOptions.ConfigPath", "--config"),
         ("CheckpointReadOptions.Arch", "--arch"),
+        ("SpeechEncoderOptions.Units", "--units"),
+        ("SpeechEncoderOptions.Projection", "--projection"),
         ("A LayerSelection", "--layer"),
         ("Layer index ", "--layer "),
     };

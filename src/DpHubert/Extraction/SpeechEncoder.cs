@@ -179,7 +179,7 @@ public sealed class SpeechEncoder : IDisposable
         bool project = options.Projection || options.Units?.Projection == true;
         using var read = CheckpointLoader.Read(checkpoint, options.Checkpoint);
         var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw new ArgumentException(
-            $"{(options.Units is { } u ? $"--units {u.Name}" : "--projection")} needs the checkpoint's optional projection "
+            $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
             + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
         Wav2Vec2Model model;
         try

@@ -52,9 +52,9 @@ public class SpeechUnitsTests
             all.Shape.Should().Equal(13, 49, 16);
         }
         var act = () => SpeechEncoder.Load(File("wavlm_base_plus", "checkpoint"), new SpeechEncoderOptions { Units = SpeechUnits.ContentVec256L9 });
-        act.Should().Throw<ArgumentException>().WithMessage("--units vec256l9 needs the checkpoint's optional projection*WavLM-Base+.pt has none.");
+        act.Should().Throw<ArgumentException>().WithMessage("SpeechEncoderOptions.Units vec256l9 needs the checkpoint's optional projection*WavLM-Base+.pt has none.");
         FluentActions.Invoking(() => SpeechUnits.Parse("vec256l12")).Should().Throw<ArgumentException>()
-            .WithMessage("--units must be one of vec256l9, vec768l12, hubertsoft, wavlmbase+; got 'vec256l12'.*");
+            .WithMessage("SpeechEncoderOptions.Units must be one of vec256l9, vec768l12, hubertsoft, wavlmbase+; got 'vec256l12'.*");
     }
 
     [Fact]
@@ -80,7 +80,7 @@ public class SpeechUnitsTests
         r.StdErr.Should().Contain("leave out --layer");
         r = ConsoleRunner.Run("extract", "--checkpoint", ckpt, "--input", wav, "--output", npy, "--units", "soft");
         r.ExitCode.Should().Be(2, r.ToString());
-        r.StdErr.Should().Contain("vec256l9, vec768l12, hubertsoft, wavlmbase+");
+        r.StdErr.Should().Contain("--units must be one of vec256l9, vec768l12, hubertsoft, wavlmbase+");
         Directory.Delete(dir, true);
     }
 }

@@ -129,7 +129,7 @@ public class PublishedLayoutTests
     {
         var ckptPath = File("dphubert_distill", "checkpoint");
         var act = () => CheckpointLoader.Read(ckptPath);
-        act.Should().Throw<CheckpointFormatException>().WithMessage("*no config*--config*");
+        act.Should().Throw<CheckpointFormatException>().WithMessage("*no config*CheckpointReadOptions.ConfigPath*");
 
         using var student = CheckpointLoader.Read(File("dphubert_distill", "student_original"));
         using var ckpt = CheckpointLoader.Read(ckptPath, new CheckpointReadOptions { ConfigPath = File("dphubert_distill", "student_original") });

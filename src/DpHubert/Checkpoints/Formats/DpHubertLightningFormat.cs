@@ -28,7 +28,7 @@ internal static class DpHubertLightningFormat
         if (options.ConfigPath is null)
             throw new CheckpointFormatException(
                 "a DPHuBERT Lightning checkpoint (distill.py / final_distill.py) has no config: give the student's original .pth "
-                + "(what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON with --config", path);
+                + "(what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON as CheckpointReadOptions.ConfigPath", path);
         var report = new LoadReport(path, CheckpointFormat.DpHubertLightning);
         var projs = new StateDict();
         StateDict? sd = null;
