@@ -26,6 +26,10 @@ internal sealed record BenchOptions
     public string? Filter { get; init; }
     public string Large { get; init; } = "hubert_large";
     public bool SkipEncoder { get; init; }
+    public int Shards { get; init; } = 2;
+    public int Clips { get; init; } = 12;
+    public int ShardRounds { get; init; } = 3;
+    public string? Console { get; init; }
 
     /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
     public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;
