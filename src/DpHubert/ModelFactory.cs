@@ -28,11 +28,22 @@ public static class ModelFactory
         config.Validate();
         var extractor = BuildFeatureExtractor(config);
         var encoder = BuildEncoder(config);
-        var aux = config.AuxNumOut is { } n ? nn.Linear(config.EncoderEmbedDim, n) : null;
+        var aux = config.AuxNumOut is { } n ? Modules.DeferredInit.Linear(config.EncoderEmbedDim, n) : null;
         var model = new Wav2Vec2Model(config, extractor, encoder, aux);
         model.eval();
         if (device is not null && device.type != DeviceType.CPU) model.to(device);
         return model;
+    }
+
+    /// <summary>
+    /// As <see cref="Build"/>, but the large weights are allocated and left uninitialized (contents undefined) for a
+    /// checkpoint to fill: every parameter must be overwritten before use. Norm weights, biases of ones / zeros and
+    /// other deterministic values keep their defaults.
+    /// </summary>
+    internal static Wav2Vec2Model BuildUninitialized(Wav2Vec2Config config)
+    {
+        using var _ = Modules.DeferredInit.Scope();
+        return Build(config);
     }
 
     /// <summary>The original <c>wav2vec2_model_original</c>: a wav2vec 2.0 / HuBERT model.</summary>

@@ -15,7 +15,7 @@ public static partial class CheckpointLoader
 {
     /// <summary>
     /// Loads a checkpoint and builds the model it describes, in eval mode, on <paramref name="device"/>.
-    /// Every key and shape is checked; see <see cref="StateDictLoader.Load"/>.
+    /// Every key and shape is checked; see <see cref="StateDictLoader.Load(nn.Module, IReadOnlyDictionary{string, Tensor}, string)"/>.
     /// </summary>
     /// <param name="path">A checkpoint file or model folder.</param>
     /// <param name="device">Target device (CPU when null).</param>
@@ -31,16 +31,21 @@ public static partial class CheckpointLoader
         return (model, checkpoint.Report);
     }
 
-    /// <summary>Builds the model of a checkpoint and loads its weights (eval mode).</summary>
+    /// <summary>
+    /// Builds the model of a checkpoint and loads its weights (eval mode). The weights are not copied: the model's
+    /// parameters take over the memory of the checkpoint's float32 CPU tensors, so change neither afterwards
+    /// expecting the other to stay as it was (disposing the checkpoint is fine).
+    /// </summary>
     /// <param name="checkpoint">A checkpoint from <see cref="Read"/>.</param>
     /// <param name="device">Target device (CPU when null).</param>
     public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        var model = ModelFactory.Build(checkpoint.Config);
+        // Every weight comes from the checkpoint: skip the random initialization and take the read tensors as they are.
+        var model = ModelFactory.BuildUninitialized(checkpoint.Config);
         try
         {
-            var defaulted = StateDictLoader.Load(model, checkpoint.StateDict, checkpoint.Report.Source);
+            var defaulted = StateDictLoader.LoadAdopting(model, checkpoint.StateDict, checkpoint.Report.Source);
             foreach (var k in defaulted)
                 if (!checkpoint.Report.Defaulted.Contains(k)) checkpoint.Report.Defaulted.Add(k);
             if (device is not null && device.type != DeviceType.CPU) model.to(device);

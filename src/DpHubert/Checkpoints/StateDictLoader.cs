@@ -65,6 +65,17 @@ public static class StateDictLoader
     /// <param name="source">File or folder name for error messages.</param>
     /// <returns>Keys that were defaulted (at most <see cref="DummyWeightKey"/>).</returns>
     public static IReadOnlyList<string> Load(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
+        => Load(model, stateDict, source, adopt: false);
+
+    /// <summary>
+    /// As <see cref="Load(nn.Module, IReadOnlyDictionary{string, Tensor}, string)"/>, but a float32 CPU state_dict
+    /// tensor becomes the parameter's storage (no copy; the parameter's own memory is released), so the model and the
+    /// state_dict then share memory. For a model built to be filled (<see cref="ModelFactory.BuildUninitialized"/>).
+    /// </summary>
+    internal static IReadOnlyList<string> LoadAdopting(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
+        => Load(model, stateDict, source, adopt: true);
+
+    private static IReadOnlyList<string> Load(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source, bool adopt)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(stateDict);
@@ -83,8 +94,23 @@ public static class StateDictLoader
             throw new StateDictMismatchException(source, missing, unexpected, mismatched);
 
         using var _ = no_grad();
+        // Two keys on one storage are copied, so that loading never ties weights the model keeps apart.
+        var adopted = new HashSet<IntPtr>();
         foreach (var (key, target) in expected)
-            if (stateDict.TryGetValue(key, out var found)) target.copy_(found);
+        {
+            if (!stateDict.TryGetValue(key, out var found)) continue;
+            if (adopt && CanAdopt(target, found) && adopted.Add(DataPointer(found)))
+                target.set_(found);
+            else
+                target.copy_(found);
+        }
         return defaulted;
     }
+
+    private static bool CanAdopt(Tensor target, Tensor found) =>
+        found.device_type == DeviceType.CPU && target.device_type == DeviceType.CPU
+        && found.dtype == ScalarType.Float32 && target.dtype == ScalarType.Float32
+        && found.is_contiguous() && found.storage_offset() == 0 && found.numel() > 0;
+
+    private static IntPtr DataPointer(Tensor t) => t.storage<float>().data_ptr();
 }

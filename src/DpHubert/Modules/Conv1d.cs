@@ -26,8 +26,9 @@ public sealed class Conv1d : nn.Module<Tensor, Tensor>
         Stride = stride;
         weight = nn.Parameter(empty(outChannels, inChannels, kernelSize));
         bias = hasBias ? nn.Parameter(empty(outChannels)) : null;
-        using (no_grad())
+        if (!DeferredInit.Active)
         {
+            using var _ = no_grad();
             // PyTorch's default: kaiming_uniform(a=sqrt(5)) weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) bias.
             nn.init.kaiming_uniform_(weight, Math.Sqrt(5));
             if (bias is not null)

@@ -25,6 +25,14 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
         KernelSize = kernelSize;
         Padding = kernelSize / 2;
         Groups = groups;
+        if (DeferredInit.Active)
+        {
+            weight_v = nn.Parameter(empty(channels, channels / groups, kernelSize));
+            bias = nn.Parameter(empty(channels));
+            weight_g = nn.Parameter(empty(1, 1, kernelSize));
+            RegisterComponents();
+            return;
+        }
         using var init = nn.Conv1d(channels, channels, kernelSize, padding: kernelSize / 2, groups: groups);
         weight_v = nn.Parameter(init.weight!.detach().clone());
         bias = nn.Parameter(init.bias!.detach().clone());

@@ -21,7 +21,7 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
     public FeatureProjection(int inFeatures, int outFeatures, double dropout) : base(nameof(FeatureProjection))
     {
         layer_norm = new LayerNorm(inFeatures);
-        projection = nn.Linear(inFeatures, outFeatures);
+        projection = DeferredInit.Linear(inFeatures, outFeatures);
         this.dropout = nn.Dropout(dropout);
         RegisterComponents();
     }

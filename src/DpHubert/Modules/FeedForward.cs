@@ -31,9 +31,9 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         bool pruneIntermediate = false, bool pruneLayer = false) : base(nameof(FeedForward))
     {
         IoFeatures = ioFeatures;
-        intermediate_dense = nn.Linear(ioFeatures, intermediateFeatures);
+        intermediate_dense = DeferredInit.Linear(ioFeatures, intermediateFeatures);
         intermediate_dropout = nn.Dropout(intermediateDropout);
-        output_dense = nn.Linear(intermediateFeatures, ioFeatures);
+        output_dense = DeferredInit.Linear(intermediateFeatures, ioFeatures);
         output_dropout = nn.Dropout(outputDropout);
         hard_concrete_for_intermediate = pruneIntermediate ? new HardConcrete(intermediateFeatures, initMean: 0.5) : null;
         hard_concrete_for_layer = pruneLayer ? new HardConcrete(1, initMean: 0.01) : null;

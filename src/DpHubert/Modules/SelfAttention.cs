@@ -61,10 +61,10 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         HeadDim = headDim;
         Scaling = Math.Pow(headDim, -0.5);
         this.dropout = nn.Dropout(dropout);
-        k_proj = nn.Linear(embedDim, numHeads * headDim, hasBias: bias);
-        v_proj = nn.Linear(embedDim, numHeads * headDim, hasBias: bias);
-        q_proj = nn.Linear(embedDim, numHeads * headDim, hasBias: bias);
-        out_proj = nn.Linear(numHeads * headDim, embedDim, hasBias: bias);
+        k_proj = DeferredInit.Linear(embedDim, numHeads * headDim, hasBias: bias);
+        v_proj = DeferredInit.Linear(embedDim, numHeads * headDim, hasBias: bias);
+        q_proj = DeferredInit.Linear(embedDim, numHeads * headDim, hasBias: bias);
+        out_proj = DeferredInit.Linear(numHeads * headDim, embedDim, hasBias: bias);
         hard_concrete_for_heads = pruneHeads ? new HardConcrete(numHeads, initMean: 0.01) : null;
         hard_concrete_for_layer = pruneLayer ? new HardConcrete(1, initMean: 0.01) : null;
     }

@@ -31,6 +31,10 @@ internal sealed record BenchOptions
     public int ShardRounds { get; init; } = 3;
     public string? Console { get; init; }
 
+    /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary
+    /// folder, deleted at the end, when null.</summary>
+    public string? WorkDir { get; init; }
+
     /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
     public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;
 }

@@ -1,13 +1,14 @@
 using System;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, all. Exit code 0 when every target is met, 1 when one is
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, shards, all. Exit code 0 when every target is met, 1 when one is
 // missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|shards|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|shards|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -19,12 +20,21 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
+  --work-dir DIR   load: keep the generated checkpoints in DIR and reuse them (default: a temporary folder)
+  load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
   --shards N       shards: N processes x 1 thread vs 1 process x 1 and x N threads (default 2; not part of 'all')
   --clips N        shards: clips of 2-10 s in the corpus (default 12)   --shard-rounds N  alternating rounds (default 3)
   --console DLL    shards: the dphubert.dll to run (default: the built samples/DpHubert.FeatureExtraction)
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
+if (args.Length >= 2 && args[0] == LoadBench.ChildCommand)
+{
+    // One checkpoint load in a fresh process, run by the load benchmark.
+    int childThreads = args.Length >= 4 && args[2] == "--threads" ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
+    set_num_threads(childThreads);
+    return LoadBench.Child(args[1]);
+}
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine(Usage);
@@ -52,6 +62,7 @@ try
             "--no-encoder" => o with { SkipEncoder = true },
             "--filter" => o with { Filter = Next() },
             "--large" => o with { Large = Next() },
+            "--work-dir" => o with { WorkDir = Path.GetFullPath(Next()) },
             "--shards" => o with { Shards = Int() },
             "--clips" => o with { Clips = Int() },
             "--shard-rounds" => o with { ShardRounds = Int() },
@@ -72,7 +83,7 @@ catch (FormatException e)
     Console.Error.WriteLine(Usage);
     return 2;
 }
-string[] all = { "speed", "dtype", "batch", "memory", "large" };
+string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 var selected = command == "all" ? all : all.Contains(command) || command == "shards" ? new[] { command } : null;
 if (selected is null)
 {
@@ -103,6 +114,7 @@ try
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
             case "shards": ShardsBench.Run(o, verdicts); break;
+            case "load": LoadBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
