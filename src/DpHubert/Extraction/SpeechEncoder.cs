@@ -68,14 +68,25 @@ public sealed record SpeechEncoderOptions
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c> or <c>float16</c>.</summary>
+    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c>, <c>auto</c>
+    /// (bfloat16 on CPUs with AMX / AVX-512 BF16, float32 elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
+    /// float32 whatever the compute dtype.</summary>
     public string DType { get; init; } = "float32";
+
+    /// <summary>The CPU facts <c>auto</c> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>
+    public CpuFeatures? Cpu { get; init; }
 
     /// <summary>CPU threads for libtorch (null leaves libtorch's default).</summary>
     public int? Threads { get; init; }
 
     /// <summary>Hints for checkpoints that need them (bare torchaudio state_dicts).</summary>
     public CheckpointReadOptions? Checkpoint { get; init; }
+
+    /// <summary>The most memory (bytes) one forward pass may take on the CPU; a longer input fails with an
+    /// <see cref="InsufficientMemoryException"/> that suggests <see cref="ExtractionOptions.ChunkSeconds"/>
+    /// before anything is allocated. Null: the memory available when the pass starts (Linux MemAvailable, bounded by
+    /// the GC's container-aware limit).</summary>
+    public long? MemoryLimitBytes { get; init; }
 }
 
 /// <summary>
@@ -96,14 +107,20 @@ public sealed record SpeechEncoderOptions
 public sealed class SpeechEncoder : IDisposable
 {
     private readonly Wav2Vec2Model model;
+    private readonly long? memoryLimit;
 
-    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype)
+    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit)
     {
         this.model = model;
         Report = report;
         Device = device;
         DType = dtype;
+        this.memoryLimit = memoryLimit;
     }
+
+    /// <summary>Test seam: runs before each forward pass with (items, longest input in samples); lets a test inject a
+    /// native failure for one input of a run.</summary>
+    internal Action<int, long>? BeforeForward { get; set; }
 
     /// <summary>The model (eval mode).</summary>
     public Wav2Vec2Model Model => model;
@@ -127,7 +144,9 @@ public sealed class SpeechEncoder : IDisposable
     {
         options ??= new SpeechEncoderOptions();
         var device = Devices.Parse(options.Device);
-        var dtype = Devices.ParseDType(options.DType);
+        var dtype = Devices.ResolveDType(options.DType, device, options.Cpu);
+        if (options.MemoryLimitBytes is { } limit && limit <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
             if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "--threads must be >= 1.");
@@ -135,7 +154,7 @@ public sealed class SpeechEncoder : IDisposable
         }
         var (model, report) = CheckpointLoader.LoadModel(checkpoint, device, options.Checkpoint);
         if (dtype != ScalarType.Float32) model.to(dtype);
-        return new SpeechEncoder(model, report, device, dtype);
+        return new SpeechEncoder(model, report, device, dtype, options.MemoryLimitBytes);
     }
 
     /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
@@ -173,19 +192,7 @@ public sealed class SpeechEncoder : IDisposable
         ArgumentNullException.ThrowIfNull(samples16k);
         AudioPreprocessor.ThrowIfNotFinite(samples16k, nameof(samples16k));
         CheckLayer(layers);
-        using var scope = NewDisposeScope();
-        using var mode = inference_mode();
-        var wave = tensor(samples16k).unsqueeze(0).to(DType, Device);
-        Tensor result;
-        if (layers.Index is null && !layers.All)
-            result = model.forward(wave, null).Output[0];
-        else
-        {
-            int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.ExtractFeatures(wave, null, numLayers).Layers;
-            result = layers.All ? stack(all.Select(t => t[0]).ToArray()) : all[layers.Index!.Value][0];
-        }
-        return ToArray(result);
+        return RunBatch(new[] { samples16k }, layers)[0];
     }
 
     /// <summary>Throws unless <paramref name="layers"/> exists in this model (call it before a long job).</summary>
@@ -206,6 +213,19 @@ public sealed class SpeechEncoder : IDisposable
     {
         using var c = t.detach().to(ScalarType.Float32).cpu().contiguous();
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
+    }
+
+    /// <summary>Throws an <see cref="InsufficientMemoryException"/> before allocating when a CPU forward pass over
+    /// <paramref name="batch"/> inputs of <paramref name="samples"/> samples would not fit in memory.</summary>
+    private void EnsureFits(int batch, long samples)
+    {
+        BeforeForward?.Invoke(batch, samples);
+        if (Device.type != DeviceType.CPU) return; // CUDA reports its own out-of-memory error, caught per input
+        int elementBytes = DType == ScalarType.Float32 ? 4 : 2;
+        long need = ForwardMemory.EstimateBytes(model.Config, batch, samples, elementBytes);
+        if (memoryLimit is null && need < 256L << 20) return; // small passes: skip reading /proc/meminfo
+        long available = memoryLimit ?? ForwardMemory.AvailableBytes();
+        if (need > available) throw ForwardMemory.TooLong(model.Config, batch, samples, elementBytes, need, available);
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> that gives the numbers when audio is shorter than
@@ -284,9 +304,11 @@ public sealed class SpeechEncoder : IDisposable
         return ExtractBatch(samples.Select(x => AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate)).ToArray(), layers, batchSize);
     }
 
-    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. A file that cannot be
-    /// read or is too short yields a result with <see cref="FileFeatures.Error"/> set; the others still succeed.
-    /// Files are read <see cref="ExtractionOptions.ReadAhead"/> at a time and batched by length.</summary>
+    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. Whatever fails for one
+    /// file (unreadable or too short audio, an unusable sample rate, NaN samples, a libtorch error, an allocation
+    /// failure, a recording too long for memory) yields a result with <see cref="FileFeatures.Error"/> set; the others
+    /// still succeed (a failing batch is retried item by item). Files are read <see cref="ExtractionOptions.ReadAhead"/>
+    /// at a time and batched by length.</summary>
     /// <param name="paths">WAV files.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="options">Batching and chunking.</param>
@@ -313,7 +335,7 @@ public sealed class SpeechEncoder : IDisposable
                     CheckLength(samples.Length);
                     loaded[i] = (samples, null);
                 }
-                catch (Exception e) when (e is AudioFormatException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
+                catch (Exception e) when (IsInputFailure(e))
                 {
                     loaded[i] = (null, e);
                 }
@@ -339,7 +361,7 @@ public sealed class SpeechEncoder : IDisposable
                     for (int j = 0; j < plain.Count; j++)
                         results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
                 }
-                catch (ArgumentException)
+                catch (Exception e) when (IsInputFailure(e))
                 {
                     // Isolate the failing file(s) rather than failing the whole group.
                     foreach (int i in plain)
@@ -356,11 +378,15 @@ public sealed class SpeechEncoder : IDisposable
         {
             return new FileFeatures(path, run(), null, samples);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (IsInputFailure(e))
         {
             return new FileFeatures(path, null, e, samples);
         }
     }
+
+    /// <summary>Whatever goes wrong with one input (unreadable audio, libtorch's ExternalException, an allocation
+    /// failure, too long to fit) fails that input alone; only cancellation ends the run.</summary>
+    private static bool IsInputFailure(Exception e) => e is not OperationCanceledException;
 
     /// <summary>Samples per frame (the product of the conv strides; 320 for every released model).</summary>
     private int Hop => model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
@@ -412,66 +438,37 @@ public sealed class SpeechEncoder : IDisposable
         return new FeatureArray(data, first.Shape.Length == 3 ? new[] { lead, total, dim } : new[] { total, dim });
     }
 
-    /// <summary>One forward pass over items sorted by nothing in particular; returns per-item results.</summary>
+    /// <summary>One forward pass: packs the items into a zero-padded float32 batch (lengths only when they differ),
+    /// lets the model compute it with <see cref="BatchSemantics.PerItem"/> (so each row equals that item alone) and
+    /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
-        if (items.Length == 1) return new[] { Extract(items[0], layers) };
+        EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        bool equal = items.All(x => x.Length == items[0].Length);
-        Tensor features;
-        Tensor? lengths = null;
-        long[] frames;
-        if (equal)
-        {
-            // Rows of one length: exactly what one-by-one inference computes, stacked.
-            var waves = stack(items.Select(x => tensor(x)).ToArray()).to(DType, Device);
-            if (model.NormalizeWaveform) waves = nn.functional.layer_norm(waves, new[] { waves.shape[^1] });
-            features = model.FeatureExtractor.call(waves, null).Output;
-            frames = Enumerable.Repeat(features.shape[1], items.Length).ToArray();
-        }
-        else
-        {
-            var rows = items.Select(x =>
-            {
-                var w = tensor(x).unsqueeze(0).to(DType, Device);
-                return model.NormalizeWaveform ? nn.functional.layer_norm(w, new[] { (long)x.Length }) : w;
-            }).ToArray();
-            frames = items.Select(x => model.Config.FramesForSamples(x.Length)).ToArray();
-            long maxFrames = frames.Max();
-            if (model.Config.ExtractorMode == Config.ExtractorMode.GroupNorm)
-            {
-                // The per-channel GroupNorm takes statistics over the whole (padded) time axis: run it per item.
-                features = cat(rows.Select(r =>
-                {
-                    var f = model.FeatureExtractor.call(r, null).Output;
-                    return nn.functional.pad(f, new[] { 0L, 0, 0, maxFrames - f.shape[1] });
-                }).ToArray(), 0);
-            }
-            else
-            {
-                long max = items.Max(x => (long)x.Length);
-                var waves = cat(rows.Select(r => nn.functional.pad(r, new[] { 0L, max - r.shape[1] })).ToArray(), 0);
-                features = model.FeatureExtractor.call(waves, null).Output;
-                features = features[.., ..(int)maxFrames];
-            }
-            lengths = tensor(frames, device: Device);
-        }
+        int max = items.Max(x => x.Length);
+        var packed = new float[(long)items.Length * max];
+        for (int i = 0; i < items.Length; i++) items[i].CopyTo(packed, (long)i * max);
+        bool equal = items.All(x => x.Length == max);
+        // Waveform statistics are taken in float32 whatever the compute dtype; the model casts after normalizing.
+        var waves = tensor(packed, new long[] { items.Length, max }).to(Device);
+        var lengths = equal ? null : tensor(items.Select(x => (long)x.Length).ToArray(), device: Device);
+        var frames = items.Select(x => (int)model.Config.FramesForSamples(x.Length)).ToArray();
         var outs = new FeatureArray[items.Length];
         if (layers.Index is null && !layers.All)
         {
-            var x = model.Encoder.call(features, lengths);
-            if (model.Aux is { } aux) x = aux.call(x);
-            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..(int)frames[i]]);
+            var x = model.forward(waves, lengths, BatchSemantics.PerItem).Output;
+            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..frames[i]]);
         }
         else
         {
             int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.Encoder.ExtractFeatures(features, lengths, numLayers);
+            var all = model.ExtractFeatures(waves, lengths, numLayers, BatchSemantics.PerItem).Layers;
             for (int i = 0; i < items.Length; i++)
             {
-                int n = (int)frames[i];
-                outs[i] = layers.All ? ToArray(stack(all.Select(t => t[i, ..n]).ToArray())) : ToArray(all[layers.Index!.Value][i, ..n]);
+                int n = frames[i];
+                using var row = layers.All ? stack(all.Select(t => t[i, ..n]).ToArray()) : all[layers.Index!.Value][i, ..n];
+                outs[i] = ToArray(row);
             }
         }
         return outs;
