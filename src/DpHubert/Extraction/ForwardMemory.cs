@@ -89,13 +89,13 @@ internal static class ForwardMemory
     public static InsufficientMemoryException TooLong(Wav2Vec2Config config, int batch, long samples, int elementBytes, long need, long available)
     {
         string what = batch > 1 ? $"a batch of {batch} inputs of up to {samples / 16000.0:0.#} s" : $"{samples / 16000.0:0.#} s of audio";
-        string advice = (batch > 1 ? "use a smaller --batch-size or " : "") + "split it with --chunk-seconds (ExtractionOptions.ChunkSeconds)";
+        string advice = (batch > 1 ? "use a smaller ExtractionOptions.BatchSize or " : "") + "split it into chunks (ExtractionOptions.ChunkSeconds)";
         foreach (int seconds in new[] { 120, 60, 30, 20, 10, 5 })
         {
             // A chunk adds 1 s of context on each side by default; leave half the memory for everything else.
             if (EstimateBytes(config, 1, (seconds + 2) * 16000L, elementBytes) <= available / 2)
             {
-                advice = $"split it with --chunk-seconds {seconds} (ExtractionOptions.ChunkSeconds = {seconds})" + (batch > 1 ? " or a smaller --batch-size" : "");
+                advice = $"split it into chunks of {seconds} s (ExtractionOptions.ChunkSeconds)" + (batch > 1 ? " or use a smaller ExtractionOptions.BatchSize" : "");
                 break;
             }
         }

@@ -43,7 +43,7 @@ public readonly record struct LayerSelection
         null or "" or "final" => Final,
         "all" => AllLayers,
         _ when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) => Layer(n),
-        _ => throw new FormatException($"--layer must be a layer number, 'all' or 'final'; got '{text}'."),
+        _ => throw new FormatException($"A LayerSelection must be a layer number, 'all' or 'final'; got '{text}'."),
     };
 
     /// <inheritdoc/>
@@ -149,7 +149,7 @@ public sealed class SpeechEncoder : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
-            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "--threads must be >= 1.");
+            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
             torch.set_num_threads(threads);
         }
         var (model, report) = CheckpointLoader.LoadModel(checkpoint, device, options.Checkpoint);
@@ -206,7 +206,7 @@ public sealed class SpeechEncoder : IDisposable
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new ArgumentException($"--layer {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
+            throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
     }
 
     internal static FeatureArray ToArray(Tensor t)
@@ -267,7 +267,7 @@ public sealed class SpeechEncoder : IDisposable
     public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples16k, LayerSelection layers = default, int batchSize = 8)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "--batch-size must be >= 1.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "ExtractionOptions.BatchSize must be >= 1.");
         CheckLayer(layers);
         for (int i = 0; i < samples16k.Count; i++)
         {

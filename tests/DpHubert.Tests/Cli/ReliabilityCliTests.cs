@@ -63,7 +63,7 @@ public sealed class ReliabilityCliTests(ITestOutputHelper output)
             r.StdErr.Should().MatchRegex(@"rate2147483647\.wav'?: .*sample rate 2147483647 Hz is outside the supported 1000\.\.1000000 Hz");
             r.StdErr.Should().MatchRegex(@"nan\.wav'?: sample 4321 is NaN");
             r.StdErr.Should().MatchRegex(@"inf\.wav'?: sample 5 is -Infinity");
-            r.StdErr.Should().MatchRegex(@"long\.wav: 1800 s of audio needs about \d+(\.\d)? GB for one forward pass, but .* GB is available; split it with --chunk-seconds");
+            r.StdErr.Should().MatchRegex(@"long\.wav: 1800 s of audio needs about \d+(\.\d)? GB for one forward pass, but .* GB is available; split it into chunks .*--chunk-seconds");
             r.StdErr.Should().NotContain("   at ", "errors are one line each, not stack traces");
             Directory.GetFiles(outBatch).Select(Path.GetFileName).Order().Should().Equal("good.npy", "rate44101.npy", "rate96001.npy");
         }

@@ -111,7 +111,7 @@ public sealed class FailureIsolationTests(ITestOutputHelper output)
 
         var e = FluentActions.Invoking(() => encoder.Extract(minute)).Should().Throw<InsufficientMemoryException>().Which;
         output.WriteLine(e.Message);
-        e.Message.Should().Contain("60 s of audio needs about").And.Contain("--chunk-seconds").And.Contain("0.1 GB is available");
+        e.Message.Should().Contain("60 s of audio needs about").And.Contain("ExtractionOptions.ChunkSeconds").And.Contain("0.1 GB is available");
 
         // The short clip fits, and so does the minute in chunks.
         encoder.Extract(speech).Frames.Should().BeGreaterThan(0);
@@ -133,7 +133,7 @@ public sealed class FailureIsolationTests(ITestOutputHelper output)
         {
             var results = encoder.ExtractFiles(paths, LayerSelection.Final, new ExtractionOptions { BatchSize = batch }).ToArray();
             results.Where(r => !r.Succeeded).Select(r => r.Path).Should().Equal(longPath);
-            results[2].Error.Should().BeOfType<InsufficientMemoryException>().Which.Message.Should().Contain("--chunk-seconds");
+            results[2].Error.Should().BeOfType<InsufficientMemoryException>().Which.Message.Should().Contain("ExtractionOptions.ChunkSeconds");
         }
     }
 
