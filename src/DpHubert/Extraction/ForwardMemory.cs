@@ -13,40 +13,43 @@ namespace DpHubert.Extraction;
 /// </summary>
 internal static class ForwardMemory
 {
-    /// <summary>Whether the forward pass keeps every layer's intermediates until it ends (one dispose scope around the
-    /// pass) rather than freeing each layer's as the next starts.</summary>
-    internal const bool AllLayersAlive = true;
-
-    /// <summary>[batch, heads, frames, frames] attention tensors alive per layer: scores, shifted scores and softmax.</summary>
-    private const int AttentionCopies = 3;
-
     /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> items of at most
-    /// <paramref name="samples"/> 16 kHz samples each.</summary>
-    /// <remarks>Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c>: 20 s measured 3.66 GB
-    /// (estimate 3.4 GB + 0.4 GB of weights), 60 s 19.5 GB (estimate 20.6 GB).</remarks>
+    /// <paramref name="samples"/> 16 kHz samples each, under inference mode (as <see cref="SpeechEncoder"/> runs it).</summary>
+    /// <remarks>
+    /// Each conv block and encoder layer frees its intermediates before the next starts, so the peak is that of the
+    /// largest stage, not a sum: for long recordings the first conv block (512 channels at 3,200 frames per second)
+    /// dominates. Attention is fused (no [heads, frames, frames] weights) except for WavLM, whose relative position bias
+    /// is itself [heads, frames, frames]. Every layer's output is counted as kept (the all-layers selection).
+    /// Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c> (weights and runtime about 0.55 GB):
+    /// 64 s measured 1.60 GB.
+    /// </remarks>
     public static long EstimateBytes(Wav2Vec2Config config, int batch, long samples, int elementBytes)
     {
         long frames = config.FramesForSamples(samples);
-        double elements = 0;
+        double convPeak = 0;
         long n = samples;
+        int inChannels = 1;
         foreach (var conv in config.ExtractorConvLayerConfig)
         {
-            n = Math.Max(0, (n - conv.KernelSize) / conv.Stride + 1);
-            elements += 3.0 * conv.OutChannels * n; // convolution, normalisation and GELU outputs
+            long m = Math.Max(0, (n - conv.KernelSize) / conv.Stride + 1);
+            // The block's input, its convolution output and the normalised output (GELU runs in place).
+            convPeak = Math.Max(convPeak, (double)inChannels * n + 2.0 * conv.OutChannels * m);
+            n = m;
+            inChannels = conv.OutChannels;
         }
         int e = config.EncoderEmbedDim;
-        elements += 8.0 * e * frames; // projection, positional convolution, layer norm
-        double layers = 0, largest = 0;
+        bool wavlm = config.AttentionKind == AttentionKind.WavLM;
+        double layerPeak = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
             int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
             int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
-            double layer = AttentionCopies * (double)heads * frames * frames * Math.Max(4, elementBytes) / elementBytes
-                + (12.0 * e + 3.0 * ff) * frames;
-            layers += layer;
-            largest = Math.Max(largest, layer);
+            double attention = 4.0 * heads * (heads > 0 ? config.HeadDimOfLayer(i) : 0) * (double)frames           // q, k, v and the fused output
+                + (wavlm ? 2.0 * heads * (double)frames * frames : 0);           // position bias and its gated copy
+            layerPeak = Math.Max(layerPeak, 6.0 * e * frames + ff * (double)frames + attention);
         }
-        elements += AllLayersAlive ? layers : largest;
+        double kept = (config.EncoderNumLayers + 1.0) * e * frames;
+        double elements = Math.Max(convPeak, layerPeak) + kept;
         double bytes = elements * batch * elementBytes;
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }
