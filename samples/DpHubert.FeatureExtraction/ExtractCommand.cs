@@ -140,9 +140,9 @@ internal static class ExtractCommand
                     if (!quiet && !progress) Console.WriteLine($"{r.Path} -> {target} [{string.Join(", ", r.Features!.Shape)}]");
                     return;
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    r = r with { Error = e };
+                    r = r with { Error = e }; // one output that cannot be written fails that input alone
                 }
             }
             failed.Add(r.Path);

@@ -43,7 +43,7 @@ public readonly record struct LayerSelection
         null or "" or "final" => Final,
         "all" => AllLayers,
         _ when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) => Layer(n),
-        _ => throw new FormatException($"--layer must be a layer number, 'all' or 'final'; got '{text}'."),
+        _ => throw new FormatException($"A LayerSelection must be a layer number, 'all' or 'final'; got '{text}'."),
     };
 
     /// <inheritdoc/>
@@ -81,6 +81,12 @@ public sealed record SpeechEncoderOptions
 
     /// <summary>Hints for checkpoints that need them (bare torchaudio state_dicts).</summary>
     public CheckpointReadOptions? Checkpoint { get; init; }
+
+    /// <summary>The most memory (bytes) one forward pass may take on the CPU; a longer input fails with an
+    /// <see cref="InsufficientMemoryException"/> that suggests <see cref="ExtractionOptions.ChunkSeconds"/>
+    /// before anything is allocated. Null: the memory available when the pass starts (Linux MemAvailable, bounded by
+    /// the GC's container-aware limit).</summary>
+    public long? MemoryLimitBytes { get; init; }
 }
 
 /// <summary>
@@ -101,14 +107,20 @@ public sealed record SpeechEncoderOptions
 public sealed class SpeechEncoder : IDisposable
 {
     private readonly Wav2Vec2Model model;
+    private readonly long? memoryLimit;
 
-    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype)
+    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit)
     {
         this.model = model;
         Report = report;
         Device = device;
         DType = dtype;
+        this.memoryLimit = memoryLimit;
     }
+
+    /// <summary>Test seam: runs before each forward pass with (items, longest input in samples); lets a test inject a
+    /// native failure for one input of a run.</summary>
+    internal Action<int, long>? BeforeForward { get; set; }
 
     /// <summary>The model (eval mode).</summary>
     public Wav2Vec2Model Model => model;
@@ -133,14 +145,16 @@ public sealed class SpeechEncoder : IDisposable
         options ??= new SpeechEncoderOptions();
         var device = Devices.Parse(options.Device);
         var dtype = Devices.ResolveDType(options.DType, device, options.Cpu);
+        if (options.MemoryLimitBytes is { } limit && limit <= 0)
+            throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
-            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "--threads must be >= 1.");
+            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
             torch.set_num_threads(threads);
         }
         var (model, report) = CheckpointLoader.LoadModel(checkpoint, device, options.Checkpoint);
         if (dtype != ScalarType.Float32) model.to(dtype);
-        return new SpeechEncoder(model, report, device, dtype);
+        return new SpeechEncoder(model, report, device, dtype, options.MemoryLimitBytes);
     }
 
     /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
@@ -192,13 +206,26 @@ public sealed class SpeechEncoder : IDisposable
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new ArgumentException($"--layer {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
+            throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
     }
 
     internal static FeatureArray ToArray(Tensor t)
     {
         using var c = t.detach().to(ScalarType.Float32).cpu().contiguous();
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
+    }
+
+    /// <summary>Throws an <see cref="InsufficientMemoryException"/> before allocating when a CPU forward pass over
+    /// <paramref name="batch"/> inputs of <paramref name="samples"/> samples would not fit in memory.</summary>
+    private void EnsureFits(int batch, long samples)
+    {
+        BeforeForward?.Invoke(batch, samples);
+        if (Device.type != DeviceType.CPU) return; // CUDA reports its own out-of-memory error, caught per input
+        int elementBytes = DType == ScalarType.Float32 ? 4 : 2;
+        long need = ForwardMemory.EstimateBytes(model.Config, batch, samples, elementBytes);
+        if (memoryLimit is null && need < 256L << 20) return; // small passes: skip reading /proc/meminfo
+        long available = memoryLimit ?? ForwardMemory.AvailableBytes();
+        if (need > available) throw ForwardMemory.TooLong(model.Config, batch, samples, elementBytes, need, available);
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> that gives the numbers when audio is shorter than
@@ -240,7 +267,7 @@ public sealed class SpeechEncoder : IDisposable
     public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples16k, LayerSelection layers = default, int batchSize = 8)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "--batch-size must be >= 1.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "ExtractionOptions.BatchSize must be >= 1.");
         CheckLayer(layers);
         for (int i = 0; i < samples16k.Count; i++)
         {
@@ -277,9 +304,11 @@ public sealed class SpeechEncoder : IDisposable
         return ExtractBatch(samples.Select(x => AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate)).ToArray(), layers, batchSize);
     }
 
-    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. A file that cannot be
-    /// read or is too short yields a result with <see cref="FileFeatures.Error"/> set; the others still succeed.
-    /// Files are read <see cref="ExtractionOptions.ReadAhead"/> at a time and batched by length.</summary>
+    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. Whatever fails for one
+    /// file (unreadable or too short audio, an unusable sample rate, NaN samples, a libtorch error, an allocation
+    /// failure, a recording too long for memory) yields a result with <see cref="FileFeatures.Error"/> set; the others
+    /// still succeed (a failing batch is retried item by item). Files are read <see cref="ExtractionOptions.ReadAhead"/>
+    /// at a time and batched by length.</summary>
     /// <param name="paths">WAV files.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="options">Batching and chunking.</param>
@@ -306,7 +335,7 @@ public sealed class SpeechEncoder : IDisposable
                     CheckLength(samples.Length);
                     loaded[i] = (samples, null);
                 }
-                catch (Exception e) when (e is AudioFormatException or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException)
+                catch (Exception e) when (IsInputFailure(e))
                 {
                     loaded[i] = (null, e);
                 }
@@ -332,7 +361,7 @@ public sealed class SpeechEncoder : IDisposable
                     for (int j = 0; j < plain.Count; j++)
                         results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
                 }
-                catch (ArgumentException)
+                catch (Exception e) when (IsInputFailure(e))
                 {
                     // Isolate the failing file(s) rather than failing the whole group.
                     foreach (int i in plain)
@@ -349,11 +378,15 @@ public sealed class SpeechEncoder : IDisposable
         {
             return new FileFeatures(path, run(), null, samples);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (IsInputFailure(e))
         {
             return new FileFeatures(path, null, e, samples);
         }
     }
+
+    /// <summary>Whatever goes wrong with one input (unreadable audio, libtorch's ExternalException, an allocation
+    /// failure, too long to fit) fails that input alone; only cancellation ends the run.</summary>
+    private static bool IsInputFailure(Exception e) => e is not OperationCanceledException;
 
     /// <summary>Samples per frame (the product of the conv strides; 320 for every released model).</summary>
     private int Hop => model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
@@ -410,6 +443,7 @@ public sealed class SpeechEncoder : IDisposable
     /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
+        EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int max = items.Max(x => x.Length);

@@ -118,13 +118,13 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         else
         {
             // Autograd and dropout: the original's explicit computation.
-            var weights = (q * Scaling).matmul(k.transpose(-2, -1));      // B, H, L, L
+            var weights = CatchingOps.MatMul(q * Scaling, k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
             if (attentionMask is not null) weights = weights + attentionMask;
             // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
             weights = weights - weights.max(-1, keepdim: true).values;
             weights = weights.softmax(-1);
             weights = dropout.call(weights);
-            output = weights.matmul(v);                                   // B, H, L, Hd
+            output = CatchingOps.MatMul(weights, v);                      // B, H, L, Hd
         }
         if (hard_concrete_for_heads is not null)
         {

@@ -1,0 +1,105 @@
+using System;
+using System.IO;
+using System.Linq;
+using DpHubert.Audio;
+using DpHubert.Extraction;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+using Xunit.Abstractions;
+using WavBytes = DpHubert.Tests.Audio.WavBytes;
+
+namespace DpHubert.Tests.Cli;
+
+/// <summary>The console on files pipelines really meet: odd sample rates, corrupt rates, NaN/Inf samples and a recording
+/// too long for memory, mixed with good files in one folder run.</summary>
+public sealed class ReliabilityCliTests(ITestOutputHelper output)
+{
+    private static string Checkpoint => TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth");
+
+    private ConsoleRunner.Result Run(params string[] args)
+    {
+        var r = ConsoleRunner.RunWithTimeout(TimeSpan.FromSeconds(240), args);
+        output.WriteLine($"dphubert {string.Join(' ', args)}\n{r}");
+        return r;
+    }
+
+    [Fact]
+    public void A_folder_of_odd_and_broken_files_writes_the_good_ones_and_fails_each_bad_one()
+    {
+        string dir = TestFiles.TempDir(), inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(inDir);
+        var speech = WavReader.Read(TestFiles.DpHubertCase("hubert_post_ln", "input.wav")).Samples;
+        WavWriter.WritePcm16(Path.Combine(inDir, "good.wav"), speech, 16000);
+        // The same samples declared at odd rates: resampled by the direct filter, without GBs of kernel.
+        WavWriter.WritePcm16(Path.Combine(inDir, "rate44101.wav"), speech, 44101);
+        WavWriter.WritePcm16(Path.Combine(inDir, "rate96001.wav"), speech, 96001);
+        WavWriter.WritePcm16(Path.Combine(inDir, "rate2147483647.wav"), speech, int.MaxValue);
+        var nan = (float[])speech.Clone();
+        nan[4321] = float.NaN;
+        WavWriter.WriteFloat32(Path.Combine(inDir, "nan.wav"), nan, 16000);
+        var inf = (float[])speech.Clone();
+        inf[5] = float.NegativeInfinity;
+        WavWriter.WriteFloat32(Path.Combine(inDir, "inf.wav"), inf, 16000);
+        // 30 minutes (8-bit, 29 MB): one pass would need over 1 TB of attention matrices for this small model, more than
+        // any CI machine has, so it must fail before allocating instead of taking the machine.
+        string longPath = Path.Combine(inDir, "long.wav");
+        using (var f = File.Create(longPath))
+        {
+            int n = 30 * 60 * 16000;
+            f.Write(WavBytes.Riff(WavBytes.Chunk("fmt ", WavBytes.Fmt(WavBytes.Pcm, 1, 16000, 8)), WavBytes.Chunk("data", Array.Empty<byte>(), (uint)n)));
+            var block = new byte[1 << 16];
+            new Random(1).NextBytes(block);
+            for (int left = n; left > 0; left -= block.Length) f.Write(block, 0, Math.Min(left, block.Length));
+        }
+
+        foreach (string batch in new[] { "1", "4" })
+        {
+            string outBatch = outDir + batch;
+            var r = Run("extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outBatch, "--batch-size", batch);
+
+            r.ExitCode.Should().Be(1, r.ToString());
+            r.StdOut.Should().Contain("3 written, 4 failed");
+            r.StdErr.Should().MatchRegex(@"rate2147483647\.wav'?: .*sample rate 2147483647 Hz is outside the supported 1000\.\.1000000 Hz");
+            r.StdErr.Should().MatchRegex(@"nan\.wav'?: sample 4321 is NaN");
+            r.StdErr.Should().MatchRegex(@"inf\.wav'?: sample 5 is -Infinity");
+            r.StdErr.Should().MatchRegex(@"long\.wav: 1800 s of audio needs about \d+(\.\d)? GB for one forward pass, but .* GB is available; split it into chunks .*--chunk-seconds");
+            r.StdErr.Should().NotContain("   at ", "errors are one line each, not stack traces");
+            Directory.GetFiles(outBatch).Select(Path.GetFileName).Order().Should().Equal("good.npy", "rate44101.npy", "rate96001.npy");
+        }
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(44101)]
+    [InlineData(96001)]
+    public void A_single_file_at_an_odd_or_corrupt_rate_never_crashes(int rate)
+    {
+        string dir = TestFiles.TempDir();
+        string input = Path.Combine(dir, "in.wav"), target = Path.Combine(dir, "out.npy");
+        var speech = WavReader.Read(TestFiles.DpHubertCase("hubert_post_ln", "input.wav")).Samples;
+        // 3 s of audio at the declared rate (repeated speech).
+        var samples = Enumerable.Repeat(speech, 3 * rate / speech.Length + 1).SelectMany(x => x).Take(rate == int.MaxValue ? 48000 : 3 * rate).ToArray();
+        WavWriter.WritePcm16(input, samples, rate);
+
+        var r = Run("extract", "--checkpoint", Checkpoint, "--input", input, "--output", target);
+
+        if (rate == int.MaxValue)
+        {
+            r.ExitCode.Should().Be(1, r.ToString());
+            r.StdErr.Should().Contain(input).And.Contain("2147483647 Hz");
+            File.Exists(target).Should().BeFalse();
+            Directory.GetFiles(dir).Should().Equal(input); // no temporary left behind
+        }
+        else
+        {
+            r.ExitCode.Should().Be(0, r.ToString());
+            using var encoder = SpeechEncoder.Load(Checkpoint);
+            var expected = encoder.ExtractFile(input);
+            var written = DpHubert.IO.Npy.Read(target);
+            written.Shape.Should().Equal(expected.Shape);
+            written.Data!.Zip(expected.Data, (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-5f, "the console runs the same code");
+            expected.Frames.Should().Be(encoder.Model.Config.FramesForSamples((long)Math.Ceiling(samples.Length * 16000.0 / rate)));
+        }
+    }
+}
