@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using DpHubert.Config;
 
 namespace DpHubert.Extraction;
@@ -13,40 +14,43 @@ namespace DpHubert.Extraction;
 /// </summary>
 internal static class ForwardMemory
 {
-    /// <summary>Whether the forward pass keeps every layer's intermediates until it ends (one dispose scope around the
-    /// pass) rather than freeing each layer's as the next starts.</summary>
-    internal const bool AllLayersAlive = true;
+    /// <summary>Conv stage: a block's output and its norm's output are alive together, plus libtorch's transient
+    /// convolution buffer (fitted to the measured peaks below).</summary>
+    private const double ConvCopies = 2.5;
 
-    /// <summary>[batch, heads, frames, frames] attention tensors alive per layer: scores, shifted scores and softmax.</summary>
-    private const int AttentionCopies = 3;
+    /// <summary>WavLM's [batch · heads, frames, frames] tensors alive in a layer: the position bias every layer reads,
+    /// the gated bias and the mask taken from it.</summary>
+    private const int WavLMBiasCopies = 3;
 
-    /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> items of at most
-    /// <paramref name="samples"/> 16 kHz samples each.</summary>
-    /// <remarks>Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c>: 20 s measured 3.66 GB
-    /// (estimate 3.4 GB + 0.4 GB of weights), 60 s 19.5 GB (estimate 20.6 GB).</remarks>
+    /// <summary>Estimated peak bytes of one inference forward pass over <paramref name="batch"/> items of at most
+    /// <paramref name="samples"/> 16 kHz samples each (weights not included). A pass frees each block's and layer's
+    /// intermediates as it goes and attention runs fused, so the peak is the larger of the first conv blocks and one
+    /// encoder layer, linear in the length (WavLM's relative position bias aside, which is quadratic).</summary>
+    /// <remarks>Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c> (weights and runtime
+    /// about 0.6 GB on top): 20 s measured 0.95 GB, 60 s 1.53 GB, 5 min 5.45 GB.</remarks>
     public static long EstimateBytes(Wav2Vec2Config config, int batch, long samples, int elementBytes)
     {
         long frames = config.FramesForSamples(samples);
-        double elements = 0;
+        double conv = 0;
         long n = samples;
-        foreach (var conv in config.ExtractorConvLayerConfig)
+        foreach (var c in config.ExtractorConvLayerConfig)
         {
-            n = Math.Max(0, (n - conv.KernelSize) / conv.Stride + 1);
-            elements += 3.0 * conv.OutChannels * n; // convolution, normalisation and GELU outputs
+            n = Math.Max(0, (n - c.KernelSize) / c.Stride + 1);
+            conv = Math.Max(conv, ConvCopies * c.OutChannels * n);
         }
         int e = config.EncoderEmbedDim;
-        elements += 8.0 * e * frames; // projection, positional convolution, layer norm
-        double layers = 0, largest = 0;
+        double largest = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
-            int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
             int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
-            double layer = AttentionCopies * (double)heads * frames * frames * Math.Max(4, elementBytes) / elementBytes
-                + (12.0 * e + 3.0 * ff) * frames;
-            layers += layer;
-            largest = Math.Max(largest, layer);
+            largest = Math.Max(largest, (12.0 * e + 3.0 * ff) * frames);
         }
-        elements += AllLayersAlive ? layers : largest;
+        // The padding mask of a batch with lengths, and WavLM's bias, are [frames, frames] per item (and head).
+        double square = (double)frames * frames * Math.Max(4, elementBytes) / elementBytes;
+        double attention = batch > 1 ? square : 0;
+        if (config.AttentionKind == AttentionKind.WavLM && config.EncoderTotalNumHeads is { Count: > 0 } heads)
+            attention += WavLMBiasCopies * heads.Max() * square;
+        double elements = Math.Max(conv, 8.0 * e * frames + largest + attention);
         double bytes = elements * batch * elementBytes;
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }
