@@ -1,7 +1,6 @@
 using System;
 using System.Globalization;
 using System.IO;
-using System.Linq;
 using DpHubert.Config;
 
 namespace DpHubert.Extraction;
@@ -14,43 +13,43 @@ namespace DpHubert.Extraction;
 /// </summary>
 internal static class ForwardMemory
 {
-    /// <summary>Conv stage: a block's output and its norm's output are alive together, plus libtorch's transient
-    /// convolution buffer (fitted to the measured peaks below).</summary>
-    private const double ConvCopies = 2.5;
-
-    /// <summary>WavLM's [batch · heads, frames, frames] tensors alive in a layer: the position bias every layer reads,
-    /// the gated bias and the mask taken from it.</summary>
-    private const int WavLMBiasCopies = 3;
-
-    /// <summary>Estimated peak bytes of one inference forward pass over <paramref name="batch"/> items of at most
-    /// <paramref name="samples"/> 16 kHz samples each (weights not included). A pass frees each block's and layer's
-    /// intermediates as it goes and attention runs fused, so the peak is the larger of the first conv blocks and one
-    /// encoder layer, linear in the length (WavLM's relative position bias aside, which is quadratic).</summary>
-    /// <remarks>Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c> (weights and runtime
-    /// about 0.6 GB on top): 20 s measured 0.95 GB, 60 s 1.53 GB, 5 min 5.45 GB.</remarks>
+    /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> items of at most
+    /// <paramref name="samples"/> 16 kHz samples each, under inference mode (as <see cref="SpeechEncoder"/> runs it).</summary>
+    /// <remarks>
+    /// Each conv block and encoder layer frees its intermediates before the next starts, so the peak is that of the
+    /// largest stage, not a sum: for long recordings the first conv block (512 channels at 3,200 frames per second)
+    /// dominates. Attention is fused (no [heads, frames, frames] weights) except for WavLM, whose relative position bias
+    /// is itself [heads, frames, frames]. Every layer's output is counted as kept (the all-layers selection).
+    /// Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c> (weights and runtime about 0.55 GB):
+    /// 64 s measured 1.60 GB.
+    /// </remarks>
     public static long EstimateBytes(Wav2Vec2Config config, int batch, long samples, int elementBytes)
     {
         long frames = config.FramesForSamples(samples);
-        double conv = 0;
+        double convPeak = 0;
         long n = samples;
-        foreach (var c in config.ExtractorConvLayerConfig)
+        int inChannels = 1;
+        foreach (var conv in config.ExtractorConvLayerConfig)
         {
-            n = Math.Max(0, (n - c.KernelSize) / c.Stride + 1);
-            conv = Math.Max(conv, ConvCopies * c.OutChannels * n);
+            long m = Math.Max(0, (n - conv.KernelSize) / conv.Stride + 1);
+            // The block's input, its convolution output and the normalised output (GELU runs in place).
+            convPeak = Math.Max(convPeak, (double)inChannels * n + 2.0 * conv.OutChannels * m);
+            n = m;
+            inChannels = conv.OutChannels;
         }
         int e = config.EncoderEmbedDim;
-        double largest = 0;
+        bool wavlm = config.AttentionKind == AttentionKind.WavLM;
+        double layerPeak = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
+            int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
             int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
-            largest = Math.Max(largest, (12.0 * e + 3.0 * ff) * frames);
+            double attention = 4.0 * heads * (heads > 0 ? config.HeadDimOfLayer(i) : 0) * (double)frames           // q, k, v and the fused output
+                + (wavlm ? 2.0 * heads * (double)frames * frames : 0);           // position bias and its gated copy
+            layerPeak = Math.Max(layerPeak, 6.0 * e * frames + ff * (double)frames + attention);
         }
-        // The padding mask of a batch with lengths, and WavLM's bias, are [frames, frames] per item (and head).
-        double square = (double)frames * frames * Math.Max(4, elementBytes) / elementBytes;
-        double attention = batch > 1 ? square : 0;
-        if (config.AttentionKind == AttentionKind.WavLM && config.EncoderTotalNumHeads is { Count: > 0 } heads)
-            attention += WavLMBiasCopies * heads.Max() * square;
-        double elements = Math.Max(conv, 8.0 * e * frames + largest + attention);
+        double kept = (config.EncoderNumLayers + 1.0) * e * frames;
+        double elements = Math.Max(convPeak, layerPeak) + kept;
         double bytes = elements * batch * elementBytes;
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }

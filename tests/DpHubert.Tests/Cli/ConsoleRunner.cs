@@ -57,15 +57,9 @@ internal static class ConsoleRunner
     /// <summary>Starts the console without waiting (to kill it mid-run); the caller reads or discards its output.</summary>
     public static Process Start(params string[] args) => Process.Start(StartInfo(args))!;
 
-    public static Result RunWithTimeout(TimeSpan timeout, params string[] args) =>
-        RunWithTimeout(timeout, new System.Collections.Generic.Dictionary<string, string>(), args);
-
-    /// <summary>As <see cref="RunWithTimeout(TimeSpan, string[])"/> with extra environment variables for the console.</summary>
-    public static Result RunWithTimeout(TimeSpan timeout, System.Collections.Generic.IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Result RunWithTimeout(TimeSpan timeout, params string[] args)
     {
-        var psi = StartInfo(args);
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
-        using var p = Process.Start(psi)!;
+        using var p = Process.Start(StartInfo(args))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout))

@@ -26,6 +26,10 @@ internal sealed record BenchOptions
     public string? Filter { get; init; }
     public string Large { get; init; } = "hubert_large";
     public bool SkipEncoder { get; init; }
+    public int Shards { get; init; } = 2;
+    public int Clips { get; init; } = 12;
+    public int ShardRounds { get; init; } = 3;
+    public string? Console { get; init; }
 
     /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary
     /// folder, deleted at the end, when null.</summary>

@@ -5,10 +5,10 @@ using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all. Exit code 0 when every target is met, 1 when one is
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, layers, shards, all. Exit code 0 when every target is met, 1 when one is
 // missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -22,6 +22,9 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --filter TEXT    memory: run only the paths whose name contains TEXT
   --work-dir DIR   load: keep the generated checkpoints in DIR and reuse them (default: a temporary folder)
   load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
+  --shards N       shards: N processes x 1 thread vs 1 process x 1 and x N threads (default 2; not part of 'all')
+  --clips N        shards: clips of 2-10 s in the corpus (default 12)   --shard-rounds N  alternating rounds (default 3)
+  --console DLL    shards: the dphubert.dll to run (default: the built samples/DpHubert.FeatureExtraction)
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
@@ -60,9 +63,15 @@ try
             "--filter" => o with { Filter = Next() },
             "--large" => o with { Large = Next() },
             "--work-dir" => o with { WorkDir = Path.GetFullPath(Next()) },
+            "--shards" => o with { Shards = Int() },
+            "--clips" => o with { Clips = Int() },
+            "--shard-rounds" => o with { ShardRounds = Int() },
+            "--console" => o with { Console = Next() },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
+    if (o.Shards < 1 || o.Clips < 1 || o.ShardRounds < 1)
+        throw new FormatException("--shards, --clips and --shard-rounds must be >= 1");
     if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05))
         throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05");
     if ((o.Model != "tiny" && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
@@ -75,8 +84,9 @@ catch (FormatException e)
     return 2;
 }
 string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
-// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target.
-var selected = command == "all" ? all : all.Contains(command) || command == "layers" ? new[] { command } : null;
+// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
+// "shards" (many console processes over a generated corpus) too, as it takes minutes.
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -105,6 +115,7 @@ try
             case "batch": BatchBench.Run(o, verdicts, equalSeconds: 1, minSeconds: 0.5, maxSeconds: 2); break;
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
+            case "shards": ShardsBench.Run(o, verdicts); break;
             case "load": LoadBench.Run(o, verdicts); break;
             case "layers": LayerTraceBench.Run(o, verdicts); break;
         }
