@@ -223,13 +223,18 @@ public class ExtractCliTests(ITestOutputHelper output)
         var f32 = Run("extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Out("f32"), "--verbose");
         f32.ExitCode.Should().Be(0);
         f32.StdErr.Should().Contain("Loaded");
-        foreach (var dtype in new[] { "bfloat16", "float16" })
+        // auto: float32 on a CPU without bf16 units (this EPYC), bfloat16 with them; either way within the bf16 bounds.
+        foreach (var dtype in new[] { "bfloat16", "auto" })
         {
             Run("extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Out(dtype), "--dtype", dtype).ExitCode.Should().Be(0);
             var a = ReadNpy(Out(dtype));
             a.Shape.Should().Equal(49, 48);
-            ReducedPrecisionBounds.Check(dtype, a.Data!, ReadNpy(Out("f32")).Data!, 48, output);
+            ReducedPrecisionBounds.Check("bfloat16", a.Data!, ReadNpy(Out("f32")).Data!, 48, output);
         }
+        var half = Run("extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Out("f16"), "--dtype", "float16");
+        half.ExitCode.Should().Be(2, half.ToString());
+        half.StdErr.Should().Contain("float16 is refused on the CPU").And.Contain("Use float32");
+        System.IO.File.Exists(Out("f16")).Should().BeFalse();
 
         Run("extract", "--checkpoint", Checkpoint, "--input", longWav, "--output", Out("whole")).ExitCode.Should().Be(0);
         var chunk = Run("extract", "--checkpoint", Checkpoint, "--input", longWav, "--output", Out("chunked"), "--chunk-seconds", "1.5", "--chunk-overlap", "0.5", "--batch-size", "2");

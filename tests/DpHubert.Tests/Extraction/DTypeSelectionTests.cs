@@ -1,0 +1,77 @@
+using System;
+using System.Collections.Generic;
+using DpHubert.Extraction;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace DpHubert.Tests.Extraction;
+
+/// <summary>How <c>--dtype</c> is resolved: <c>auto</c> from injected CPU facts, float16 refused on a CPU.</summary>
+public class DTypeSelectionTests
+{
+    private const string EpycInfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n";
+    private const string XeonAmxInfo = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8488C\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n";
+    private const string AvxBf16Info = "processor\t: 0\nflags\t\t: fpu avx2 avx512f AVX512_BF16\n";
+
+    private static bool NotCalled() => throw new InvalidOperationException("the probe must not run when the flags are known");
+
+    [Fact]
+    public void Cpuinfo_flags_decide_auto_without_running_the_probe()
+    {
+        Devices.ResolveDType("auto", CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.BFloat16);
+        Devices.ResolveDType("auto", CPU, CpuFeatures.FromCpuInfo(AvxBf16Info) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.BFloat16);
+        Devices.ResolveDType("AUTO", CPU, CpuFeatures.FromCpuInfo(EpycInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.Float32);
+        CpuFeatures.FromCpuInfo(EpycInfo).HasBFloat16Units.Should().BeFalse();
+        CpuFeatures.FromCpuInfo(XeonAmxInfo).Flags.Should().Contain("amx_bf16");
+    }
+
+    [Fact]
+    public void Without_flags_the_measured_probe_decides()
+    {
+        var unknown = CpuFeatures.FromCpuInfo("no flags here\n");
+        unknown.HasBFloat16Units.Should().BeNull();
+        Devices.ResolveDType("auto", CPU, unknown with { BFloat16Probe = () => true }).Should().Be(ScalarType.BFloat16);
+        Devices.ResolveDType("auto", CPU, unknown with { BFloat16Probe = () => false }).Should().Be(ScalarType.Float32);
+        // The real probe runs and answers (which way depends on the CPU).
+        var act = () => CpuFeatures.MeasureBFloat16Faster();
+        act.Should().NotThrow();
+    }
+
+    [Fact]
+    public void Auto_is_float32_on_cuda_and_explicit_names_pass_through()
+    {
+        var amx = CpuFeatures.FromCpuInfo(XeonAmxInfo);
+        var gpu = new Device(DeviceType.CUDA, 0);   // only the type is read: no GPU needed
+        Devices.ResolveDType("auto", gpu, amx).Should().Be(ScalarType.Float32);
+        Devices.ResolveDType("float16", gpu, amx).Should().Be(ScalarType.Float16);
+        Devices.ResolveDType("bf16", CPU, amx).Should().Be(ScalarType.BFloat16);
+        Devices.ResolveDType("float32", CPU, amx).Should().Be(ScalarType.Float32);
+        var bad = () => Devices.ResolveDType("int8", CPU, amx);
+        bad.Should().Throw<ArgumentException>().WithMessage("*Invalid dtype 'int8'*");
+    }
+
+    [Theory]
+    [InlineData("float16")]
+    [InlineData("fp16")]
+    [InlineData("half")]
+    public void Float16_on_a_cpu_is_refused_with_the_reason_and_the_alternatives(string name)
+    {
+        var act = () => Devices.ResolveDType(name, CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo));
+        act.Should().Throw<UnsupportedDTypeException>()
+            .WithMessage("*refused on the CPU*no fast float16 kernels*20x slower*Use float32*bfloat16 / auto*");
+        var load = () => SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = name });
+        load.Should().Throw<UnsupportedDTypeException>();
+    }
+
+    [Fact]
+    public void Auto_on_this_machine_follows_its_cpu_and_outputs_float32()
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = "auto" });
+        encoder.DType.Should().Be(CpuFeatures.Current.BFloat16IsFast ? ScalarType.BFloat16 : ScalarType.Float32);
+        var features = encoder.Extract(new float[16000]);
+        features.Data.Should().OnlyContain(v => float.IsFinite(v));
+    }
+}
