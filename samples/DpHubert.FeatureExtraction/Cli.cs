@@ -39,11 +39,26 @@ internal static class Cli
     public static string Describe(Exception e)
     {
         string message = e.Message;
+        foreach (var (library, flag) in LibraryNamesToFlags)
+            message = message.Replace(library, flag, StringComparison.Ordinal);
         if (e is ArgumentException { ParamName: { } name })
             message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
         int actual = message.IndexOf(Environment.NewLine + "Actual value was", StringComparison.Ordinal);
         return actual >= 0 ? message[..actual] : message;
     }
+
+    /// <summary>The library names its options by their C# names; on the command line they are these flags.</summary>
+    private static readonly (string Library, string Flag)[] LibraryNamesToFlags =
+    {
+        ("ExtractionOptions.ChunkOverlapSeconds", "--chunk-overlap"),
+        ("ExtractionOptions.ChunkSeconds", "--chunk-seconds"),
+        ("ExtractionOptions.BatchSize", "--batch-size"),
+        ("SpeechEncoderOptions.Threads", "--threads"),
+        ("CheckpointReadOptions.ConfigPath", "--config"),
+        ("CheckpointReadOptions.Arch", "--arch"),
+        ("A LayerSelection", "--layer"),
+        ("Layer index ", "--layer "),
+    };
 
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException

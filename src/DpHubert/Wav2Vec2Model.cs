@@ -15,6 +15,18 @@ namespace DpHubert;
 /// <param name="Lengths">Valid frame counts [batch], or null when no lengths were given.</param>
 public sealed record LayerFeatures(IReadOnlyList<Tensor> Layers, Tensor? Lengths);
 
+/// <summary>How <see cref="Wav2Vec2Model"/> computes a padded batch with lengths.</summary>
+public enum BatchSemantics
+{
+    /// <summary>As the original: group-norm conv extractors (HuBERT / wav2vec 2.0 Base) take their statistics over
+    /// each whole padded row, so a padded row differs from the same audio alone. For parity with the original.</summary>
+    Original,
+
+    /// <summary>Every row gives what it gives alone (one-by-one extraction, within float rounding): group-norm conv
+    /// extractors run row by row over the valid samples only. Everything else is already per row.</summary>
+    PerItem,
+}
+
 /// <summary>
 /// The DPHuBERT / wav2vec 2.0 / HuBERT / WavLM speech encoder: waveform [batch, samples] at 16 kHz to features
 /// [batch, frames, E] (or aux logits). Keys: <c>feature_extractor.*</c>, <c>encoder.*</c>, <c>aux.*</c> (if any).
@@ -23,8 +35,11 @@ public sealed record LayerFeatures(IReadOnlyList<Tensor> Layers, Tensor? Lengths
 /// <para>Mirrors DPHuBERT <c>model.Wav2Vec2Model</c>. Build one with <see cref="ModelFactory"/> or load one with
 /// <c>CheckpointLoader</c>; both return it in eval mode (deterministic: no dropout, no LayerDrop). Call
 /// <c>train()</c> only to train HardConcrete masks.</para>
-/// <para>Public methods open a dispose scope and move only their results out, so intermediate native tensors are
-/// freed when they return; the caller owns (and should dispose) the returned tensors.</para>
+/// <para>Public methods move only their results out of their own dispose scopes, and every intermediate is freed as
+/// soon as its last use is done (each conv block and each encoder layer runs in its own scope), so a pass holds one
+/// layer's activations at a time; the caller owns (and should dispose) the returned tensors. Without autograd
+/// (<c>inference_mode</c> / <c>no_grad</c>, eval mode) attention runs fused (<c>scaled_dot_product_attention</c>),
+/// never holding the [heads, frames, frames] weights, so memory grows linearly with the recording's length.</para>
 /// <example>
 /// <code>
 /// using var model = ModelFactory.Build(Wav2Vec2Config.HubertBase);
@@ -79,11 +94,21 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <summary>The dtype of the parameters.</summary>
     public ScalarType DType => feature_extractor.DummyWeight.dtype;
 
-    private (Tensor Waves, Tensor? Lengths) Normalize(Tensor waveforms, Tensor? lengths)
+    // Statistics in the input's dtype (float32 for SpeechEncoder even under bf16), then the parameters' dtype.
+    private Tensor Normalize(Tensor waveforms, Tensor? lengths)
     {
-        if (!NormalizeWaveform) return (waveforms, lengths);
+        using var scope = NewDisposeScope();
+        var x = NormalizeRows(waveforms, lengths);
+        if (x.dtype != DType) x = x.to(DType);
+        Scopes.Keep(scope, x);
+        return x;
+    }
+
+    private Tensor NormalizeRows(Tensor waveforms, Tensor? lengths)
+    {
+        if (!NormalizeWaveform) return waveforms;
         if (lengths is null)
-            return (nn.functional.layer_norm(waveforms, new[] { waveforms.shape[^1] }), null);
+            return nn.functional.layer_norm(waveforms, new[] { waveforms.shape[^1] });
         // Each row over its own valid samples, then re-padded to max(lengths) like pad_sequence.
         var lens = lengths.cpu().data<long>().ToArray();
         long max = lens.Max();
@@ -95,7 +120,42 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
                 : zeros(0, dtype: waveforms.dtype, device: waveforms.device);
             rows.Add(nn.functional.pad(row, new[] { 0L, max - lens[i] }));
         }
-        return (stack(rows), lengths);
+        return stack(rows);
+    }
+
+    // Waveform to conv features [batch, frames, C] and frame counts; the normalized wave is freed once used.
+    private (Tensor Features, Tensor? Lengths) ConvFeatures(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
+    {
+        var x = Normalize(waveforms, lengths);
+        var (features, frames) = semantics == BatchSemantics.PerItem && lengths is not null && Config.ExtractorMode == ExtractorMode.GroupNorm
+            ? ConvFeaturesPerRow(x, lengths)
+            : feature_extractor.call(x, lengths);
+        Scopes.Replace(x, features, waveforms);
+        return (features, frames);
+    }
+
+    // Group norm takes statistics over the whole time axis: each row alone over its valid samples, zero-padded to the
+    // batch's frame count (the encoder masks those frames), exactly as one-by-one extraction computes it.
+    private (Tensor Features, Tensor? Lengths) ConvFeaturesPerRow(Tensor waveforms, Tensor lengths)
+    {
+        var lens = lengths.cpu().data<long>().ToArray();
+        long frames = Config.FramesForSamples(waveforms.shape[1]);
+        long channels = feature_extractor.DummyWeight.shape[0];
+        var rows = new Tensor[lens.Length];
+        for (int i = 0; i < lens.Length; i++)
+        {
+            using var scope = NewDisposeScope();
+            long own = Config.FramesForSamples(lens[i]);
+            var row = own == 0
+                ? zeros(1, frames, channels, dtype: DType, device: waveforms.device)
+                : nn.functional.pad(feature_extractor.call(waveforms[i..(i + 1), ..(int)lens[i]], null).Output,
+                    new[] { 0L, 0, 0, frames - own });
+            rows[i] = row.MoveToOuterDisposeScope();
+        }
+        var features = cat(rows, 0);
+        foreach (var r in rows) r.Dispose();
+        Tensor? frameLengths = tensor(lens.Select(Config.FramesForSamples).ToArray(), device: lengths.device);
+        return (features, frameLengths);
     }
 
     // Lengths may come from the CPU while the audio is on a GPU (or vice versa): the masks are built where the audio is.
@@ -112,7 +172,8 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         {
             if (lengths.ndim != 1 || lengths.shape[0] != waveforms.shape[0])
                 throw new ArgumentException($"Expected lengths of shape [{waveforms.shape[0]}]; got {Shapes.Format(lengths)}.", nameof(lengths));
-            var lens = lengths.cpu().to(int64).data<long>().ToArray();
+            long[] lens;
+            using (var onCpu = lengths.to(int64, CPU)) lens = onCpu.data<long>().ToArray();
             foreach (var (len, i) in lens.Select((l, i) => (l, i)))
                 if (len < 0 || len > waveforms.shape[1])
                     throw new ArgumentException($"lengths[{i}] = {len} is outside [0, {waveforms.shape[1]}].", nameof(lengths));
@@ -130,33 +191,46 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <returns>Features [batch, frames, E] (or aux logits [batch, frames, aux_num_out]) and valid frame counts
     /// (null when <paramref name="lengths"/> is null). Frames past a row's length are unspecified.</returns>
     /// <exception cref="ArgumentException">Wrong shape or dtype, bad lengths, or audio shorter than the receptive field.</exception>
-    public override (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths)
+    public override (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths) =>
+        forward(waveforms, lengths, BatchSemantics.Original);
+
+    /// <summary>Encodes waveforms with the chosen batch semantics.</summary>
+    /// <param name="waveforms">[batch, samples], 16 kHz, amplitude in [-1, 1]; any floating dtype (cast to the
+    /// parameters' dtype after waveform normalization).</param>
+    /// <param name="lengths">Valid samples per row [batch] (int64), or null when every row is full.</param>
+    /// <param name="semantics"><see cref="BatchSemantics.Original"/> (as the original) or
+    /// <see cref="BatchSemantics.PerItem"/> (each row as it would be alone).</param>
+    /// <returns>Features [batch, frames, E] (or aux logits) and valid frame counts (null without lengths).</returns>
+    /// <exception cref="ArgumentException">Wrong shape or dtype, bad lengths, or audio shorter than the receptive field.</exception>
+    public (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
     {
         CheckInput(waveforms, lengths);
         using var scope = NewDisposeScope();
-        var (x, len) = Normalize(waveforms, OnDeviceOf(lengths, waveforms));
-        (x, len) = feature_extractor.call(x, len);
-        x = encoder.call(x, len);
-        if (aux is not null) x = aux.call(x);
-        return (x.MoveToOuterDisposeScope(), len?.MoveToOuterDisposeScope());
+        var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
+        x = Scopes.Replace(x, encoder.call(x, len), waveforms);
+        if (aux is not null) x = Scopes.Replace(x, aux.call(x), waveforms);
+        Scopes.Keep(scope, x, len);
+        return (x, len);
     }
 
     /// <summary>Features of every layer (no aux head, no final LayerNorm of pre-norm models).</summary>
     /// <param name="waveforms">[batch, samples].</param>
     /// <param name="lengths">Valid samples per row, or null.</param>
     /// <param name="numLayers">Stop after this many layers (1..L), or null for all.</param>
+    /// <param name="semantics">Batch semantics (see <see cref="BatchSemantics"/>).</param>
     /// <returns><c>numLayers + 1</c> tensors: index 0 is the transformer's input, index i the output of layer i.</returns>
-    public LayerFeatures ExtractFeatures(Tensor waveforms, Tensor? lengths = null, int? numLayers = null)
+    public LayerFeatures ExtractFeatures(Tensor waveforms, Tensor? lengths = null, int? numLayers = null,
+        BatchSemantics semantics = BatchSemantics.Original)
     {
         CheckInput(waveforms, lengths);
         if (numLayers is { } n && (n <= 0 || n > NumLayers))
             throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {NumLayers}.");
         using var scope = NewDisposeScope();
-        var (x, len) = Normalize(waveforms, OnDeviceOf(lengths, waveforms));
-        (x, len) = feature_extractor.call(x, len);
+        var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
         var layers = encoder.ExtractFeatures(x, len, numLayers);
-        var result = layers.Select(t => t.MoveToOuterDisposeScope()).ToArray();
-        return new LayerFeatures(result, len?.MoveToOuterDisposeScope());
+        Scopes.Replace(x, layers[0], waveforms);
+        Scopes.Keep(scope, layers.Append(len).ToArray());
+        return new LayerFeatures(layers, len);
     }
 
     /// <summary>

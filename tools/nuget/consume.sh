@@ -23,6 +23,7 @@ version="$prefix-local.$(date -u +%Y%m%d%H%M%S).$$"
 packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 passed=0
 failed=0
+started=$(date +%s)
 
 cleanup() {
   rm -rf "$packages/dphubert/$version" "$consumer/bin" "$consumer/obj"
@@ -143,5 +144,6 @@ if [ "$host_lacks_version" -eq 1 ]; then
   fi
 fi
 
+echo "consume: took $(( $(date +%s) - started )) s"
 echo "consume: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

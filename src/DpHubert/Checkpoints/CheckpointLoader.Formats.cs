@@ -85,8 +85,8 @@ public static partial class CheckpointLoader
             }
             else
                 throw new CheckpointFormatException(
-                    "a bare state_dict does not say its architecture: give a preset (--arch "
-                    + string.Join("|", Wav2Vec2Config.Presets.Keys) + ") or a config JSON (--config)", path);
+                    "a bare state_dict does not say its architecture: give a preset (CheckpointReadOptions.Arch: "
+                    + string.Join("|", Wav2Vec2Config.Presets.Keys) + ") or a config JSON (CheckpointReadOptions.ConfigPath)", path);
 
             var owned = weights.ToList();
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
@@ -153,7 +153,7 @@ public static partial class CheckpointLoader
                 }
                 else
                     throw new CheckpointFormatException(
-                        $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or --config", path);
+                        $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or CheckpointReadOptions.ConfigPath", path);
             }
             if (configDict.ContainsKey("model_type") || configDict.ContainsKey("architectures"))
             {

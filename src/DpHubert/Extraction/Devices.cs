@@ -30,7 +30,31 @@ public static class Devices
         throw new ArgumentException($"Invalid device '{name}': expected cpu, cuda or cuda:N.", nameof(name));
     }
 
-    /// <summary>Parses <c>float32</c>, <c>float16</c> or <c>bfloat16</c>.</summary>
+    /// <summary>
+    /// The compute dtype for a <c>--dtype</c> value on <paramref name="device"/>: <c>float32</c>, <c>bfloat16</c>,
+    /// <c>float16</c> (CUDA only), or <c>auto</c>, which picks bfloat16 on a CPU whose bf16 kernels are fast (AMX or
+    /// AVX-512 BF16 per <paramref name="cpu"/>) and float32 elsewhere (other CPUs, and CUDA, where the choice is yours).
+    /// </summary>
+    /// <param name="name">The dtype name.</param>
+    /// <param name="device">Where the model runs.</param>
+    /// <param name="cpu">The CPU facts <c>auto</c> decides on (null: <see cref="CpuFeatures.Current"/>).</param>
+    /// <exception cref="UnsupportedDTypeException">float16 on a CPU.</exception>
+    /// <exception cref="ArgumentException">An unknown name.</exception>
+    public static ScalarType ResolveDType(string name, Device device, CpuFeatures? cpu = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        bool onCpu = device.type == DeviceType.CPU;
+        if ((name ?? "").Trim().ToLowerInvariant() == "auto")
+            return onCpu && (cpu ?? CpuFeatures.Current).BFloat16IsFast ? ScalarType.BFloat16 : ScalarType.Float32;
+        var dtype = ParseDType(name!);
+        if (dtype == ScalarType.Float16 && onCpu)
+            throw new UnsupportedDTypeException(
+                "--dtype float16 is refused on the CPU: CPUs have no fast float16 kernels (it ran about 20x slower than float32). " +
+                "Use float32 (the default, exact), or bfloat16 / auto on a CPU with bf16 units (Intel AMX or AVX-512 BF16); float16 is for CUDA.");
+        return dtype;
+    }
+
+    /// <summary>Parses <c>float32</c>, <c>float16</c> or <c>bfloat16</c> (see <see cref="ResolveDType"/> for <c>auto</c>).</summary>
     /// <param name="name">The dtype name.</param>
     /// <exception cref="ArgumentException">Anything else.</exception>
     public static ScalarType ParseDType(string name) => (name ?? "").Trim().ToLowerInvariant() switch
@@ -38,6 +62,6 @@ public static class Devices
         "float32" or "fp32" => ScalarType.Float32,
         "float16" or "fp16" or "half" => ScalarType.Float16,
         "bfloat16" or "bf16" => ScalarType.BFloat16,
-        _ => throw new ArgumentException($"Invalid dtype '{name}': expected float32, float16 or bfloat16.", nameof(name)),
+        _ => throw new ArgumentException($"Invalid dtype '{name}': expected float32, bfloat16, auto or (CUDA only) float16.", nameof(name)),
     };
 }

@@ -26,13 +26,13 @@ public sealed record ExtractionOptions
     public void Validate()
     {
         if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "--batch-size must be >= 1.");
+            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "ExtractionOptions.BatchSize must be >= 1.");
         if (ChunkSeconds is { } c && !(c > 0 && double.IsFinite(c)))
-            throw new ArgumentOutOfRangeException(nameof(ChunkSeconds), c, "--chunk-seconds must be a positive number of seconds.");
+            throw new ArgumentOutOfRangeException(nameof(ChunkSeconds), c, "ExtractionOptions.ChunkSeconds must be a positive number of seconds.");
         if (!(ChunkOverlapSeconds >= 0 && double.IsFinite(ChunkOverlapSeconds)))
-            throw new ArgumentOutOfRangeException(nameof(ChunkOverlapSeconds), ChunkOverlapSeconds, "--chunk-overlap must be >= 0 seconds.");
+            throw new ArgumentOutOfRangeException(nameof(ChunkOverlapSeconds), ChunkOverlapSeconds, "ExtractionOptions.ChunkOverlapSeconds must be >= 0 seconds.");
         if (ReadAhead is { } r && r < 1)
-            throw new ArgumentOutOfRangeException(nameof(ReadAhead), r, "ReadAhead must be >= 1.");
+            throw new ArgumentOutOfRangeException(nameof(ReadAhead), r, "ExtractionOptions.ReadAhead must be >= 1.");
     }
 }
 

@@ -13,41 +13,38 @@ namespace DpHubert.Extraction;
 /// </summary>
 internal static class ForwardMemory
 {
-    /// <summary>Whether the forward pass keeps every layer's intermediates until it ends (one dispose scope around the
-    /// pass) rather than freeing each layer's as the next starts.</summary>
-    internal const bool AllLayersAlive = true;
+    /// <summary>[batch, heads, frames, frames] tensors alive in a WavLM pass: the relative position bias every layer
+    /// shares, its gated copy and the combined additive mask. Standard attention runs fused
+    /// (scaled_dot_product_attention) and never holds one.</summary>
+    private const int WavLMBiasCopies = 3;
 
-    /// <summary>[batch, heads, frames, frames] attention tensors alive per layer: scores, shifted scores and softmax.</summary>
-    private const int AttentionCopies = 3;
-
-    /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> items of at most
-    /// <paramref name="samples"/> 16 kHz samples each.</summary>
-    /// <remarks>Against HuBERT Base, fp32, whole-process peak RSS of <c>dphubert extract</c>: 20 s measured 3.66 GB
-    /// (estimate 3.4 GB + 0.4 GB of weights), 60 s 19.5 GB (estimate 20.6 GB).</remarks>
+    /// <summary>Estimated peak bytes of one inference pass over <paramref name="batch"/> items of at most
+    /// <paramref name="samples"/> 16 kHz samples each, for the forward path that frees each conv block's and each
+    /// encoder layer's intermediates as the next starts: the largest conv block (output, normalised, activated), the
+    /// encoder's linear activations of one layer, and for WavLM the [heads, frames, frames] position bias (float32).</summary>
     public static long EstimateBytes(Wav2Vec2Config config, int batch, long samples, int elementBytes)
     {
         long frames = config.FramesForSamples(samples);
-        double elements = 0;
+        double conv = 0;
         long n = samples;
-        foreach (var conv in config.ExtractorConvLayerConfig)
+        foreach (var c in config.ExtractorConvLayerConfig)
         {
-            n = Math.Max(0, (n - conv.KernelSize) / conv.Stride + 1);
-            elements += 3.0 * conv.OutChannels * n; // convolution, normalisation and GELU outputs
+            n = Math.Max(0, (n - c.KernelSize) / c.Stride + 1);
+            conv = Math.Max(conv, 3.0 * c.OutChannels * n);
         }
         int e = config.EncoderEmbedDim;
-        elements += 8.0 * e * frames; // projection, positional convolution, layer norm
-        double layers = 0, largest = 0;
+        double layer = 0;
+        int biasHeads = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
-            int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
             int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
-            double layer = AttentionCopies * (double)heads * frames * frames * Math.Max(4, elementBytes) / elementBytes
-                + (12.0 * e + 3.0 * ff) * frames;
-            layers += layer;
-            largest = Math.Max(largest, layer);
+            layer = Math.Max(layer, (12.0 * e + 3.0 * ff) * frames);
+            if (config.AttentionKind == Config.AttentionKind.WavLM && config.EncoderTotalNumHeads is { } total && total.Count > i)
+                biasHeads = Math.Max(biasHeads, total[i]);
         }
-        elements += AllLayersAlive ? layers : largest;
-        double bytes = elements * batch * elementBytes;
+        double encoder = 8.0 * e * frames + layer
+            + WavLMBiasCopies * (double)biasHeads * frames * frames * Math.Max(4, elementBytes) / elementBytes;
+        double bytes = Math.Max(conv, encoder) * batch * elementBytes;
         return bytes >= long.MaxValue ? long.MaxValue : (long)bytes;
     }
 
@@ -89,13 +86,13 @@ internal static class ForwardMemory
     public static InsufficientMemoryException TooLong(Wav2Vec2Config config, int batch, long samples, int elementBytes, long need, long available)
     {
         string what = batch > 1 ? $"a batch of {batch} inputs of up to {samples / 16000.0:0.#} s" : $"{samples / 16000.0:0.#} s of audio";
-        string advice = (batch > 1 ? "use a smaller --batch-size or " : "") + "split it with --chunk-seconds (ExtractionOptions.ChunkSeconds)";
+        string advice = (batch > 1 ? "use a smaller ExtractionOptions.BatchSize or " : "") + "split it into chunks (ExtractionOptions.ChunkSeconds)";
         foreach (int seconds in new[] { 120, 60, 30, 20, 10, 5 })
         {
             // A chunk adds 1 s of context on each side by default; leave half the memory for everything else.
             if (EstimateBytes(config, 1, (seconds + 2) * 16000L, elementBytes) <= available / 2)
             {
-                advice = $"split it with --chunk-seconds {seconds} (ExtractionOptions.ChunkSeconds = {seconds})" + (batch > 1 ? " or a smaller --batch-size" : "");
+                advice = $"split it into chunks of {seconds} s (ExtractionOptions.ChunkSeconds)" + (batch > 1 ? " or use a smaller ExtractionOptions.BatchSize" : "");
                 break;
             }
         }

@@ -44,7 +44,7 @@ public readonly record struct LayerSelection
         null or "" or "final" => Final,
         "all" => AllLayers,
         _ when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) => Layer(n),
-        _ => throw new FormatException($"--layer must be a layer number, 'all' or 'final'; got '{text}'."),
+        _ => throw new FormatException($"A LayerSelection must be a layer number, 'all' or 'final'; got '{text}'."),
     };
 
     /// <inheritdoc/>
@@ -69,8 +69,13 @@ public sealed record SpeechEncoderOptions
     /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     public string Device { get; init; } = "cpu";
 
-    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c> or <c>float16</c>.</summary>
+    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c>, <c>auto</c>
+    /// (bfloat16 on CPUs with AMX / AVX-512 BF16, float32 elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
+    /// float32 whatever the compute dtype.</summary>
     public string DType { get; init; } = "float32";
+
+    /// <summary>The CPU facts <c>auto</c> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>
+    public CpuFeatures? Cpu { get; init; }
 
     /// <summary>CPU threads for libtorch (null leaves libtorch's default).</summary>
     public int? Threads { get; init; }
@@ -158,12 +163,12 @@ public sealed class SpeechEncoder : IDisposable
     {
         options ??= new SpeechEncoderOptions();
         var device = Devices.Parse(options.Device);
-        var dtype = Devices.ParseDType(options.DType);
+        var dtype = Devices.ResolveDType(options.DType, device, options.Cpu);
         if (options.MemoryLimitBytes is { } limit && limit <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
-            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "--threads must be >= 1.");
+            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
             torch.set_num_threads(threads);
         }
         var (model, report) = CheckpointLoader.LoadModel(checkpoint, device, options.Checkpoint);
@@ -218,21 +223,7 @@ public sealed class SpeechEncoder : IDisposable
         ArgumentNullException.ThrowIfNull(samples16k);
         AudioPreprocessor.ThrowIfNotFinite(samples16k, nameof(samples16k));
         CheckLayer(layers);
-        EnsureFits(1, samples16k.Length);
-        using var lease = Use();
-        using var scope = NewDisposeScope();
-        using var mode = inference_mode();
-        var wave = tensor(samples16k).unsqueeze(0).to(DType, Device);
-        Tensor result;
-        if (layers.Index is null && !layers.All)
-            result = model.forward(wave, null).Output[0];
-        else
-        {
-            int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.ExtractFeatures(wave, null, numLayers).Layers;
-            result = layers.All ? stack(all.Select(t => t[0]).ToArray()) : all[layers.Index!.Value][0];
-        }
-        return ToArray(result);
+        return RunBatch(new[] { samples16k }, layers)[0];
     }
 
     /// <summary>Throws unless <paramref name="layers"/> exists in this model (call it before a long job).</summary>
@@ -246,7 +237,7 @@ public sealed class SpeechEncoder : IDisposable
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new ArgumentException($"--layer {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
+            throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
     }
 
     internal static FeatureArray ToArray(Tensor t)
@@ -310,7 +301,7 @@ public sealed class SpeechEncoder : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "--batch-size must be >= 1.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "ExtractionOptions.BatchSize must be >= 1.");
         CheckLayer(layers);
         for (int i = 0; i < samples16k.Count; i++)
         {
@@ -493,68 +484,38 @@ public sealed class SpeechEncoder : IDisposable
         return new FeatureArray(data, first.Shape.Length == 3 ? new[] { lead, total, dim } : new[] { total, dim });
     }
 
-    /// <summary>One forward pass over items sorted by nothing in particular; returns per-item results.</summary>
+    /// <summary>One forward pass: packs the items into a zero-padded float32 batch (lengths only when they differ),
+    /// lets the model compute it with <see cref="BatchSemantics.PerItem"/> (so each row equals that item alone) and
+    /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
-        if (items.Length == 1) return new[] { Extract(items[0], layers) };
         EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var lease = Use();
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        bool equal = items.All(x => x.Length == items[0].Length);
-        Tensor features;
-        Tensor? lengths = null;
-        long[] frames;
-        if (equal)
-        {
-            // Rows of one length: exactly what one-by-one inference computes, stacked.
-            var waves = stack(items.Select(x => tensor(x)).ToArray()).to(DType, Device);
-            if (model.NormalizeWaveform) waves = nn.functional.layer_norm(waves, new[] { waves.shape[^1] });
-            features = model.FeatureExtractor.call(waves, null).Output;
-            frames = Enumerable.Repeat(features.shape[1], items.Length).ToArray();
-        }
-        else
-        {
-            var rows = items.Select(x =>
-            {
-                var w = tensor(x).unsqueeze(0).to(DType, Device);
-                return model.NormalizeWaveform ? nn.functional.layer_norm(w, new[] { (long)x.Length }) : w;
-            }).ToArray();
-            frames = items.Select(x => model.Config.FramesForSamples(x.Length)).ToArray();
-            long maxFrames = frames.Max();
-            if (model.Config.ExtractorMode == Config.ExtractorMode.GroupNorm)
-            {
-                // The per-channel GroupNorm takes statistics over the whole (padded) time axis: run it per item.
-                features = cat(rows.Select(r =>
-                {
-                    var f = model.FeatureExtractor.call(r, null).Output;
-                    return nn.functional.pad(f, new[] { 0L, 0, 0, maxFrames - f.shape[1] });
-                }).ToArray(), 0);
-            }
-            else
-            {
-                long max = items.Max(x => (long)x.Length);
-                var waves = cat(rows.Select(r => nn.functional.pad(r, new[] { 0L, max - r.shape[1] })).ToArray(), 0);
-                features = model.FeatureExtractor.call(waves, null).Output;
-                features = features[.., ..(int)maxFrames];
-            }
-            lengths = tensor(frames, device: Device);
-        }
+        int max = items.Max(x => x.Length);
+        var packed = new float[(long)items.Length * max];
+        for (int i = 0; i < items.Length; i++) items[i].CopyTo(packed, (long)i * max);
+        bool equal = items.All(x => x.Length == max);
+        // Waveform statistics are taken in float32 whatever the compute dtype; the model casts after normalizing.
+        var waves = tensor(packed, new long[] { items.Length, max }).to(Device);
+        var lengths = equal ? null : tensor(items.Select(x => (long)x.Length).ToArray(), device: Device);
+        var frames = items.Select(x => (int)model.Config.FramesForSamples(x.Length)).ToArray();
         var outs = new FeatureArray[items.Length];
         if (layers.Index is null && !layers.All)
         {
-            var x = model.Encoder.call(features, lengths);
-            if (model.Aux is { } aux) x = aux.call(x);
-            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..(int)frames[i]]);
+            var x = model.forward(waves, lengths, BatchSemantics.PerItem).Output;
+            for (int i = 0; i < items.Length; i++) outs[i] = ToArray(x[i, ..frames[i]]);
         }
         else
         {
             int? numLayers = layers.All ? null : Math.Max(1, layers.Index!.Value);
-            var all = model.Encoder.ExtractFeatures(features, lengths, numLayers);
+            var all = model.ExtractFeatures(waves, lengths, numLayers, BatchSemantics.PerItem).Layers;
             for (int i = 0; i < items.Length; i++)
             {
-                int n = (int)frames[i];
-                outs[i] = layers.All ? ToArray(stack(all.Select(t => t[i, ..n]).ToArray())) : ToArray(all[layers.Index!.Value][i, ..n]);
+                int n = frames[i];
+                using var row = layers.All ? stack(all.Select(t => t[i, ..n]).ToArray()) : all[layers.Index!.Value][i, ..n];
+                outs[i] = ToArray(row);
             }
         }
         return outs;

@@ -57,9 +57,10 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     /// <returns>[batch, out_channels, out_frames] and the new lengths <c>max(0, floor((len - k) / s) + 1)</c>.</returns>
     public override (Tensor Output, Tensor? Lengths) forward(Tensor x, Tensor? length)
     {
+        var input = x;
         x = conv.call(x);
-        if (layer_norm is not null) x = layer_norm.call(x);
-        x = nn.functional.gelu(x);
+        if (layer_norm is not null) x = Scopes.Replace(x, layer_norm.call(x), input);
+        x = Scopes.Gelu(x, owned: true);
         if (hard_concrete is not null)
         {
             using var mask = hard_concrete.forward();

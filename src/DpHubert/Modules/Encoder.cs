@@ -34,6 +34,7 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
 
     private (Tensor X, Tensor? Mask) Preprocess(Tensor features, Tensor? lengths)
     {
+        using var scope = NewDisposeScope();
         var x = feature_projection.call(features);
         Tensor? mask = null;
         if (lengths is not null)
@@ -43,6 +44,7 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
             x = x.masked_fill(pad.unsqueeze(-1), 0.0);
             mask = (pad.unsqueeze(1).unsqueeze(1).to(features.dtype) * -10000.0).expand(b, 1, t, t);
         }
+        Scopes.Keep(scope, x, mask);
         return (x, mask);
     }
 
@@ -52,7 +54,9 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor features, Tensor? lengths)
     {
         var (x, mask) = Preprocess(features, lengths);
-        return transformer.call(x, mask, null);
+        var y = transformer.call(x, mask, null);
+        mask?.Dispose();
+        return Scopes.Replace(x, y, features);
     }
 
     /// <summary>The projection output followed by each layer's output (L + 1 tensors, or numLayers + 1).</summary>

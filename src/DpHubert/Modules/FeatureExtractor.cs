@@ -44,10 +44,21 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
     {
         if (x.ndim != 2)
             throw new ArgumentException($"Expected the input Tensor to be 2D (batch, time), but received {Shapes.Format(x)}", nameof(x));
+        var input = x;
+        var lengthInput = length;
         x = x.unsqueeze(1);
-        foreach (var layer in conv_layers) (x, length) = layer.call(x, length);
-        x = x.transpose(1, 2);
-        x = x * dummy_weight;
+        foreach (var layer in conv_layers)
+        {
+            // Each block in its own scope, and its input freed once it has run: one block's activations at a time.
+            using var scope = NewDisposeScope();
+            var (y, len) = layer.call(x, length);
+            Scopes.Keep(scope, y, len);
+            x = Scopes.Replace(x, y, input);
+            if (length is not null && len is not null) Scopes.Replace(length, len, lengthInput);
+            length = len;
+        }
+        using (var t = x.transpose(1, 2))
+            x = Scopes.Replace(x, t * dummy_weight, input);
         return (x, length);
     }
 

@@ -106,15 +106,26 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         int h = (int)(q_proj.weight!.shape[0] / HeadDim);
         var shape = new long[] { b, l, h, HeadDim };
         var q = q_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var k = k_proj.call(x).view(shape).permute(0, 2, 3, 1);       // B, H, Hd, L
+        var k = k_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
         var v = v_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var weights = CatchingOps.MatMul(q * Scaling, k);             // B, H, L, L (matmul would abort on a libtorch error)
-        if (attentionMask is not null) weights = weights + attentionMask;
-        // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
-        weights = weights - weights.max(-1, keepdim: true).values;
-        weights = weights.softmax(-1);
-        weights = dropout.call(weights);
-        var output = CatchingOps.MatMul(weights, v);                  // B, H, L, Hd
+        Tensor output;
+        if (!training && !is_grad_enabled())
+        {
+            // Fused attention (same numbers within rounding): never holds the [B, H, L, L] weights, so a layer's memory
+            // grows linearly with the length. Its default scale is head_dim^-0.5, as here.
+            output = nn.functional.scaled_dot_product_attention(q, k, v, attentionMask);   // B, H, L, Hd
+        }
+        else
+        {
+            // Autograd and dropout: the original's explicit computation.
+            var weights = CatchingOps.MatMul(q * Scaling, k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
+            if (attentionMask is not null) weights = weights + attentionMask;
+            // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
+            weights = weights - weights.max(-1, keepdim: true).values;
+            weights = weights.softmax(-1);
+            weights = dropout.call(weights);
+            output = CatchingOps.MatMul(weights, v);                      // B, H, L, Hd
+        }
         if (hard_concrete_for_heads is not null)
         {
             using var headMask = hard_concrete_for_heads.forward();

@@ -68,9 +68,19 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
 
     private Tensor Preprocess(Tensor x)
     {
+        using var scope = NewDisposeScope();
         x = x + pos_conv_embed.call(x);
         if (LayerNormFirst) x = layer_norm.call(x);
-        return dropout.call(x);
+        return dropout.call(x).MoveToOuterDisposeScope();
+    }
+
+    // One layer in its own dispose scope: its intermediates are freed when it returns, only output and bias survive.
+    private static (Tensor Output, Tensor? PositionBias) RunLayer(EncoderLayer layer, Tensor x, Tensor? attentionMask, Tensor? positionBias)
+    {
+        using var scope = NewDisposeScope();
+        var (y, bias) = layer.call(x, attentionMask, positionBias);
+        Scopes.Keep(scope, y, bias);
+        return (y, bias);
     }
 
     /// <summary>Runs every layer.</summary>
@@ -80,13 +90,18 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     /// <returns>[batch, frames, E].</returns>
     public override Tensor forward(Tensor x, Tensor? attentionMask, Tensor? positionBias)
     {
+        var input = x;
+        var initialBias = positionBias;
         x = Preprocess(x);
         foreach (var layer in layers)
         {
             if (training && rand(1).item<float>() <= LayerDrop) continue;
-            (x, positionBias) = layer.call(x, attentionMask, positionBias);
+            var (y, bias) = RunLayer(layer, x, attentionMask, positionBias);
+            x = Scopes.Replace(x, y, input);
+            positionBias = bias;
         }
-        if (!LayerNormFirst) x = layer_norm.call(x);
+        if (!ReferenceEquals(positionBias, initialBias)) positionBias?.Dispose();
+        if (!LayerNormFirst) x = Scopes.Replace(x, layer_norm.call(x), input);
         return x;
     }
 
@@ -102,13 +117,17 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         if (numLayers is { } n && (n <= 0 || n > layers.Count))
             throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {layers.Count}.");
         var ret = new List<Tensor>();
-        x = Preprocess(x);
+        var initialBias = positionBias;
+        var pre = Preprocess(x);
+        x = pre;
         foreach (var layer in layers)
         {
-            (x, positionBias) = layer.call(x, attentionMask, positionBias);
+            (x, positionBias) = RunLayer(layer, x, attentionMask, positionBias);
             ret.Add(x);
             if (numLayers is { } k && ret.Count >= k) break;
         }
+        if (!ReferenceEquals(positionBias, initialBias)) positionBias?.Dispose();
+        if (!ret.Any(t => ReferenceEquals(t, pre))) pre.Dispose();
         return ret;
     }
 

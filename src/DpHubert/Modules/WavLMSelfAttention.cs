@@ -88,12 +88,25 @@ public sealed class WavLMSelfAttention : SelfAttention
             var g = gru_rel_pos_linear.call(qLayer).view(b, TotalNumHeads, l, 2, 4).sum(-1L);
             var gates = g.sigmoid().chunk(2, -1);
             var gate = gates[0] * (gates[1] * gru_rel_pos_const - 1.0) + 2.0;             // B, Ht, L, 1
-            var rel = gate.view(b * TotalNumHeads, l, 1) * positionBias;
-            rel = rel.view(-1, l, l).reshape(b, TotalNumHeads, l, l);
-            using var index = tensor(remainingHeads, device: rel.device);
-            mask = rel.index_select(1, index);                                           // B, H, L, L
+            var gated = gate.view(b * TotalNumHeads, l, 1) * positionBias;
+            var rel = gated.view(b, TotalNumHeads, l, l);
+            if (remainingHeads.Length == TotalNumHeads && remainingHeads.Select((h, i) => h == i).All(x => x))
+                mask = rel;
+            else
+            {
+                using var index = tensor(remainingHeads, device: rel.device);
+                mask = rel.index_select(1, index);                                       // B, H, L, L
+                rel.Dispose();  // one [B, H, L, L] at a time
+                gated.Dispose();
+            }
         }
-        if (attentionMask is not null) mask = mask is null ? attentionMask : mask + attentionMask;
+        if (attentionMask is not null)
+        {
+            if (mask is null) mask = attentionMask;
+            // The gated bias is ours: under no_grad it takes the padding mask in place instead of a second copy.
+            else if (!is_grad_enabled()) mask.add_(attentionMask);
+            else mask = mask + attentionMask;
+        }
         return (Attend(query, mask), positionBias);
     }
 

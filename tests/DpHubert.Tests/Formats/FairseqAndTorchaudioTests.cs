@@ -138,7 +138,7 @@ public class FairseqAndTorchaudioTests
     {
         var act = () => CheckpointLoader.Read(CaseFile("ta_hubert_base_like", "state_dict"));
         act.Should().Throw<CheckpointFormatException>()
-            .WithMessage("*--arch*hubert_base*wavlm_large*--config*")
+            .WithMessage("*CheckpointReadOptions.Arch*hubert_base*wavlm_large*CheckpointReadOptions.ConfigPath*")
             .Which.FilePath.Should().Be(CaseFile("ta_hubert_base_like", "state_dict"));
     }
 

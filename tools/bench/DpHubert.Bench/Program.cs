@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 // DpHubert benchmarks: speed, dtype, batch, memory, large, load, all. Exit code 0 when every target is met, 1 when one is
 // missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -75,7 +75,8 @@ catch (FormatException e)
     return 2;
 }
 string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
-var selected = command == "all" ? all : all.Contains(command) ? new[] { command } : null;
+// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target.
+var selected = command == "all" ? all : all.Contains(command) || command == "layers" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -105,6 +106,7 @@ try
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
             case "load": LoadBench.Run(o, verdicts); break;
+            case "layers": LayerTraceBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
