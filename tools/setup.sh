@@ -5,11 +5,12 @@
 #   - alsa-utils: real 48 kHz speech (/usr/share/sounds/alsa/*.wav) for the audio and CLI tests.
 #   - sox: the reference resampler (rate -v) the resampling accuracy tests compare against.
 #   - binutils: readelf, with which tools/nuget/consume.sh checks the libLibTorchSharp fix in a consumer's output.
+#   - time: /usr/bin/time, the peak RSS of whole processes in the side-by-side benchmark (tools/bench compare).
 # Idempotent: installs only what is missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils sox binutils)
+packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils sox binutils time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

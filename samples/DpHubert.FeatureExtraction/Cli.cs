@@ -56,6 +56,8 @@ internal static class Cli
         ("SpeechEncoderOptions.Threads", "--threads"),
         ("CheckpointReadOptions.ConfigPath", "--config"),
         ("CheckpointReadOptions.Arch", "--arch"),
+        ("SpeechEncoderOptions.Units", "--units"),
+        ("SpeechEncoderOptions.Projection", "--projection"),
         ("A LayerSelection", "--layer"),
         ("Layer index ", "--layer "),
     };
@@ -72,7 +74,7 @@ internal sealed record CheckpointHintOptions(Option<string> Arch, Option<string>
 {
     public static CheckpointHintOptions Create() => new(
         new Option<string>("--arch") { Description = "Preset for a bare torchaudio state_dict (hubert_base, ...)." },
-        new Option<string>("--config") { Description = "Config JSON for a bare state_dict." });
+        new Option<string>("--config") { Description = "Config JSON, or a DPHuBERT .pth whose config to take, for a checkpoint without one (a bare state_dict; a DPHuBERT Lightning .ckpt: the student's original .pth)." });
 
     public CheckpointReadOptions Read(ParseResult parse) =>
         new() { Arch = parse.GetValue(Arch), ConfigPath = parse.GetValue(Config) };

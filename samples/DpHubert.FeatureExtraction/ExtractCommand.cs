@@ -38,17 +38,23 @@ internal static class ExtractCommand
         var chunkOverlap = new Option<double>("--chunk-overlap") { Description = "Context in seconds on each side of a chunk.", DefaultValueFactory = _ => 1.0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
         var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
+        var memoryLimit = new Option<double?>("--memory-limit") { Description = "GB one forward pass may take (default: what the machine has available); an input that needs more fails alone, with a --chunk-seconds suggestion." };
         var hints = CheckpointHintOptions.Create();
+        var projection = new Option<bool>("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
+        var units = new Option<string>("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
             checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
-            hints.Arch, hints.Config,
+            memoryLimit, hints.Arch, hints.Config, projection, units,
         };
         var corpus = new CorpusOptions();
         foreach (var option in corpus.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var selection = LayerSelection.Parse(parse.GetValue(layer));
+            var named = parse.GetValue(units) is { } unitsName ? SpeechUnits.Parse(unitsName) : null;
+            if (named is not null && parse.GetValue(layer) is not null)
+                throw new ArgumentException($"--units {named.Name} sets the layer itself ({named.Layers}); leave out --layer.");
+            var selection = named?.Layers ?? LayerSelection.Parse(parse.GetValue(layer));
             var options = new ExtractionOptions
             {
                 BatchSize = parse.GetValue(batchSize),
@@ -71,7 +77,12 @@ internal static class ExtractCommand
                 Device = parse.GetValue(device)!,
                 DType = parse.GetValue(dtype)!,
                 Threads = parse.GetValue(threads),
+                MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb
+                    ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
+                    : null,
                 Checkpoint = hints.Read(parse),
+                Projection = parse.GetValue(projection),
+                Units = named,
             });
             if (parse.GetValue(verbose))
             {

@@ -19,7 +19,9 @@ import torch
 import torchaudio
 
 
-def main(checkpoint, wav, features):
+def torchaudio_model(checkpoint):
+    """torchaudio's wav2vec2_model with a DPHuBERT .pth's weights (unpruned wav2vec2/HuBERT layouts), in eval mode;
+    returns (model, config)."""
     ckpt = torch.load(checkpoint, map_location="cpu")
     config, sd = ckpt["config"], ckpt["state_dict"]
     dummy = sd.pop("feature_extractor.dummy_weight", None)
@@ -47,6 +49,11 @@ def main(checkpoint, wav, features):
     )
     model.load_state_dict(sd, strict=True)
     model.eval()
+    return model, config
+
+
+def main(checkpoint, wav, features):
+    model, config = torchaudio_model(checkpoint)
     wave, rate = torchaudio.load(wav)
     wave = torchaudio.functional.resample(wave.mean(0, keepdim=True), rate, 16000)
     if config["normalize_waveform"]:

@@ -214,6 +214,7 @@ def unilm_to_torchaudio(sd):
         if k == "mask_emb":
             continue
         k = re.sub(r"^feature_extractor\.conv_layers\.(\d+)\.0\.", r"feature_extractor.conv_layers.\1.conv.", k)
+        k = re.sub(r"^feature_extractor\.conv_layers\.(\d+)\.2\.1\.", r"feature_extractor.conv_layers.\1.layer_norm.", k)
         k = re.sub(r"^feature_extractor\.conv_layers\.0\.2\.", "feature_extractor.conv_layers.0.layer_norm.", k)
         k = re.sub(r"^post_extract_proj\.", "encoder.feature_projection.projection.", k)
         k = re.sub(r"^layer_norm\.", "encoder.feature_projection.layer_norm.", k)

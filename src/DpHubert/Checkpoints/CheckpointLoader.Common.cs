@@ -15,7 +15,7 @@ public static partial class CheckpointLoader
     private const string PosConvPrefix = "encoder.transformer.pos_conv_embed.conv.";
 
     /// <summary>Converts one config value read from a foreign format; a wrong type names the file and the key.</summary>
-    private static T ConvertField<T>(string key, object? raw, Func<object?, T> convert, string path)
+    internal static T ConvertField<T>(string key, object? raw, Func<object?, T> convert, string path)
     {
         try
         {
@@ -28,7 +28,7 @@ public static partial class CheckpointLoader
     }
 
     /// <summary>A config value the file lacks: use the framework's default and say so in the report.</summary>
-    private static T DefaultField<T>(string key, T fallback, LoadReport report, string where, string whose)
+    internal static T DefaultField<T>(string key, T fallback, LoadReport report, string where, string whose)
     {
         report.Notes.Add($"{where} has no '{key}': using {whose} default {Wav2Vec2Config.Describe(fallback)}");
         return fallback;
@@ -80,11 +80,12 @@ public static partial class CheckpointLoader
     }
 
     /// <summary>
-    /// Normalizes what every format may hold: a fused positional-conv <c>weight</c> becomes <c>weight_g</c> (its
+    /// Normalizes what every format may hold: fused attention projections (<c>in_proj_*</c>) split into q, k, v; a fused positional-conv <c>weight</c> becomes <c>weight_g</c> (its
     /// norm per kernel tap) and <c>weight_v</c> (itself); floating tensors other than float32 become float32.
     /// </summary>
     internal static void Normalize(StateDict sd, LoadReport report, string path)
     {
+        FusedAttentionProjections.Split(sd, report, path);
         var fused = PosConvPrefix + "weight";
         if (sd.ContainsKey(fused))
         {
@@ -112,6 +113,40 @@ public static partial class CheckpointLoader
         }
         if (converted.Count > 0)
             report.Notes.Add($"{converted.Count} tensors converted to float32 (e.g. {converted[0]})");
+    }
+
+    /// <summary>
+    /// The config given by <see cref="CheckpointReadOptions.ConfigPath"/>: a config JSON, or a DPHuBERT <c>.pth</c>
+    /// whose <c>"config"</c> is taken (as DPHuBERT's <c>prune.py</c> takes the student's from <c>--original_ckpt</c>).
+    /// </summary>
+    internal static Wav2Vec2Config ConfigFromFile(string configPath, LoadReport report)
+    {
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"Config not found: {configPath}", configPath);
+        bool json;
+        using (var f = File.OpenRead(configPath))
+        {
+            int b;
+            do b = f.ReadByte(); while (b is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF);
+            json = b == '{';
+        }
+        if (json)
+        {
+            report.Notes.Add($"config from {configPath}");
+            return ConfigFromDictionary(ReadJsonObject(configPath), configPath, report);
+        }
+        var root = TorchCheckpointReader.Load(configPath);
+        try
+        {
+            if (root is not PyDict d || !d.TryGetValue("config", out var c) || c is not PyDict config)
+                throw new CheckpointFormatException("expected a config JSON or a DPHuBERT .pth with a 'config' entry", configPath);
+            report.Notes.Add($"config from {configPath} (its 'config' entry)");
+            return ConfigFromDictionary(config.ToDictionary(kv => kv.Key as string
+                ?? throw new CheckpointFormatException($"config key {kv.Key} is not a string", configPath, "config"), kv => kv.Value), configPath, report);
+        }
+        finally
+        {
+            DisposeTensors(root);
+        }
     }
 
     internal static Dictionary<string, object?> ReadJsonObject(string path)
@@ -175,6 +210,19 @@ public static partial class CheckpointLoader
         }
     }
 
+    /// <summary>Keeps a format's optional projection (fairseq's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>) beside the
+    /// model as <see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>], or disposes the group when it is empty.</summary>
+    internal static void KeepProjection(ModelCheckpoint checkpoint, StateDict projection, string what)
+    {
+        if (!projection.ContainsKey("weight"))
+        {
+            projection.Dispose();
+            return;
+        }
+        checkpoint.Extras[FinalProjKey] = projection;
+        checkpoint.Report.Notes.Add($"{what} ({Shapes.Format(projection["weight"])}) kept as the optional projection Extras[\"{FinalProjKey}\"]");
+    }
+
     /// <summary>Adds an identity LayerNorm (ones, zeros) for models whose feature projection has none.</summary>
     internal static void InsertIdentityProjectionNorm(StateDict sd, int channels, LoadReport report)
     {
@@ -184,7 +232,7 @@ public static partial class CheckpointLoader
             + "inserted an identity one (encoder.feature_projection.layer_norm weight = 1, bias = 0)");
     }
 
-    private static void SetAuxFromWeights(ref Wav2Vec2Config config, StateDict sd, LoadReport report, string source)
+    internal static void SetAuxFromWeights(ref Wav2Vec2Config config, StateDict sd, LoadReport report, string source)
     {
         if (sd.TryGetValue("aux.weight", out var aux))
         {

@@ -43,12 +43,7 @@ public static partial class CheckpointLoader
             Normalize(sd, report, path);
             SetAuxFromWeights(ref config, sd, report, "proj");
             var checkpoint = new ModelCheckpoint(config, sd, report);
-            if (finalProj.ContainsKey("weight"))
-            {
-                checkpoint.Extras[FinalProjKey] = finalProj;
-                report.Notes.Add($"final_proj ({Shapes.Format(finalProj["weight"])}) kept as the optional projection Extras[\"{FinalProjKey}\"]");
-            }
-            else finalProj.Dispose();
+            KeepProjection(checkpoint, finalProj, "final_proj");
             return checkpoint;
         }
         catch
@@ -93,6 +88,17 @@ public static partial class CheckpointLoader
         if (innerName.Contains("wavlm", StringComparison.OrdinalIgnoreCase) || innerName.Contains("data2vec", StringComparison.OrdinalIgnoreCase)
             || innerName.Contains("conformer", StringComparison.OrdinalIgnoreCase))
             throw new CheckpointFormatException($"fairseq model '{innerName}' is not supported (wav2vec 2.0 and HuBERT are)", path, "_name");
+        return FairseqArchitecture(arch, overrides, new[] { (task, "task"), (model, "model") }, path, report, "the fairseq config");
+    }
+
+    /// <summary>
+    /// A wav2vec 2.0-style architecture section in fairseq's field names (<c>encoder_embed_dim</c>,
+    /// <c>conv_feature_layers</c> ...), also what unilm's WavLM cfg uses. <paramref name="overrides"/> (a fine-tuning
+    /// config) wins for the dropouts; <c>normalize</c> is taken from the first of <paramref name="normalizeSources"/> that has it.
+    /// </summary>
+    internal static Wav2Vec2Config FairseqArchitecture(PyDict arch, PyDict? overrides, (PyDict Section, string Name)[] normalizeSources,
+        string path, LoadReport report, string where)
+    {
         if (Str(arch, "layer_type") is { } lt && lt != "transformer")
             throw new CheckpointFormatException($"layer_type '{lt}' is not supported (only 'transformer')", path, "layer_type");
         if (Str(arch, "activation_fn") is { } fn && fn != "gelu")
@@ -105,7 +111,7 @@ public static partial class CheckpointLoader
             object? raw;
             if (overrides is not null && overrideKey is not null && overrides.TryGetValue(overrideKey, out var o) && o is not null) raw = o;
             else if (!arch.TryGetValue(key, out raw) || raw is null)
-                return DefaultField(key, fallback, report, "the fairseq config", "fairseq's");
+                return DefaultField(key, fallback, report, where, "fairseq's");
             return ConvertField(key, raw, convert, path);
         }
         static int Int(object? v) => Wav2Vec2Config.AsInt(v);
@@ -135,7 +141,7 @@ public static partial class CheckpointLoader
 
         bool normalize = false;
         string? normalizeFrom = null;
-        foreach (var (section, name) in new[] { (task, "task"), (model, "model") })
+        foreach (var (section, name) in normalizeSources)
             if (normalizeFrom is null && section.TryGetValue("normalize", out var n) && n is bool nb)
             {
                 normalize = nb;

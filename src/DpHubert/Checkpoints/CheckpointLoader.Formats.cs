@@ -19,7 +19,10 @@ public static partial class CheckpointLoader
     {
         if (root is not PyDict d)
             throw new CheckpointFormatException($"the checkpoint is a {Describe(root)}, expected a dict", path);
+        if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
         if (IsFairseq(d)) return FromFairseq(d, path);
+        if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
+        if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
 
         var notes = new List<string>();
         PyDict stateDict = d;
@@ -71,10 +74,7 @@ public static partial class CheckpointLoader
         {
             Wav2Vec2Config config;
             if (options.ConfigPath is not null)
-            {
-                config = ConfigFromDictionary(ReadJsonObject(options.ConfigPath), options.ConfigPath, report);
-                report.Notes.Add($"config from {options.ConfigPath}");
-            }
+                config = ConfigFromFile(options.ConfigPath, report);
             else if (options.Arch is not null)
             {
                 if (!Wav2Vec2Config.Presets.TryGetValue(options.Arch, out var preset))

@@ -22,6 +22,15 @@ public enum CheckpointFormat
 
     /// <summary>A Hugging Face model folder (<c>config.json</c> + weights).</summary>
     HuggingFace,
+
+    /// <summary>A microsoft/unilm WavLM checkpoint (<c>WavLM-Base+.pt</c>: <c>{"cfg", "model"}</c>).</summary>
+    UnilmWavLm,
+
+    /// <summary>bshall/hubert's HuBERT-Soft (a bare state_dict with <c>module.</c> prefixes).</summary>
+    HubertSoft,
+
+    /// <summary>A PyTorch Lightning <c>.ckpt</c> from DPHuBERT's distill.py / final_distill.py (config given separately).</summary>
+    DpHubertLightning,
 }
 
 /// <summary>What a load did with the keys of a checkpoint: printed by the CLI's <c>--verbose</c>.</summary>

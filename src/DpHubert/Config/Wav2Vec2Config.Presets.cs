@@ -84,7 +84,8 @@ public sealed partial record Wav2Vec2Config
         NormalizeWaveform = mode == ExtractorMode.LayerNorm,
     };
 
-    private static Wav2Vec2Config ToWavLM(Wav2Vec2Config c, int heads) => c with
+    /// <summary>The WavLM form of a uniform config: every head of every layer kept, 320 buckets up to distance 800.</summary>
+    internal static Wav2Vec2Config ToWavLM(Wav2Vec2Config c, int heads) => c with
     {
         EncoderNumHeads = null,
         EncoderHeadDim = null,

@@ -83,6 +83,20 @@ public sealed record SpeechEncoderOptions
     /// <summary>Hints for checkpoints that need them (bare torchaudio state_dicts).</summary>
     public CheckpointReadOptions? Checkpoint { get; init; }
 
+    /// <summary>
+    /// Apply the checkpoint's optional projection (ContentVec's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>) to every
+    /// output, whichever layer is selected. Loading fails if the checkpoint has none.
+    /// </summary>
+    public bool Projection { get; init; }
+
+    /// <summary>
+    /// so-vits-svc units (<see cref="SpeechUnits"/>): sets <see cref="Projection"/> and the waveform padding of that set;
+    /// pass <see cref="SpeechEncoder.Units"/>'s <see cref="SpeechUnits.Layers"/> as the selection. The padding is applied
+    /// to what the file, stream and resampling overloads read; the 16 kHz sample overloads take their samples as given
+    /// (pad them with <see cref="SpeechUnits.Pad"/>).
+    /// </summary>
+    public SpeechUnits? Units { get; init; }
+
     /// <summary>The most memory (bytes) one forward pass may take on the CPU; a longer input fails with an
     /// <see cref="InsufficientMemoryException"/> that suggests <see cref="ExtractionOptions.ChunkSeconds"/>
     /// before anything is allocated. Null: the memory available when the pass starts (Linux MemAvailable, bounded by
@@ -123,14 +137,18 @@ public sealed record SpeechEncoderOptions
 public sealed class SpeechEncoder : IDisposable
 {
     private readonly Wav2Vec2Model model;
+    private readonly FinalProjection? projection;
     private readonly long? memoryLimit;
     private readonly object gate = new();
     private int inFlight; // forward passes running now, so Dispose can wait for them
     private bool disposed;
 
-    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit)
+    private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit,
+        FinalProjection? projection, SpeechUnits? units)
     {
         this.model = model;
+        this.projection = projection;
+        Units = units;
         Report = report;
         Device = device;
         DType = dtype;
@@ -153,6 +171,12 @@ public sealed class SpeechEncoder : IDisposable
     /// <summary>The compute dtype.</summary>
     public ScalarType DType { get; }
 
+    /// <summary>The so-vits-svc units this encoder was loaded for (<see cref="SpeechEncoderOptions.Units"/>), or null.</summary>
+    public SpeechUnits? Units { get; }
+
+    /// <summary>Whether outputs go through the checkpoint's optional projection.</summary>
+    public bool ProjectsOutputs => projection is not null;
+
     /// <summary>Loads a checkpoint (any supported format: file or folder).</summary>
     /// <param name="checkpoint">Path.</param>
     /// <param name="options">Device, dtype, threads.</param>
@@ -171,9 +195,25 @@ public sealed class SpeechEncoder : IDisposable
             if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
             torch.set_num_threads(threads);
         }
-        var (model, report) = CheckpointLoader.LoadModel(checkpoint, device, options.Checkpoint);
+        bool project = options.Projection || options.Units?.Projection == true;
+        using var read = CheckpointLoader.Read(checkpoint, options.Checkpoint);
+        var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw new ArgumentException(
+            $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
+            + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
+        Wav2Vec2Model model;
+        try
+        {
+            if (proj is not null && proj.InFeatures != read.Config.EncoderEmbedDim)
+                throw new ArgumentException($"the projection of {checkpoint} takes {proj.InFeatures} features, the model gives {read.Config.EncoderEmbedDim}.");
+            model = CheckpointLoader.BuildModel(read, device);
+        }
+        catch
+        {
+            proj?.Dispose();
+            throw;
+        }
         if (dtype != ScalarType.Float32) model.to(dtype);
-        return new SpeechEncoder(model, report, device, dtype, options.MemoryLimitBytes);
+        return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units);
     }
 
     /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
@@ -183,7 +223,7 @@ public sealed class SpeechEncoder : IDisposable
     public FeatureArray ExtractFile(string path, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var samples = AudioPreprocessor.LoadMono16k(path);
+        var samples = Pad(AudioPreprocessor.LoadMono16k(path));
         cancellationToken.ThrowIfCancellationRequested();
         return Extract(samples, layers);
     }
@@ -195,7 +235,7 @@ public sealed class SpeechEncoder : IDisposable
     public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var samples = AudioPreprocessor.LoadMono16k(stream);
+        var samples = Pad(AudioPreprocessor.LoadMono16k(stream));
         cancellationToken.ThrowIfCancellationRequested();
         return Extract(samples, layers);
     }
@@ -210,7 +250,7 @@ public sealed class SpeechEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(samples);
         AudioPreprocessor.ThrowIfNotFinite(samples, nameof(samples));
-        return Extract(AudioPreprocessor.Resample(samples, sampleRate, AudioPreprocessor.TargetSampleRate), layers);
+        return Extract(Pad(AudioPreprocessor.Resample(samples, sampleRate, AudioPreprocessor.TargetSampleRate)), layers);
     }
 
     /// <summary>Features of 16 kHz mono samples.</summary>
@@ -240,9 +280,13 @@ public sealed class SpeechEncoder : IDisposable
             throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
     }
 
-    internal static FeatureArray ToArray(Tensor t)
+    private float[] Pad(float[] samples16k) => Units?.Pad(samples16k) ?? samples16k;
+
+    /// <summary>A result as a float32 array, through the projection when there is one.</summary>
+    private FeatureArray ToArray(Tensor t)
     {
-        using var c = t.detach().to(ScalarType.Float32).cpu().contiguous();
+        using var projected = projection?.Apply(t);
+        using var c = (projected ?? t).detach().to(ScalarType.Float32).cpu().contiguous();
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
     }
 
@@ -338,7 +382,7 @@ public sealed class SpeechEncoder : IDisposable
             ArgumentNullException.ThrowIfNull(samples[i], $"{nameof(samples)}[{i}]");
             AudioPreprocessor.ThrowIfNotFinite(samples[i], $"{nameof(samples)}[{i}]");
         }
-        return ExtractBatch(samples.Select(x => AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate)).ToArray(), layers, batchSize, cancellationToken);
+        return ExtractBatch(samples.Select(x => Pad(AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate))).ToArray(), layers, batchSize, cancellationToken);
     }
 
     /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. Whatever fails for one
@@ -373,7 +417,7 @@ public sealed class SpeechEncoder : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
-                    var samples = AudioPreprocessor.LoadMono16k(group[i]);
+                    var samples = Pad(AudioPreprocessor.LoadMono16k(group[i]));
                     CheckLength(samples.Length);
                     loaded[i] = (samples, null);
                 }
@@ -531,6 +575,7 @@ public sealed class SpeechEncoder : IDisposable
             while (inFlight > 0) Monitor.Wait(gate);
         }
         model.Dispose();
+        projection?.Dispose();
     }
 
     /// <summary>Marks a forward pass as running until the lease is disposed; refuses once <see cref="Dispose"/> began.</summary>

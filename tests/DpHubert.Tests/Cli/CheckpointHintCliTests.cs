@@ -61,6 +61,34 @@ public class CheckpointHintCliTests
     }
 
     [Fact]
+    public void Prune_of_a_DPHuBERT_Lightning_checkpoint_gives_what_prune_py_gives()
+    {
+        string dir = TestFiles.TempDir();
+        string pruned = Path.Combine(dir, "pruned_hubert_base.pth");
+        string ckpt = Formats.PublishedLayoutTests.File("dphubert_distill", "checkpoint");
+        var r = ConsoleRunner.Run("prune", "--checkpoint", ckpt, "--output", pruned);
+        r.ExitCode.Should().Be(2, r.ToString());
+        r.StdErr.Should().Contain("--config").And.Contain(ckpt);
+        r = ConsoleRunner.Run("prune", "--checkpoint", ckpt, "--config", Formats.PublishedLayoutTests.File("dphubert_distill", "student_original"),
+            "--output", pruned, "--verbose");
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdErr.Should().Contain("DpHubertLightning");
+        using (var ours = CheckpointLoader.Read(pruned))
+        using (var expected = CheckpointLoader.Read(Formats.PublishedLayoutTests.File("dphubert_distill", "pruned_reference")))
+        {
+            ours.Config.Should().Be(expected.Config);
+            ours.Extras[CheckpointLoader.DistillLinearProjsKey].Count.Should().Be(6, "prune.py keeps the distillation heads");
+        }
+        string npy = Path.Combine(dir, "out.npy");
+        r = ConsoleRunner.Run("extract", "--checkpoint", pruned, "--input", Formats.PublishedLayoutTests.File("dphubert_distill", "input_wav"), "--output", npy);
+        r.ExitCode.Should().Be(0, r.ToString());
+        using var features = TestFiles.LoadFloat(npy);
+        using var reference = TestFiles.LoadFloat(Formats.PublishedLayoutTests.File("dphubert_distill", "pruned_single_output"));
+        TensorAssert.Close(features, reference, ModelAssert.Atol, "pruned from the Lightning checkpoint");
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void Verbose_extract_lists_the_label_dictionary_of_a_released_hubert_file_as_ignored()
     {
         string dir = TestFiles.TempDir();

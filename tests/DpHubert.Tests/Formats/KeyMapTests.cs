@@ -17,7 +17,11 @@ public class KeyMapTests
         return data;
     }
 
-    private static readonly KeyMap[] Maps = { HuggingFaceKeyMap.Instance, FairseqKeyMap.Instance, TorchaudioKeyMap.Instance };
+    private static readonly KeyMap[] Maps =
+    {
+        HuggingFaceKeyMap.Instance, FairseqKeyMap.Instance, TorchaudioKeyMap.Instance, UnilmWavLmKeyMap.Instance,
+        HubertSoftKeyMap.Instance, DpHubertLightningKeyMap.Instance,
+    };
 
     [Theory]
     [MemberData(nameof(Rules))]

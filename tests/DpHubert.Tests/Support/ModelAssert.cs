@@ -31,6 +31,18 @@ internal static class ModelAssert
         TensorAssert.Close(actual, expected, atol, because);
     }
 
+    /// <summary>The checkpoint's optional projection applied to model(wave)[0][0] against <paramref name="expectedNpy"/>.</summary>
+    public static void AssertProjected(Wav2Vec2Model model, DpHubert.Checkpoints.ModelCheckpoint checkpoint, string wavPath, string expectedNpy,
+        string because, double atol = Atol)
+    {
+        using var proj = DpHubert.Checkpoints.FinalProjection.FromCheckpoint(checkpoint)
+            ?? throw new Xunit.Sdk.XunitException($"{because}: the checkpoint has no projection");
+        using var features = Single(model, wavPath);
+        using var projected = proj.Apply(features);
+        using var expected = TestFiles.LoadFloat(expectedNpy);
+        TensorAssert.Close(projected, expected, atol, because);
+    }
+
     public static void AssertBatch(Wav2Vec2Model model, string inputs, string lengths, string expectedOut, string expectedLengths, string because, double atol = Atol)
     {
         using var waves = TestFiles.LoadFloat(inputs);

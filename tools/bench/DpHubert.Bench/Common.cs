@@ -26,10 +26,20 @@ internal sealed record BenchOptions
     public string? Filter { get; init; }
     public string Large { get; init; } = "hubert_large";
     public bool SkipEncoder { get; init; }
+    public int Shards { get; init; } = 2;
+    public int Clips { get; init; } = 12;
+    public int ShardRounds { get; init; } = 3;
+    public string? Console { get; init; }
 
     /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary
     /// folder, deleted at the end, when null.</summary>
     public string? WorkDir { get; init; }
+
+    /// <summary>compare: recording lengths in seconds.</summary>
+    public double[] CompareSeconds { get; init; } = { 10, 20, 60 };
+
+    /// <summary>compare: use the Release builds already there instead of building the console and the ONNX Runtime runner.</summary>
+    public bool SkipBuild { get; init; }
 
     /// <summary>Targets hold only for the configuration they were set for (HuBERT Base, 10 s, 2 threads).</summary>
     public bool IsReferenceConfig => Model == "hubert_base" && Math.Abs(Seconds - 10) < 1e-9 && Threads == 2;

@@ -80,14 +80,22 @@ internal static class LoadBench
             return files;
         }
         var sw = Stopwatch.StartNew();
-        using var model = Bench.BuildModel(preset);
-        CheckpointWriter.SaveDpHubert(files[0].Path, model.Config, model.state_dict());
-        CheckpointWriter.SaveSafeTensors(files[1].Path, model.Config, model.state_dict());
-        using (var scope = NewDisposeScope())
-            CheckpointWriter.SaveDpHubert(files[2].Path, model.Config,
-                model.state_dict().Select(kv => KeyValuePair.Create(kv.Key, kv.Value.to(ScalarType.Float16))));
+        WriteCheckpoint(preset, files[0].Path, half: false);
+        using (var model = Bench.BuildModel(preset))
+            CheckpointWriter.SaveSafeTensors(files[1].Path, model.Config, model.state_dict());
+        WriteCheckpoint(preset, files[2].Path, half: true);
         Console.WriteLine($"  wrote {files.Count} files in {Bench.F(sw.Elapsed.TotalSeconds, "0.0")} s to {dir}");
         return files;
+    }
+
+    /// <summary>A DPHuBERT .pth of the preset with seeded random weights (the same weights on every call), float32 or
+    /// stored as float16.</summary>
+    public static void WriteCheckpoint(string preset, string path, bool half)
+    {
+        using var model = Bench.BuildModel(preset);
+        using var scope = NewDisposeScope();
+        var sd = model.state_dict().Select(kv => KeyValuePair.Create(kv.Key, half ? kv.Value.to(ScalarType.Float16) : kv.Value));
+        CheckpointWriter.SaveDpHubert(path, model.Config, sd);
     }
 
     private static Sample RunChild(string file, int threads)

@@ -5,10 +5,10 @@ using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all. Exit code 0 when every target is met, 1 when one is
-// missed, 2 on a usage error. Targets and results: tools/bench/README.md.
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare on their own). Exit
+// code 0 when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -20,8 +20,14 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
-  --work-dir DIR   load: keep the generated checkpoints in DIR and reuse them (default: a temporary folder)
+  --work-dir DIR   load, compare: keep the generated checkpoints, ONNX model and WAVs in DIR and reuse them
+                   (default: a temporary folder)
+  --lengths A,B    compare: recording lengths in seconds (default 10,20,60; peers run up to 60 s, ours alone beyond)
+  --no-build       compare: use the existing Release builds of the console and tools/bench/OrtRunner
   load: writes --model as .pth (fp32, fp16) and safetensors, loads each --runs times in a fresh process
+  --shards N       shards: N processes x 1 thread vs 1 process x 1 and x N threads (default 2; not part of 'all')
+  --clips N        shards: clips of 2-10 s in the corpus (default 12)   --shard-rounds N  alternating rounds (default 3)
+  --console DLL    shards: the dphubert.dll to run (default: the built samples/DpHubert.FeatureExtraction)
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
@@ -60,11 +66,20 @@ try
             "--filter" => o with { Filter = Next() },
             "--large" => o with { Large = Next() },
             "--work-dir" => o with { WorkDir = Path.GetFullPath(Next()) },
+            "--lengths" => o with { CompareSeconds = Next().Split(',').Select(v => double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray() },
+            "--no-build" => o with { SkipBuild = true },
+            "--shards" => o with { Shards = Int() },
+            "--clips" => o with { Clips = Int() },
+            "--shard-rounds" => o with { ShardRounds = Int() },
+            "--console" => o with { Console = Next() },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
-    if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05))
-        throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05");
+    if (o.Shards < 1 || o.Clips < 1 || o.ShardRounds < 1)
+        throw new FormatException("--shards, --clips and --shard-rounds must be >= 1");
+    if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05)
+        || o.CompareSeconds.Length == 0 || o.CompareSeconds.Any(l => !(l >= 1 && l <= 3600)))
+        throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05, --lengths 1..3600 s");
     if ((o.Model != "tiny" && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
         throw new FormatException($"unknown preset; available: {string.Join(", ", DpHubert.Config.Wav2Vec2Config.Presets.Keys)}");
 }
@@ -75,8 +90,10 @@ catch (FormatException e)
     return 2;
 }
 string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
-// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target.
-var selected = command == "all" ? all : all.Contains(command) || command == "layers" ? new[] { command } : null;
+// "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
+// "shards" (many console processes over a generated corpus) and "compare" (other programs side by side) too, as they
+// take minutes.
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -105,8 +122,10 @@ try
             case "batch": BatchBench.Run(o, verdicts, equalSeconds: 1, minSeconds: 0.5, maxSeconds: 2); break;
             case "memory": MemoryBench.Run(o, verdicts, o.ModelIterations ?? (command == "all" ? 20 : o.Iterations)); break;
             case "large": LargeBench.Run(o.Large, o, verdicts); break;
+            case "shards": ShardsBench.Run(o, verdicts); break;
             case "load": LoadBench.Run(o, verdicts); break;
             case "layers": LayerTraceBench.Run(o, verdicts); break;
+            case "compare": CompareBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();

@@ -105,6 +105,11 @@ public static class TorchaudioKeyMap
     /// <summary>The rules.</summary>
     public static KeyMap Instance { get; } = new("torchaudio", new[]
     {
+        // torchaudio >= 2.0 WavLM keeps q, k, v fused in an nn.MultiheadAttention (split by the loader).
+        KeyMapRule.Map(@"(.*\.attention)\.attention\.(in_proj_weight|in_proj_bias)", "$1.$2",
+            "encoder.transformer.layers.0.attention.attention.in_proj_weight", "encoder.transformer.layers.0.attention.in_proj_weight"),
+        KeyMapRule.Map(@"(.*\.attention)\.attention\.out_proj\.(weight|bias)", "$1.out_proj.$2",
+            "encoder.transformer.layers.3.attention.attention.out_proj.bias", "encoder.transformer.layers.3.attention.out_proj.bias"),
         KeyMapRule.Map(@"(.*pos_conv_embed\.conv)\.parametrizations\.weight\.original0", "$1.weight_g",
             "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0", "encoder.transformer.pos_conv_embed.conv.weight_g"),
         KeyMapRule.Map(@"(.*pos_conv_embed\.conv)\.parametrizations\.weight\.original1", "$1.weight_v",
@@ -122,6 +127,9 @@ public static class FormatKeyMaps
     {
         CheckpointFormat.HuggingFace => HuggingFaceKeyMap.Instance,
         CheckpointFormat.Fairseq => FairseqKeyMap.Instance,
+        CheckpointFormat.UnilmWavLm => UnilmWavLmKeyMap.Instance,
+        CheckpointFormat.HubertSoft => HubertSoftKeyMap.Instance,
+        CheckpointFormat.DpHubertLightning => DpHubertLightningKeyMap.Instance,
         _ => TorchaudioKeyMap.Instance,
     };
 }
