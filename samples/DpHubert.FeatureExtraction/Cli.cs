@@ -12,6 +12,7 @@ internal static class Cli
     public const int Ok = 0;
     public const int SomeInputsFailed = 1;
     public const int UsageError = 2;
+    public const int Cancelled = 130; // 128 + SIGINT, as shells report an interrupted command
 
     public static int Run(RootCommand root, string[] args)
     {

@@ -5,6 +5,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
+using System.Threading;
 using DpHubert.Extraction;
 using DpHubert.IO;
 using Spectre.Console;
@@ -161,41 +163,60 @@ internal static class ExtractCommand
             report(message.Contains(r.Path, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Path}: {message}");
         }
 
-        var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options);
-        if (progress && !Console.IsErrorRedirected)
+        // Ctrl+C / SIGTERM: stop between files and forward passes, keep what is written, say what was not done.
+        // A second Ctrl+C ends the process at once.
+        using var cancel = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext context)
         {
-            stderr.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
-                    new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask($"extracting {jobs.Count} files", maxValue: jobs.Count);
-                    foreach (var r in results)
-                    {
-                        Handle(r, line => stderr.WriteLine(line, new Style(Color.Red)));
-                        task.Increment(1);
-                    }
-                });
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
         }
-        else
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options, cancel.Token);
+        bool cancelled = false;
+        try
         {
-            // Not a terminal (a pipeline or a log): plain lines, a progress line with ETA every few seconds.
-            var last = Stopwatch.StartNew();
-            int done = 0;
-            foreach (var r in results)
+            if (progress && !Console.IsErrorRedirected)
             {
-                Handle(r, Console.Error.WriteLine);
-                done++;
-                if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs.Count))
+                stderr.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                        new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"extracting {jobs.Count} files", maxValue: jobs.Count);
+                        foreach (var r in results)
+                        {
+                            Handle(r, line => stderr.WriteLine(line, new Style(Color.Red)));
+                            task.Increment(1);
+                        }
+                    });
+            }
+            else
+            {
+                // Not a terminal (a pipeline or a log): plain lines, a progress line with ETA every few seconds.
+                var last = Stopwatch.StartNew();
+                int done = 0;
+                foreach (var r in results)
                 {
-                    last.Restart();
-                    double elapsed = clock.Elapsed.TotalSeconds;
-                    double eta = elapsed / done * (jobs.Count - done);
-                    Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"progress: {done}/{jobs.Count} files ({100.0 * done / jobs.Count:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
+                    Handle(r, Console.Error.WriteLine);
+                    done++;
+                    if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs.Count))
+                    {
+                        last.Restart();
+                        double elapsed = clock.Elapsed.TotalSeconds;
+                        double eta = elapsed / done * (jobs.Count - done);
+                        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"progress: {done}/{jobs.Count} files ({100.0 * done / jobs.Count:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
+                    }
                 }
             }
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            cancelled = true;
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
@@ -207,6 +228,13 @@ internal static class ExtractCommand
                 $"{written} written, {skipped}{failed.Count} failed, {audio:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? audio / seconds : 0):0.0}x real time)"));
         }
         run.Finish();
+        if (cancelled)
+        {
+            int notDone = jobs.Count - written - failed.Count;
+            Console.Error.WriteLine($"cancelled: {written} written, {failed.Count} failed, {notDone} of {jobs.Count} input(s) not processed " +
+                                    "(every output written is complete; run again with --skip-existing to continue).");
+            return Cli.Cancelled;
+        }
         if (failed.Count > 0)
         {
             Console.Error.WriteLine($"{failed.Count} of {jobs.Count} input(s) failed:");

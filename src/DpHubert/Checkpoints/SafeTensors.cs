@@ -129,6 +129,10 @@ public static class SafeTensors
         metadata = new Dictionary<string, string>();
         var entries = new List<Entry>();
         JsonDocument doc;
+        // JsonDocument only transcodes names and strings when read, so invalid UTF-8 would surface later as an
+        // InvalidOperationException: refuse it here.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+            throw new CheckpointFormatException("safetensors header is not valid UTF-8 JSON", file);
         try
         {
             doc = JsonDocument.Parse(headerBytes);

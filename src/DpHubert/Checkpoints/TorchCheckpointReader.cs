@@ -58,11 +58,40 @@ public static class TorchCheckpointReader
         var n = s.ReadAtLeast(head, 4, throwOnEndOfStream: false);
         s.Position = start;
         if (n == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
-            return LoadZip(s, displayName);
+        {
+            try
+            {
+                return LoadZip(s, displayName);
+            }
+            catch (InvalidDataException e)
+            {
+                // ZipArchive reads parts of its directory lazily, so a corrupt archive can fail past the checks in LoadZip.
+                throw new CheckpointFormatException($"corrupt zip archive: {e.Message}", displayName, null, e);
+            }
+            catch (Exception e) when (IsMalformedPickle(e))
+            {
+                throw new CheckpointFormatException($"malformed pickle: {e.Message}", displayName, null, e);
+            }
+        }
         if (n >= 2 && head[0] == 0x80)
-            return LoadLegacy(s, displayName);
+        {
+            try
+            {
+                return LoadLegacy(s, displayName);
+            }
+            catch (Exception e) when (IsMalformedPickle(e))
+            {
+                throw new CheckpointFormatException($"malformed pickle: {e.Message}", displayName, null, e);
+            }
+        }
         throw new CheckpointFormatException("not a torch checkpoint (neither a zip archive nor a pickle)", displayName);
     }
+
+    /// <summary>What a corrupt pickle stream makes .NET parsing throw (found by the fuzz tests): a bad number in a text
+    /// opcode, a value of the wrong type where a structure is expected, an index past a list.</summary>
+    private static bool IsMalformedPickle(Exception e) => e is FormatException or OverflowException or InvalidCastException
+        or IndexOutOfRangeException or ArgumentException or EndOfStreamException or KeyNotFoundException or InvalidDataException
+        or InvalidOperationException;
 
     private static object? LoadZip(Stream s, string file)
     {

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
 using TorchSharp;
@@ -105,8 +106,23 @@ public sealed record SpeechEncoderOptions
 
 /// <summary>
 /// Loads a checkpoint once and turns audio into features: the library API behind the <c>dphubert extract</c> command.
-/// Thread-safe for sequential use from one thread at a time; owns native memory, so dispose it.
+/// Owns native memory, so dispose it.
 /// </summary>
+/// <remarks>
+/// <para><b>Safe to share.</b> One instance may be used by any number of threads at once (a web service's request
+/// threads, a Parallel.ForEach): every call gives exactly, bit for bit, what it gives when the calls run one after
+/// another, because the model is only read while extracting and each call keeps its tensors in its own dispose scope
+/// and inference mode (both are per thread). <see cref="Dispose"/> waits for calls in progress; calls after it throw
+/// <see cref="ObjectDisposedException"/>. Do not call <c>Model.train()</c>, <c>Prune()</c> or load weights into
+/// <see cref="Model"/> while other threads extract.</para>
+/// <para><b>Process-wide.</b> libtorch's intra-op CPU thread count is one setting for the whole process:
+/// <see cref="SpeechEncoderOptions.Threads"/> sets it (<c>torch.set_num_threads</c>) for every encoder and all
+/// TorchSharp code, and concurrent calls share those threads, so N concurrent calls on C cores take about as long as
+/// running them one by one; concurrency buys latency fairness, not throughput, on a busy CPU.</para>
+/// <para><b>Cancellation.</b> The <see cref="CancellationToken"/> of the file, folder and batch methods is checked
+/// between files, between forward passes (batches, chunks) and before each pass; a pass already running in libtorch
+/// completes first. Cancellation throws <see cref="OperationCanceledException"/>; results already returned stay valid.</para>
+/// </remarks>
 /// <example>
 /// <code>
 /// using var encoder = SpeechEncoder.Load("DPHuBERT-sp0.75.pth");
@@ -123,6 +139,9 @@ public sealed class SpeechEncoder : IDisposable
     private readonly Wav2Vec2Model model;
     private readonly FinalProjection? projection;
     private readonly long? memoryLimit;
+    private readonly object gate = new();
+    private int inFlight; // forward passes running now, so Dispose can wait for them
+    private bool disposed;
 
     private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit,
         FinalProjection? projection, SpeechUnits? units)
@@ -200,14 +219,26 @@ public sealed class SpeechEncoder : IDisposable
     /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
     /// <param name="path">The WAV file.</param>
     /// <param name="layers">Which output.</param>
-    public FeatureArray ExtractFile(string path, LayerSelection layers = default) =>
-        Extract(Pad(AudioPreprocessor.LoadMono16k(path)), layers);
+    /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    public FeatureArray ExtractFile(string path, LayerSelection layers = default, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var samples = Pad(AudioPreprocessor.LoadMono16k(path));
+        cancellationToken.ThrowIfCancellationRequested();
+        return Extract(samples, layers);
+    }
 
     /// <summary>Features of WAV data in a stream.</summary>
     /// <param name="stream">WAV bytes.</param>
     /// <param name="layers">Which output.</param>
-    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default) =>
-        Extract(Pad(AudioPreprocessor.LoadMono16k(stream)), layers);
+    /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var samples = Pad(AudioPreprocessor.LoadMono16k(stream));
+        cancellationToken.ThrowIfCancellationRequested();
+        return Extract(samples, layers);
+    }
 
     /// <summary>Features of mono samples at <paramref name="sampleRate"/> (resampled to 16 kHz first).</summary>
     /// <param name="samples">Mono samples in [-1, 1].</param>
@@ -288,7 +319,8 @@ public sealed class SpeechEncoder : IDisposable
     /// <param name="samples16k">Mono samples at 16 kHz.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="options">Chunking and batching.</param>
-    public FeatureArray Extract(float[] samples16k, LayerSelection layers, ExtractionOptions? options)
+    /// <param name="cancellationToken">Checked before each forward pass (chunks).</param>
+    public FeatureArray Extract(float[] samples16k, LayerSelection layers, ExtractionOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
         options ??= new ExtractionOptions();
@@ -297,7 +329,7 @@ public sealed class SpeechEncoder : IDisposable
         CheckLength(samples16k.Length);
         AudioPreprocessor.ThrowIfNotFinite(samples16k, nameof(samples16k));
         return options.ChunkSeconds is { } s
-            ? ExtractChunked(samples16k, layers, s, options.ChunkOverlapSeconds, options.BatchSize)
+            ? ExtractChunked(samples16k, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken)
             : Extract(samples16k, layers);
     }
 
@@ -306,9 +338,11 @@ public sealed class SpeechEncoder : IDisposable
     /// <param name="samples16k">The inputs (any lengths of at least <see cref="MinimumSamples"/>).</param>
     /// <param name="layers">Which output.</param>
     /// <param name="batchSize">Items per forward pass.</param>
+    /// <param name="cancellationToken">Checked before each forward pass.</param>
     /// <returns>One result per input, in input order.</returns>
     /// <exception cref="ArgumentException">An input shorter than the receptive field (named by index), or a bad layer.</exception>
-    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples16k, LayerSelection layers = default, int batchSize = 8)
+    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples16k, LayerSelection layers = default, int batchSize = 8,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "ExtractionOptions.BatchSize must be >= 1.");
@@ -323,6 +357,7 @@ public sealed class SpeechEncoder : IDisposable
         var order = Enumerable.Range(0, samples16k.Count).OrderBy(i => samples16k[i].Length).ToArray();
         for (int start = 0; start < order.Length; start += batchSize)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var idx = order.Skip(start).Take(batchSize).ToArray();
             var outs = RunBatch(idx.Select(i => samples16k[i]).ToArray(), layers);
             for (int j = 0; j < idx.Length; j++) results[idx[j]] = outs[j];
@@ -331,13 +366,15 @@ public sealed class SpeechEncoder : IDisposable
     }
 
     /// <summary>Features of many mono inputs at <paramref name="sampleRate"/> (each resampled to 16 kHz first), in
-    /// length-sorted batches; see <see cref="ExtractBatch(IReadOnlyList{float[]}, LayerSelection, int)"/>.</summary>
+    /// length-sorted batches; see <see cref="ExtractBatch(IReadOnlyList{float[]}, LayerSelection, int, CancellationToken)"/>.</summary>
     /// <param name="samples">Mono samples in [-1, 1].</param>
     /// <param name="sampleRate">Their rate.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="batchSize">Items per forward pass.</param>
+    /// <param name="cancellationToken">Checked before each forward pass.</param>
     /// <returns>One result per input, in input order.</returns>
-    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples, int sampleRate, LayerSelection layers = default, int batchSize = 8)
+    public IReadOnlyList<FeatureArray> ExtractBatch(IReadOnlyList<float[]> samples, int sampleRate, LayerSelection layers = default, int batchSize = 8,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples);
         for (int i = 0; i < samples.Count; i++)
@@ -345,7 +382,7 @@ public sealed class SpeechEncoder : IDisposable
             ArgumentNullException.ThrowIfNull(samples[i], $"{nameof(samples)}[{i}]");
             AudioPreprocessor.ThrowIfNotFinite(samples[i], $"{nameof(samples)}[{i}]");
         }
-        return ExtractBatch(samples.Select(x => Pad(AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate))).ToArray(), layers, batchSize);
+        return ExtractBatch(samples.Select(x => Pad(AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate))).ToArray(), layers, batchSize, cancellationToken);
     }
 
     /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. Whatever fails for one
@@ -356,23 +393,28 @@ public sealed class SpeechEncoder : IDisposable
     /// <param name="paths">WAV files.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="options">Batching and chunking.</param>
-    public IEnumerable<FileFeatures> ExtractFiles(IEnumerable<string> paths, LayerSelection layers = default, ExtractionOptions? options = null)
+    /// <param name="cancellationToken">Checked before each file is read and before each forward pass; cancellation
+    /// throws <see cref="OperationCanceledException"/> from the enumeration (results already yielded stay valid).</param>
+    public IEnumerable<FileFeatures> ExtractFiles(IEnumerable<string> paths, LayerSelection layers = default, ExtractionOptions? options = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
         options ??= new ExtractionOptions();
         options.Validate();
         CheckLayer(layers);
         int window = options.ReadAhead ?? options.BatchSize * 16;
-        return ExtractFilesCore(paths, layers, options, window);
+        return ExtractFilesCore(paths, layers, options, window, cancellationToken);
     }
 
-    private IEnumerable<FileFeatures> ExtractFilesCore(IEnumerable<string> paths, LayerSelection layers, ExtractionOptions options, int window)
+    private IEnumerable<FileFeatures> ExtractFilesCore(IEnumerable<string> paths, LayerSelection layers, ExtractionOptions options, int window,
+        CancellationToken cancellationToken)
     {
         foreach (var group in paths.Chunk(window))
         {
             var loaded = new (float[]? Samples, Exception? Error)[group.Length];
             for (int i = 0; i < group.Length; i++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 try
                 {
                     var samples = Pad(AudioPreprocessor.LoadMono16k(group[i]));
@@ -393,7 +435,7 @@ public sealed class SpeechEncoder : IDisposable
                 if (samples is null)
                     results[i] = new FileFeatures(group[i], null, error, 0);
                 else if (options.ChunkSeconds is { } s && samples.Length > ChunkLayout(samples.Length, s, options.ChunkOverlapSeconds).OwnFrames * Hop)
-                    results[i] = Guard(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize));
+                    results[i] = Guard(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
                 else
                     plain.Add(i);
             }
@@ -401,7 +443,7 @@ public sealed class SpeechEncoder : IDisposable
             {
                 try
                 {
-                    var outs = ExtractBatch(plain.Select(i => loaded[i].Samples!).ToArray(), layers, options.BatchSize);
+                    var outs = ExtractBatch(plain.Select(i => loaded[i].Samples!).ToArray(), layers, options.BatchSize, cancellationToken);
                     for (int j = 0; j < plain.Count; j++)
                         results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
                 }
@@ -409,7 +451,10 @@ public sealed class SpeechEncoder : IDisposable
                 {
                     // Isolate the failing file(s) rather than failing the whole group.
                     foreach (int i in plain)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
                         results[i] = Guard(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
+                    }
                 }
             }
             foreach (var r in results) yield return r;
@@ -449,7 +494,8 @@ public sealed class SpeechEncoder : IDisposable
     /// exactly the whole-file frame count; values differ from whole-file inference only through the attention's limited
     /// context (and per-chunk statistics of group-norm extractors / waveform normalization).
     /// </summary>
-    private FeatureArray ExtractChunked(float[] samples, LayerSelection layers, double chunkSeconds, double overlapSeconds, int batchSize)
+    private FeatureArray ExtractChunked(float[] samples, LayerSelection layers, double chunkSeconds, double overlapSeconds, int batchSize,
+        CancellationToken cancellationToken)
     {
         long total = model.Config.FramesForSamples(samples.Length);
         var (own, ctx) = ChunkLayout(samples.Length, chunkSeconds, overlapSeconds);
@@ -465,7 +511,7 @@ public sealed class SpeechEncoder : IDisposable
             windows.Add(samples.AsSpan((int)s0, (int)(s1 - s0)).ToArray());
             keep.Add((a - wa, b - a));
         }
-        var outs = ExtractBatch(windows, layers, batchSize);
+        var outs = ExtractBatch(windows, layers, batchSize, cancellationToken);
         var first = outs[0];
         long dim = first.Dim;
         long lead = first.Shape.Length == 3 ? first.Shape[0] : 1;
@@ -488,6 +534,7 @@ public sealed class SpeechEncoder : IDisposable
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
         EnsureFits(items.Length, items.Max(x => (long)x.Length));
+        using var lease = Use();
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int max = items.Max(x => x.Length);
@@ -518,10 +565,38 @@ public sealed class SpeechEncoder : IDisposable
         return outs;
     }
 
-    /// <summary>Disposes the model.</summary>
+    /// <summary>Disposes the model, after waiting for forward passes other threads are running.</summary>
     public void Dispose()
     {
+        lock (gate)
+        {
+            if (disposed) return;
+            disposed = true;
+            while (inFlight > 0) Monitor.Wait(gate);
+        }
         model.Dispose();
         projection?.Dispose();
+    }
+
+    /// <summary>Marks a forward pass as running until the lease is disposed; refuses once <see cref="Dispose"/> began.</summary>
+    private Lease Use()
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            inFlight++;
+        }
+        return new Lease(this);
+    }
+
+    private readonly struct Lease(SpeechEncoder owner) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (owner.gate)
+            {
+                if (--owner.inFlight == 0) Monitor.PulseAll(owner.gate);
+            }
+        }
     }
 }

@@ -1,4 +1,6 @@
 using System;
+using System.Threading;
+using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using DpHubert.Audio;
@@ -101,5 +103,38 @@ public sealed class ReliabilityCliTests(ITestOutputHelper output)
             written.Data!.Zip(expected.Data, (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(1e-5f, "the console runs the same code");
             expected.Frames.Should().Be(encoder.Model.Config.FramesForSamples((long)Math.Ceiling(samples.Length * 16000.0 / rate)));
         }
+    }
+
+    [LinuxFact]
+    public void Ctrl_C_stops_a_folder_run_between_files_keeping_complete_outputs()
+    {
+        string dir = TestFiles.TempDir(), inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(inDir);
+        var speech = WavReader.Read(TestFiles.DpHubertCase("hubert_post_ln", "input.wav")).Samples;
+        const int count = 400;
+        for (int i = 0; i < count; i++) WavWriter.WritePcm16(Path.Combine(inDir, $"f{i:D3}.wav"), speech, 16000);
+
+        using var p = ConsoleRunner.Start("extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir, "--batch-size", "2");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        // A folder run prints progress rather than per-file lines: wait for the first output file instead.
+        var wait = Stopwatch.StartNew();
+        while (!(Directory.Exists(outDir) && Directory.EnumerateFiles(outDir, "*.npy").Any()) && wait.Elapsed < TimeSpan.FromSeconds(120) && !p.HasExited)
+            Thread.Sleep(20);
+        p.HasExited.Should().BeFalse("400 files take longer than starting up");
+
+        using (var kill = Process.Start("kill", new[] { "-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) })!) kill.WaitForExit();
+        bool exited = p.WaitForExit(60_000);
+        if (!exited) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        output.WriteLine($"exit {p.ExitCode}\n{stdout.Result}\n{stderr.Result}");
+
+        exited.Should().BeTrue("Ctrl+C stops the run at the next file");
+        p.ExitCode.Should().Be(130);
+        stderr.Result.Should().MatchRegex(@"cancelled: \d+ written, 0 failed, \d+ of 400 input\(s\) not processed");
+        var files = Directory.GetFiles(outDir);
+        files.Should().OnlyContain(f => f.EndsWith(".npy", StringComparison.Ordinal), "no temporary file is left behind");
+        files.Length.Should().BeInRange(1, count - 1);
+        foreach (var f in files) DpHubert.IO.Npy.Read(f).Shape.Should().Equal(49, 48);
     }
 }

@@ -1,0 +1,113 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using DpHubert.Audio;
+using DpHubert.Checkpoints;
+using DpHubert.Tests.Audio;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace DpHubert.Tests.Fuzz;
+
+/// <summary>Seeded mutation fuzzing of the WAV reader and the checkpoint readers (.pth zip + pickle, legacy .pt,
+/// safetensors): every input either reads or throws the reader's typed exception, within a time bound. CI runs a few
+/// thousand inputs (under a minute); tools/fuzz/run.sh --iterations N runs as many as asked.</summary>
+public sealed class ReaderFuzzTests(ITestOutputHelper output)
+{
+    /// <summary>No single input may take longer than this (a hang or a quadratic blow-up).</summary>
+    private static readonly TimeSpan PerInput = TimeSpan.FromSeconds(5);
+
+    private void Fuzz(string name, byte[][] seeds, int iterations, Type allowed, Action<byte[]> read)
+    {
+        var rng = new Random(Mutator.Seed ^ name.GetHashCode(StringComparison.Ordinal) & 0x7FFFFFFF);
+        int ok = 0, refused = 0;
+        var slowest = TimeSpan.Zero;
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < iterations; i++)
+        {
+            byte[] input = Mutator.Mutate(seeds[i % seeds.Length], rng);
+            var one = Stopwatch.StartNew();
+            try
+            {
+                read(input);
+                ok++;
+            }
+            catch (Exception e) when (allowed.IsInstanceOfType(e))
+            {
+                refused++;
+                e.Message.Should().NotBeNullOrWhiteSpace();
+            }
+            catch (Exception e)
+            {
+                string path = Path.Combine(TestFiles.TempDir(), $"{name}-{i}.bin");
+                File.WriteAllBytes(path, input);
+                throw new Xunit.Sdk.XunitException($"{name} input {i} (seed {Mutator.Seed}, saved to {path}) threw {e.GetType().FullName}: {e.Message}\n{e.StackTrace}");
+            }
+            one.Stop();
+            if (one.Elapsed > slowest) slowest = one.Elapsed;
+            one.Elapsed.Should().BeLessThan(PerInput, $"{name} input {i} must not hang");
+        }
+        output.WriteLine($"{name}: {iterations} inputs in {clock.Elapsed.TotalSeconds:F1} s: {ok} read, {refused} refused with {allowed.Name}; slowest {slowest.TotalMilliseconds:F0} ms");
+        (ok + refused).Should().Be(iterations);
+    }
+
+    private static byte[] Wav(Action<Stream> write)
+    {
+        var ms = new MemoryStream();
+        write(ms);
+        return ms.ToArray();
+    }
+
+    [Fact]
+    public void The_wav_reader_only_reads_or_throws_AudioFormatException()
+    {
+        var rng = new Random(5);
+        var samples = Enumerable.Range(0, 300).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        byte[][] seeds =
+        {
+            Wav(s => WavWriter.WritePcm16(s, samples, 16000)),
+            Wav(s => WavWriter.WriteFloat32(s, samples, 44100, 2)),
+            WavBytes.Riff(WavBytes.Chunk("fmt ", WavBytes.Fmt(WavBytes.Extensible, 2, 48000, 24, subFormat: WavBytes.Pcm, validBits: 24)),
+                WavBytes.Chunk("LIST", new byte[7]), WavBytes.Chunk("data", WavBytes.Ints(Enumerable.Range(0, 200).Select(i => i * 1000 - 100000).ToArray(), 3))),
+            WavBytes.Wav(WavBytes.Fmt(WavBytes.Float, 1, 8000, 64), WavBytes.Doubles(samples.Select(x => (double)x).ToArray())),
+        };
+        Fuzz("wav", seeds, Mutator.Iterations(2000), typeof(AudioFormatException), bytes =>
+        {
+            var clip = WavReader.Read(new MemoryStream(bytes), "fuzz.wav");
+            // What the reader returns must be usable: finite samples, consistent counts, preprocessing that works or refuses.
+            clip.Samples.Length.Should().Be(clip.Frames * clip.Channels);
+            Array.TrueForAll(clip.Samples, float.IsFinite).Should().BeTrue();
+            if (clip.Frames > 0 && clip.SampleRate is >= AudioPreprocessor.MinSampleRate and <= AudioPreprocessor.MaxSampleRate && clip.Frames < 200_000)
+                Array.TrueForAll(AudioPreprocessor.ToMono16k(clip), float.IsFinite).Should().BeTrue();
+        });
+    }
+
+    private static byte[][] CheckpointSeeds(params string[] names) =>
+        names.Select(n => File.ReadAllBytes(TestFiles.Fixture("checkpoints", n))).ToArray();
+
+    [Fact]
+    public void The_torch_checkpoint_reader_only_reads_or_throws_CheckpointFormatException()
+    {
+        var seeds = CheckpointSeeds("dtypes.pt", "dtypes_legacy.pt", "views.pt", "views_legacy.pt", "misc.pt", "fairseq_namespace.pt", "inert_records.pt");
+        Fuzz("pth", seeds, Mutator.Iterations(1500), typeof(CheckpointFormatException), bytes =>
+        {
+            using var scope = NewDisposeScope();
+            _ = TorchCheckpointReader.Load(new MemoryStream(bytes), "fuzz.pth");
+        });
+    }
+
+    [Fact]
+    public void The_safetensors_reader_only_reads_or_throws_CheckpointFormatException()
+    {
+        var seeds = new[] { File.ReadAllBytes(TestFiles.DpHubertCase("wavlm_pre_ln", "hf", "model.safetensors")) };
+        Fuzz("safetensors", seeds, Mutator.Iterations(1500), typeof(CheckpointFormatException), bytes =>
+        {
+            using var scope = NewDisposeScope();
+            using var file = SafeTensors.Load(new MemoryStream(bytes), "fuzz.safetensors");
+        });
+    }
+}
