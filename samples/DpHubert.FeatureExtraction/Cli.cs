@@ -54,6 +54,7 @@ internal static class Cli
         ("ExtractionOptions.ChunkSeconds", "--chunk-seconds"),
         ("ExtractionOptions.BatchSize", "--batch-size"),
         ("SpeechEncoderOptions.Threads", "--threads"),
+        ("SpeechEncoderOptions.DType", "--dtype"),
         ("CheckpointReadOptions.ConfigPath", "--config"),
         ("CheckpointReadOptions.Arch", "--arch"),
         ("SpeechEncoderOptions.Units", "--units"),

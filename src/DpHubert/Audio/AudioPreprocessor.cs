@@ -138,7 +138,7 @@ public static class AudioPreprocessor
         int next = toRate / gcd;
 
         using var scope = NewDisposeScope();
-        var (kernel, width) = SincResampleKernel(orig, next, waveform.dtype, waveform.device);
+        var (kernel, width) = CachedKernel(orig, next, waveform.dtype, waveform.device);
 
         long[] shape = waveform.shape;
         long length = shape[^1];
@@ -258,6 +258,26 @@ public static class AudioPreprocessor
 
     private static bool IsSupportedRate(int rate) => rate is >= MinSampleRate and <= MaxSampleRate;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, int, ScalarType, string), (Tensor Kernel, int Width)> Kernels = new();
+
+    /// <summary>
+    /// The kernel for a rate pair, computed once per process and shared read-only (a corpus has few rates): besides the
+    /// time, this keeps the many small libtorch calls that build it, each a chance for TorchSharp's scalar race, off
+    /// the per-clip path. Callers get a fresh handle to the same storage, which they may dispose.
+    /// </summary>
+    private static (Tensor Kernel, int Width) CachedKernel(int orig, int next, ScalarType dtype, Device device)
+    {
+        var key = (orig, next, dtype, device.ToString());
+        if (!Kernels.TryGetValue(key, out var entry))
+        {
+            var (kernel, width) = SincResampleKernel(orig, next, dtype, device);
+            kernel.DetachFromDisposeScope();
+            entry = Kernels.GetOrAdd(key, (kernel, width));
+            if (!ReferenceEquals(entry.Kernel, kernel)) kernel.Dispose();
+        }
+        return (entry.Kernel.alias(), entry.Width);
+    }
+
     /// <summary>
     /// torchaudio's <c>_get_sinc_resample_kernel</c> for the gcd-reduced rates, op for op, in
     /// <paramref name="dtype"/> (torchaudio.functional.resample passes the waveform's dtype, so a
@@ -268,17 +288,22 @@ public static class AudioPreprocessor
         double baseFreq = Math.Min(orig, next) * Rolloff;
         int width = (int)Math.Ceiling(LowpassFilterWidth * orig / baseFreq);
 
+        // Every Scalar is a named local disposed at the end: an implicit conversion's temporary Scalar can be finalized
+        // by the GC while libtorch still reads it (TorchSharp 0.107 passes the raw handle), which fails a clip at random
+        // with "Unknown scalar type" (seen about once per 1,000 clips in the soak benchmark).
         using var scope = NewDisposeScope();
-        var idx = arange(-width, width + orig, dtype: dtype, device: device).unsqueeze(0).unsqueeze(0) / orig;
-        var t = arange(0, -next, -1, dtype: dtype, device: device).unsqueeze(1).unsqueeze(2) / next + idx;
-        t.mul_(baseFreq);
-        t.clamp_(-LowpassFilterWidth, LowpassFilterWidth);
-        var window = (t * Math.PI / LowpassFilterWidth / 2).cos().pow(2);
-        t.mul_(Math.PI);
-        double scale = baseFreq / orig;
-        var one = tensor(1.0, dtype: dtype, device: device);
-        var kernels = where(t.eq(0), one, t.sin() / t);
-        kernels.mul_(window * scale);
+        using Scalar lo = -width, hi = width + orig, origS = orig, zeroS = 0, negNext = -next, minusOne = -1, nextS = next;
+        using Scalar baseS = baseFreq, negL = -LowpassFilterWidth, posL = LowpassFilterWidth, two = 2, pi = Math.PI;
+        using Scalar scaleS = baseFreq / orig;
+        var idx = arange(lo, hi, dtype: dtype, device: device).unsqueeze(0).unsqueeze(0).div(origS);
+        var t = arange(zeroS, negNext, minusOne, dtype: dtype, device: device).unsqueeze(1).unsqueeze(2).div(nextS) + idx;
+        t.mul_(baseS);
+        t.clamp_(negL, posL);
+        var window = t.mul(pi).div(posL).div(two).cos().pow(two);
+        t.mul_(pi);
+        var one = ones(1, dtype: dtype, device: device).squeeze();
+        var kernels = where(t.eq(zeroS), one, t.sin() / t);
+        kernels.mul_(window.mul(scaleS));
         return (kernels.MoveToOuterDisposeScope(), width);
     }
 

@@ -49,7 +49,7 @@ public static class Devices
         var dtype = ParseDType(name!);
         if (dtype == ScalarType.Float16 && onCpu)
             throw new UnsupportedDTypeException(
-                "--dtype float16 is refused on the CPU: CPUs have no fast float16 kernels (it ran about 20x slower than float32). " +
+                "SpeechEncoderOptions.DType float16 is refused on the CPU: CPUs have no fast float16 kernels (it ran about 20x slower than float32). " +
                 "Use float32 (the default, exact), or bfloat16 / auto on a CPU with bf16 units (Intel AMX or AVX-512 BF16); float16 is for CUDA.");
         return dtype;
     }

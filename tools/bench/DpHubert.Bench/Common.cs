@@ -29,6 +29,7 @@ internal sealed record BenchOptions
     public int Shards { get; init; } = 2;
     public int Clips { get; init; } = 12;
     public int ShardRounds { get; init; } = 3;
+    public int SoakClips { get; init; } = 1000;
     public string? Console { get; init; }
 
     /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary

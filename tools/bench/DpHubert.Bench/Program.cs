@@ -5,10 +5,10 @@ using System.Linq;
 using DpHubert.Bench;
 using static TorchSharp.torch;
 
-// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare on their own). Exit
+// DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare, soak on their own). Exit
 // code 0 when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -17,6 +17,7 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --warmup N       untimed warm-up runs (default 1)
   --iterations N   memory: runs per path on the tiny model, and on --model when run alone (default 200)
   --model-iterations N  memory: runs per path on --model (default: --iterations; 20 under 'all')
+  --soak-clips N   soak: clips through one encoder (default 1000; RSS sampled after 100 and every 100 after)
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
@@ -70,13 +71,14 @@ try
             "--no-build" => o with { SkipBuild = true },
             "--shards" => o with { Shards = Int() },
             "--clips" => o with { Clips = Int() },
+            "--soak-clips" => o with { SoakClips = Int() },
             "--shard-rounds" => o with { ShardRounds = Int() },
             "--console" => o with { Console = Next() },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
-    if (o.Shards < 1 || o.Clips < 1 || o.ShardRounds < 1)
-        throw new FormatException("--shards, --clips and --shard-rounds must be >= 1");
+    if (o.Shards < 1 || o.Clips < 1 || o.ShardRounds < 1 || o.SoakClips < 1)
+        throw new FormatException("--shards, --clips, --shard-rounds and --soak-clips must be >= 1");
     if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05)
         || o.CompareSeconds.Length == 0 || o.CompareSeconds.Any(l => !(l >= 1 && l <= 3600)))
         throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05, --lengths 1..3600 s");
@@ -93,7 +95,7 @@ string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 // "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
 // "shards" (many console processes over a generated corpus) and "compare" (other programs side by side) too, as they
 // take minutes.
-var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" ? new[] { command } : null;
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -126,6 +128,7 @@ try
             case "load": LoadBench.Run(o, verdicts); break;
             case "layers": LayerTraceBench.Run(o, verdicts); break;
             case "compare": CompareBench.Run(o, verdicts); break;
+            case "soak": SoakBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
