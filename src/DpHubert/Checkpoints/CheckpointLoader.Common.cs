@@ -170,39 +170,9 @@ public static partial class CheckpointLoader
     /// </summary>
     internal static Wav2Vec2Config ConfigFromDictionary(Dictionary<string, object?> d, string path, LoadReport? report)
     {
-        d = new Dictionary<string, object?>(d, StringComparer.Ordinal);
-        bool wavlm = d.ContainsKey("encoder_remaining_heads") || d.ContainsKey("encoder_num_buckets") && !d.ContainsKey("encoder_head_dim");
         try
         {
-            if (d.TryGetValue("encoder_num_layers", out var nl) && nl is long layers)
-            {
-                int L = (int)layers;
-                void Fill(string key, object? value, string why)
-                {
-                    if (d.ContainsKey(key)) return;
-                    d[key] = value;
-                    report?.Notes.Add($"config: {key} = {why}");
-                }
-                if (d.TryGetValue("encoder_num_heads", out var h) && h is long heads)
-                {
-                    d["encoder_num_heads"] = Enumerable.Repeat((object?)heads, L).ToList();
-                    if (wavlm)
-                    {
-                        d.Remove("encoder_num_heads");
-                        Fill("encoder_total_num_heads", Enumerable.Repeat((object?)heads, L).ToList(), $"[{heads}] * {L}");
-                        Fill("encoder_remaining_heads", Enumerable.Range(0, L).Select(_ => (object?)Enumerable.Range(0, (int)heads).Select(x => (object?)(long)x).ToList()).ToList(), "all heads");
-                    }
-                    else if (d.TryGetValue("encoder_embed_dim", out var e) && e is long embed)
-                        Fill("encoder_head_dim", embed / heads, $"{embed / heads} (encoder_embed_dim / encoder_num_heads)");
-                }
-                if (d.TryGetValue("encoder_ff_interm_features", out var f) && f is long ff)
-                    d["encoder_ff_interm_features"] = Enumerable.Repeat((object?)ff, L).ToList();
-                Fill("encoder_use_attention", Enumerable.Repeat((object?)true, L).ToList(), "true for every layer");
-                Fill("encoder_use_feed_forward", Enumerable.Repeat((object?)true, L).ToList(), "true for every layer");
-                Fill("aux_num_out", null, "None");
-                Fill("normalize_waveform", false, "false (the config does not say)");
-            }
-            return Wav2Vec2Config.FromDictionary(d);
+            return ConfigDictionaryMap.ReadUniform(d, ConfigDictionaryMap.KindOf(d), report is null ? null : report.Notes.Add);
         }
         catch (ArgumentException e)
         {
