@@ -14,26 +14,6 @@ public static partial class CheckpointLoader
 {
     private const string PosConvPrefix = "encoder.transformer.pos_conv_embed.conv.";
 
-    /// <summary>Converts one config value read from a foreign format; a wrong type names the file and the key.</summary>
-    internal static T ConvertField<T>(string key, object? raw, Func<object?, T> convert, string path)
-    {
-        try
-        {
-            return convert(raw);
-        }
-        catch (FormatException e)
-        {
-            throw new CheckpointFormatException($"{e.Message} (got {Wav2Vec2Config.Describe(raw)})", path, key);
-        }
-    }
-
-    /// <summary>A config value the file lacks: use the framework's default and say so in the report.</summary>
-    internal static T DefaultField<T>(string key, T fallback, LoadReport report, string where, string whose)
-    {
-        report.Notes.Add($"{where} has no '{key}': using {whose} default {Wav2Vec2Config.Describe(fallback)}");
-        return fallback;
-    }
-
     /// <summary>
     /// Renames <paramref name="source"/> (whose tensors become owned by this call) with <paramref name="map"/>,
     /// filling <see cref="LoadReport.Mapped"/> and <see cref="LoadReport.Dropped"/>. A dropped tensor is offered to
