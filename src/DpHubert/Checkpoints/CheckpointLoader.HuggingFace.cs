@@ -7,6 +7,7 @@ using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

@@ -32,8 +32,8 @@ public static class Devices
 
     /// <summary>
     /// The compute dtype for a <c>--dtype</c> value on <paramref name="device"/>: <c>float32</c>, <c>bfloat16</c>,
-    /// <c>float16</c> (CUDA only), or <c>auto</c>, which picks bfloat16 on a CPU whose bf16 kernels are fast (AMX or
-    /// AVX-512 BF16 per <paramref name="cpu"/>) and float32 elsewhere (other CPUs, and CUDA, where the choice is yours).
+    /// <c>float16</c> (CUDA only), or <c>auto</c>, which picks bfloat16 on a CPU whose bf16 kernels are fast
+    /// (<see cref="CpuFeatures.BFloat16IsFast"/>: AMX, or AVX-512 BF16 confirmed by a probe) and float32 elsewhere (other CPUs, and CUDA, where the choice is yours).
     /// </summary>
     /// <param name="name">The dtype name.</param>
     /// <param name="device">Where the model runs.</param>

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -70,7 +71,8 @@ public sealed record SpeechEncoderOptions
     public string Device { get; init; } = "cpu";
 
     /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c>, <c>auto</c>
-    /// (bfloat16 on CPUs with AMX / AVX-512 BF16, float32 elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
+    /// (bfloat16 where the CPU's bf16 kernels are fast: AMX, or AVX-512 BF16 when a short probe confirms it; float32
+    /// elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
     /// float32 whatever the compute dtype.</summary>
     public string DType { get; init; } = "float32";
 

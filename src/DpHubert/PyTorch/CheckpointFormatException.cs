@@ -1,0 +1,51 @@
+using System;
+
+namespace DpHubert.PyTorch;
+
+/// <summary>
+/// A checkpoint file is malformed, truncated or of an unsupported format. The message names the file and,
+/// where one is involved, the record or tensor key.
+/// </summary>
+public class CheckpointFormatException : Exception
+{
+    /// <summary>Creates the exception for <paramref name="filePath"/>.</summary>
+    public CheckpointFormatException(string message, string filePath, string? key = null, Exception? inner = null)
+        : base(Compose(message, filePath, key), inner)
+    {
+        FilePath = filePath;
+        Key = key;
+    }
+
+    /// <summary>The file (or display name of the stream) that failed to read or write.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The record, storage or tensor key involved, when there is one.</summary>
+    public string? Key { get; }
+
+    private static string Compose(string message, string filePath, string? key) =>
+        key is null ? $"{message} in {filePath}" : $"{message} (key '{key}') in {filePath}";
+}
+
+/// <summary>
+/// A pickle refers to a global (a class or function) that is not on the loader's allow-list. Nothing from it was
+/// executed; the message names the refused global, e.g. <c>refused global 'os.system' in checkpoint.pth</c>.
+/// </summary>
+public sealed class UnsafePickleException : CheckpointFormatException
+{
+    /// <summary>Creates the exception for the refused global <paramref name="global"/> in <paramref name="filePath"/>.</summary>
+    public UnsafePickleException(string global, string filePath)
+        : base($"refused global '{global}'", filePath)
+    {
+        Global = global;
+    }
+
+    /// <summary>Creates the exception with the reason the global was refused, e.g. that the object holds a tensor.</summary>
+    public UnsafePickleException(string global, string filePath, string reason)
+        : base($"refused global '{global}' ({reason})", filePath)
+    {
+        Global = global;
+    }
+
+    /// <summary>The fully qualified name of the refused global, e.g. <c>os.system</c>.</summary>
+    public string Global { get; }
+}

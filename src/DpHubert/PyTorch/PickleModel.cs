@@ -1,0 +1,190 @@
+using System.Collections.Generic;
+using TorchSharp;
+
+namespace DpHubert.PyTorch;
+
+/// <summary>An allowed Python global (class, function or type) referenced by a pickle; never executed.</summary>
+internal sealed record PyGlobal(string Module, string Name)
+{
+    public string FullName => $"{Module}.{Name}";
+}
+
+/// <summary>
+/// A typing expression such as <c>typing.Optional[typing.Dict[str, typing.Any]]</c> (omegaconf 2.0 metadata),
+/// kept as text only.
+/// </summary>
+internal sealed record PyTypeExpr(string Text);
+
+/// <summary>
+/// An object of an allowed class (omegaconf container/node/metadata, argparse.Namespace) created by NEWOBJ:
+/// only its constructor arguments and its <c>__setstate__</c> state are recorded.
+/// </summary>
+internal sealed class PyObject
+{
+    public PyObject(PyGlobal type, object?[] args)
+    {
+        Type = type;
+        Args = args;
+    }
+
+    public PyGlobal Type { get; }
+
+    public object?[] Args { get; }
+
+    public object? State { get; set; }
+}
+
+/// <summary>A storage referenced by a persistent id, before its bytes are read.</summary>
+internal sealed class StorageRef
+{
+    public StorageRef(string key, torch.ScalarType dtype, long numel, string rootKey, long rootOffset)
+    {
+        Key = key;
+        DType = dtype;
+        Numel = numel;
+        RootKey = rootKey;
+        RootOffset = rootOffset;
+    }
+
+    /// <summary>The storage's key (record name in a zip checkpoint).</summary>
+    public string Key { get; }
+
+    public torch.ScalarType DType { get; }
+
+    /// <summary>Elements in this storage (or storage view).</summary>
+    public long Numel { get; }
+
+    /// <summary>The storage holding the bytes: <see cref="Key"/> itself unless this is a legacy storage view.</summary>
+    public string RootKey { get; }
+
+    /// <summary>Element offset of a legacy storage view inside its root storage; 0 otherwise.</summary>
+    public long RootOffset { get; }
+}
+
+/// <summary>A tensor described by _rebuild_tensor_v2: materialised after the pickle is read.</summary>
+internal sealed class PendingTensor
+{
+    public PendingTensor(StorageRef storage, long offset, long[] size, long[] stride, torch.ScalarType? dtype)
+    {
+        Storage = storage;
+        Offset = offset;
+        Size = size;
+        Stride = stride;
+        DType = dtype;
+    }
+
+    public StorageRef Storage { get; }
+
+    public long Offset { get; }
+
+    public long[] Size { get; }
+
+    public long[] Stride { get; }
+
+    /// <summary>Set by _rebuild_tensor_v3, whose dtype may differ from the storage's.</summary>
+    public torch.ScalarType? DType { get; }
+}
+
+/// <summary>A numpy dtype object (numpy.dtype('f8') + its BUILD state), used only to decode numpy scalars.</summary>
+internal sealed class NumpyDType
+{
+    public NumpyDType(string descr) => Descr = descr;
+
+    public string Descr { get; }
+
+    public string ByteOrder { get; set; } = "<";
+}
+
+/// <summary>Helpers shared by the reader's allow-list.</summary>
+internal static class PickleNames
+{
+    /// <summary>Python 2 module names that protocol-2 pickles use for builtins.</summary>
+    public static string NormalizeModule(string module) => module switch
+    {
+        "__builtin__" => "builtins",
+        "copy_reg" => "copyreg",
+        _ => module,
+    };
+
+    /// <summary>Python 2 names of builtin types (protocol 2 writes int as __builtin__.long, str as unicode).</summary>
+    public static string NormalizeName(string module, string name) => module == "builtins"
+        ? name switch { "long" => "int", "unicode" => "str", _ => name }
+        : name;
+
+    /// <summary>Classes whose instances are recorded as <see cref="PyObject"/> and converted afterwards.</summary>
+    public static readonly HashSet<string> InstanceClasses = new()
+    {
+        "omegaconf.dictconfig.DictConfig",
+        "omegaconf.listconfig.ListConfig",
+        "omegaconf.nodes.AnyNode",
+        "omegaconf.nodes.ValueNode",
+        "omegaconf.nodes.StringNode",
+        "omegaconf.nodes.IntegerNode",
+        "omegaconf.nodes.FloatNode",
+        "omegaconf.nodes.BooleanNode",
+        "omegaconf.nodes.BytesNode",
+        "omegaconf.nodes.PathNode",
+        "omegaconf.nodes.EnumNode",
+        "omegaconf.nodes.UnionNode",
+        "omegaconf.nodes.InterpolationResultNode",
+        "omegaconf.base.Metadata",
+        "omegaconf.base.ContainerMetadata",
+        "argparse.Namespace",
+    };
+
+    /// <summary>
+    /// dict subclasses that add no state of their own and are read as a plain mapping (Lightning's hyper-parameter
+    /// <c>AttributeDict</c>, which only adds attribute access).
+    /// </summary>
+    public static readonly HashSet<string> MappingClasses = new()
+    {
+        "pytorch_lightning.utilities.parsing.AttributeDict",
+        "lightning.pytorch.utilities.parsing.AttributeDict",
+        "lightning_fabric.utilities.data.AttributeDict",
+        "lightning.fabric.utilities.data.AttributeDict",
+    };
+
+    /// <summary>Functions/classes the reader implements itself (never by running Python code).</summary>
+    public static readonly HashSet<string> Callables = new()
+    {
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "builtins.dict",
+        "builtins.list",
+        "builtins.set",
+        "builtins.frozenset",
+        "builtins.bytearray",
+        "builtins.slice",
+        "_codecs.encode",
+        "copyreg._reconstructor",
+        "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor_v3",
+        "torch._utils._rebuild_parameter",
+        "torch._utils._rebuild_parameter_with_state",
+        "torch.Size",
+        "torch.device",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+        "numpy.dtype",
+        "_operator.getitem", // only for typing generics, see Unpickler.Call
+        "operator.getitem",
+        "builtins.type", // only type(None)
+    };
+
+    /// <summary>Types that may appear as plain values (omegaconf metadata records ref/element types).</summary>
+    public static readonly HashSet<string> TypeValues = new()
+    {
+        "builtins.object", "builtins.int", "builtins.float", "builtins.str", "builtins.bool", "builtins.bytes",
+        "builtins.tuple", "builtins.NoneType", "typing.Any", "typing.Dict", "typing.List", "typing.Tuple",
+        "typing.Optional", "typing.Union", "typing.Type", "typing.Sequence", "typing.Mapping", "enum.Enum",
+        "pathlib.Path",
+    };
+
+    public static bool IsAllowed(string fullName, string module, string name) =>
+        InstanceClasses.Contains(fullName) || Callables.Contains(fullName) || TypeValues.Contains(fullName)
+        || MappingClasses.Contains(fullName)
+        || (module == "torch" && (name.EndsWith("Storage", System.StringComparison.Ordinal)
+                                  && TensorData.TryStorageDType(name, out _)
+                                  || TensorData.TryTorchDTypeName(name, out _)));
+}
