@@ -146,7 +146,7 @@ public class ConvertTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
         using var back = CheckpointLoader.Read(path);
         back.Config.Should().Be(ckpt.Config);

@@ -69,7 +69,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
     }
 
@@ -189,7 +189,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
         var act = () => CheckpointLoader.Read(path);
         var e = act.Should().Throw<CheckpointFormatException>().Which;

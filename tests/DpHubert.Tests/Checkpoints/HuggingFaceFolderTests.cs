@@ -215,7 +215,7 @@ public class HuggingFaceFolderTests
         st.Select(kv => kv.Key).Should().Contain("encoder.pos_conv_embed.conv.parametrizations.weight.original0");
         var root = (PyDict)TorchCheckpointReader.Load(Path.Combine(HfFolder("hubert_post_ln"), "pytorch_model.bin"))!;
         root.Keys.Should().Contain("encoder.pos_conv_embed.conv.weight_g");
-        CheckpointLoader.DisposeTensors(root);
+        LoadSteps.DisposeTensors(root);
 
         // Fused weight = g * v / ||v|| (norm over dims 0, 1 per tap).
         var dir = CopyFolder(HfFolder("hubert_post_ln"), "model.safetensors", "pytorch_model.bin");

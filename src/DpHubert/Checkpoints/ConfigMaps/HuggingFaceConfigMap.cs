@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using static DpHubert.Checkpoints.ConfigMaps.ForeignConfigMap;
 
 namespace DpHubert.Checkpoints.ConfigMaps;

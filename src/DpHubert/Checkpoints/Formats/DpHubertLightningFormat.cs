@@ -35,9 +35,9 @@ internal static class DpHubertLightningFormat
         StateDict? sd = null;
         try
         {
-            var all = CheckpointLoader.ToStateDict(root["state_dict"], path, "state_dict");
+            var all = LoadSteps.ToStateDict(root["state_dict"], path, "state_dict");
             int teacher = all.Keys.Count(k => k.StartsWith("teacher_model.", StringComparison.Ordinal));
-            sd = CheckpointLoader.ApplyKeyMap(all, DpHubertLightningKeyMap.Instance, report, path, (key, tensor) =>
+            sd = LoadSteps.ApplyKeyMap(all, DpHubertLightningKeyMap.Instance, report, path, (key, tensor) =>
             {
                 if (!key.StartsWith(CheckpointLoader.DistillLinearProjsKey + ".", StringComparison.Ordinal)) return false;
                 projs[key[(CheckpointLoader.DistillLinearProjsKey.Length + 1)..]] = tensor;
@@ -46,11 +46,11 @@ internal static class DpHubertLightningFormat
             foreach (var other in root.Keys.OfType<string>().Where(k => k != "state_dict"))
             {
                 report.Notes.Add($"ignored top-level entry '{other}' (training state)");
-                CheckpointLoader.DisposeTensors(root[other]);
+                LoadSteps.DisposeTensors(root[other]);
             }
             report.Notes.Add($"student_model.* kept; {teacher} teacher_model.* tensors and the loss multipliers dropped");
-            CheckpointLoader.Normalize(sd, report, path);
-            var config = CheckpointLoader.ConfigFromFile(options.ConfigPath, report);
+            LoadSteps.Normalize(sd, report, path);
+            var config = TorchaudioFormat.ConfigFromFile(options.ConfigPath, report);
             config = WithPruneFlagsOf(config, sd, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             checkpoint.Extras[CheckpointLoader.DistillLinearProjsKey] = projs;

@@ -34,7 +34,7 @@ internal static class HubertSoftFormat
         StateDict? sd = null;
         try
         {
-            sd = CheckpointLoader.ApplyKeyMap(CheckpointLoader.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
+            sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
                 (key, tensor) =>
                 {
                     var m = Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$");
@@ -42,10 +42,10 @@ internal static class HubertSoftFormat
                     proj[m.Groups[1].Value] = tensor;
                     return true;
                 });
-            CheckpointLoader.Normalize(sd, report, path);
-            var config = options.ConfigPath is not null ? CheckpointLoader.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
+            LoadSteps.Normalize(sd, report, path);
+            var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
             var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
-            CheckpointLoader.KeepProjection(checkpoint, proj, "proj (the soft units)");
+            LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
             return checkpoint;
         }
         catch

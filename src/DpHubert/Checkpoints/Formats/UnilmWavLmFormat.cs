@@ -25,13 +25,13 @@ internal static class UnilmWavLmFormat
         foreach (var key in new[] { "relative_position_embedding", "gru_rel_pos" })
             if (!cfg.TryGetValue(key, out var flag) || flag is not true)
                 throw new CheckpointFormatException($"{key} is not true: only WavLM with gated relative position bias is supported", path, key);
-        var config = CheckpointLoader.FairseqArchitecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, path, report, "the WavLM cfg");
-        var sd = CheckpointLoader.ApplyKeyMap(CheckpointLoader.ToStateDict(root["model"], path, "model"), UnilmWavLmKeyMap.Instance, report, path);
+        var config = FairseqFormat.Architecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, path, report, "the WavLM cfg");
+        var sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root["model"], path, "model"), UnilmWavLmKeyMap.Instance, report, path);
         try
         {
             foreach (var other in root.Keys.OfType<string>().Where(k => k is not "model"))
-                CheckpointLoader.DisposeTensors(root[other]);
-            CheckpointLoader.Normalize(sd, report, path);
+                LoadSteps.DisposeTensors(root[other]);
+            LoadSteps.Normalize(sd, report, path);
             return new ModelCheckpoint(config, sd, report) { Kind = ModelKind.WavLM };
         }
         catch

@@ -1,27 +1,28 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using TorchSharp;
+using static DpHubert.Checkpoints.LoadSteps;
+using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 
-public static partial class CheckpointLoader
+/// <summary>fairseq wav2vec 2.0 / HuBERT / ContentVec checkpoints: <c>{"cfg" | "args", "model", ...}</c>, keys by
+/// <see cref="FairseqKeyMap"/>, config by <see cref="FairseqConfigMap"/>.</summary>
+internal static class FairseqFormat
 {
-    /// <summary>Name of the <see cref="ModelCheckpoint.Extras"/> entry holding HuBERT / ContentVec's <c>final_proj</c>.</summary>
-    public const string FinalProjKey = "final_proj";
-
-    /// <summary>Name of the <see cref="ModelCheckpoint.Extras"/> entry holding DPHuBERT's distillation heads.</summary>
-    public const string DistillLinearProjsKey = "distill_linear_projs";
-
-    private static bool IsFairseq(PyDict d) =>
+    internal static bool Matches(PyDict d) =>
         d.TryGetValue("model", out var m) && m is PyDict
         && (d.TryGetValue("cfg", out var c) && c is PyDict || d.TryGetValue("args", out var a) && a is PyDict);
 
     /// <summary>A fairseq checkpoint: <c>{"cfg" | "args", "model", ...}</c>.</summary>
-    private static ModelCheckpoint FromFairseq(PyDict root, string path)
+    internal static ModelCheckpoint Read(PyDict root, string path)
     {
         var report = new LoadReport(path, CheckpointFormat.Fairseq);
         var config = FairseqConfig(root, path, report, out var kind);
@@ -58,7 +59,7 @@ public static partial class CheckpointLoader
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned
     /// models from <c>w2v_args</c>, with the fine-tuning dropout overrides, as fairseq builds them.</summary>
-    private static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report, out ModelKind kind)
+    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report, out ModelKind kind)
     {
         PyDict model, task;
         if (root.TryGetValue("cfg", out var c) && c is PyDict cfg)
@@ -91,7 +92,7 @@ public static partial class CheckpointLoader
             || innerName.Contains("conformer", StringComparison.OrdinalIgnoreCase))
             throw new CheckpointFormatException($"fairseq model '{innerName}' is not supported (wav2vec 2.0 and HuBERT are)", path, "_name");
         kind = FairseqConfigMap.KindOf(innerName);
-        return FairseqArchitecture(arch, overrides, new[] { (task, "task"), (model, "model") }, kind, path, report, "the fairseq config");
+        return Architecture(arch, overrides, new[] { (task, "task"), (model, "model") }, kind, path, report, "the fairseq config");
     }
 
     /// <summary>
@@ -99,7 +100,7 @@ public static partial class CheckpointLoader
     /// <c>conv_feature_layers</c> ...), also what unilm's WavLM cfg uses. <paramref name="overrides"/> (a fine-tuning
     /// config) wins for the dropouts; <c>normalize</c> is taken from the first of <paramref name="normalizeSources"/> that has it.
     /// </summary>
-    internal static Wav2Vec2Config FairseqArchitecture(PyDict arch, PyDict? overrides, (PyDict Section, string Name)[] normalizeSources,
+    internal static Wav2Vec2Config Architecture(PyDict arch, PyDict? overrides, (PyDict Section, string Name)[] normalizeSources,
         ModelKind kind, string path, LoadReport report, string where)
     {
         if (Str(arch, "layer_type") is { } lt && lt != "transformer")

@@ -1,20 +1,24 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using TorchSharp;
+using static DpHubert.Checkpoints.LoadSteps;
+using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 
-public static partial class CheckpointLoader
+/// <summary>Hugging Face model folders (config.json, preprocessor_config.json and one weight layout), keys by
+/// <see cref="HuggingFaceKeyMap"/>, config by <see cref="HuggingFaceConfigMap"/>.</summary>
+internal static class HuggingFaceFormat
 {
     /// <summary>A Hugging Face model folder: config.json (+ preprocessor_config.json) and one weight layout.</summary>
-    private static ModelCheckpoint ReadFolder(string path, CheckpointReadOptions options)
+    internal static ModelCheckpoint ReadFolder(string path, CheckpointReadOptions options)
     {
         var configPath = Path.Combine(path, "config.json");
         if (!File.Exists(configPath))
@@ -24,11 +28,11 @@ public static partial class CheckpointLoader
                 "not a Hugging Face model folder: no config.json (found: " + (files.Count == 0 ? "nothing" : string.Join(", ", files)) + ")", path);
         }
         var weights = ReadHfWeights(path, out var weightSource);
-        return FromHuggingFace(weights, configPath, path, weightSource);
+        return FromWeights(weights, configPath, path, weightSource);
     }
 
     /// <summary>Loads model.safetensors, pytorch_model.bin, or their sharded forms (an *.index.json).</summary>
-    private static List<KeyValuePair<string, Tensor>> ReadHfWeights(string folder, out string weightSource)
+    internal static List<KeyValuePair<string, Tensor>> ReadHfWeights(string folder, out string weightSource)
     {
         foreach (var (index, single) in new[]
                  {
@@ -55,7 +59,7 @@ public static partial class CheckpointLoader
             + (other.Count > 0 ? $" (found {string.Join(", ", other)}, which is not supported: save the model with PyTorch)" : ""), folder);
     }
 
-    private static List<KeyValuePair<string, Tensor>> ReadWeightFile(string file)
+    internal static List<KeyValuePair<string, Tensor>> ReadWeightFile(string file)
     {
         if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
@@ -79,7 +83,7 @@ public static partial class CheckpointLoader
         }
     }
 
-    private static List<KeyValuePair<string, Tensor>> ReadShards(string folder, string indexPath)
+    internal static List<KeyValuePair<string, Tensor>> ReadShards(string folder, string indexPath)
     {
         var index = ReadJsonObject(indexPath);
         index.TryGetValue("weight_map", out var wm);
@@ -124,7 +128,7 @@ public static partial class CheckpointLoader
     }
 
     /// <summary>Maps HF weights and config into a checkpoint (the weights become owned by it).</summary>
-    private static ModelCheckpoint FromHuggingFace(List<KeyValuePair<string, Tensor>> weights, string configPath, string source,
+    internal static ModelCheckpoint FromWeights(List<KeyValuePair<string, Tensor>> weights, string configPath, string source,
         string weightSource)
     {
         var report = new LoadReport(source, CheckpointFormat.HuggingFace);
