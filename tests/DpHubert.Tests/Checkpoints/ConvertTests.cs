@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using DpHubert.Checkpoints;
+using DpHubert.Modules;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using DpHubert.Tests.Support;

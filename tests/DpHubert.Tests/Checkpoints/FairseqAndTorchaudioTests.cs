@@ -1,6 +1,7 @@
 using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints;
+using DpHubert.Modules;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using DpHubert.Tests.Support;

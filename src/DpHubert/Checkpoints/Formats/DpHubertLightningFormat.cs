@@ -4,6 +4,7 @@ using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 
 namespace DpHubert.Checkpoints;
 
@@ -33,7 +34,7 @@ internal static class DpHubertLightningFormat
         var report = new LoadReport(path, CheckpointFormat.DpHubertLightning);
         var projs = new StateDict();
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
             var all = LoadSteps.ToStateDict(root["state_dict"], path, "state_dict");
             int teacher = all.Keys.Count(k => k.StartsWith("teacher_model.", StringComparison.Ordinal));
@@ -56,13 +57,11 @@ internal static class DpHubertLightningFormat
             checkpoint.Extras[CheckpointLoader.DistillLinearProjsKey] = projs;
             report.Notes.Add($"distill_linear_projs ({projs.Count} tensors) kept in Extras[\"{CheckpointLoader.DistillLinearProjsKey}\"]");
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             projs.Dispose();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>prune.py's rule: a prune flag is on exactly when layer 0 (conv 0) of the student has that mask.</summary>

@@ -28,7 +28,7 @@ internal static class FairseqFormat
         var config = FairseqConfig(root, path, report, out var kind);
         var finalProj = new StateDict();
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
             var model = ToStateDict(root["model"], path, "model");
             sd = ApplyKeyMap(model, FairseqKeyMap.Instance, report, path, (key, tensor) =>
@@ -48,13 +48,11 @@ internal static class FairseqFormat
             var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = kind };
             KeepProjection(checkpoint, finalProj, "final_proj");
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             finalProj.Dispose();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned

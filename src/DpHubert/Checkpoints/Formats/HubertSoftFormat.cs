@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
@@ -32,7 +33,7 @@ internal static class HubertSoftFormat
         var report = new LoadReport(path, CheckpointFormat.HubertSoft);
         var proj = new StateDict();
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
             sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
                 (key, tensor) =>
@@ -47,13 +48,11 @@ internal static class HubertSoftFormat
             var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
             LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             proj.Dispose();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The original architecture at the widths the weights have.</summary>

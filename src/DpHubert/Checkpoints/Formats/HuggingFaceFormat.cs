@@ -72,15 +72,13 @@ internal static class HuggingFaceFormat
             foreach (var kv in d) if (!ReferenceEquals(kv.Value, inner)) DisposeTensors(kv.Value);
             root = inner;
         }
-        try
+        return DisposeOnFailure(() =>
         {
             return ToStateDict(root, file, "weights").ToList();
-        }
-        catch
+        }, () =>
         {
             DisposeTensors(root);
-            throw;
-        }
+        });
     }
 
     internal static List<KeyValuePair<string, Tensor>> ReadShards(string folder, string indexPath)
@@ -89,7 +87,7 @@ internal static class HuggingFaceFormat
         index.TryGetValue("weight_map", out var wm);
         var map = AsStringMap(wm) ?? throw new CheckpointFormatException("the index has no 'weight_map' object", indexPath, "weight_map");
         var result = new List<KeyValuePair<string, Tensor>>();
-        try
+        return DisposeOnFailure(() =>
         {
             foreach (var shard in map.Values.Distinct(StringComparer.Ordinal))
             {
@@ -106,12 +104,10 @@ internal static class HuggingFaceFormat
                     throw new CheckpointFormatException($"the index places this key in '{shard}', which lacks it", indexPath, lacking);
             }
             return result;
-        }
-        catch
+        }, () =>
         {
             foreach (var kv in result) kv.Value.Dispose();
-            throw;
-        }
+        });
     }
 
     private static Dictionary<string, string>? AsStringMap(object? v)
@@ -133,7 +129,7 @@ internal static class HuggingFaceFormat
     {
         var report = new LoadReport(source, CheckpointFormat.HuggingFace);
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
             var cfg = ReadJsonObject(configPath);
             var preprocessorPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, "preprocessor_config.json");
@@ -147,14 +143,12 @@ internal static class HuggingFaceFormat
             if (!sd.ContainsKey("encoder.feature_projection.layer_norm.weight") && !HfFeatProjLayerNorm(cfg))
                 InsertIdentityProjectionNorm(sd, config.ExtractorOutputChannels, report);
             return new ModelCheckpoint(config, sd, report) { Kind = kind };
-        }
-        catch
+        }, () =>
         {
             foreach (var kv in weights) kv.Value.Dispose();
             weights.Clear();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     private static bool HfFeatProjLayerNorm(Dictionary<string, object?> cfg) =>

@@ -35,7 +35,7 @@ internal static class SafeTensorsFormat
             metadata = st.Metadata;
             weights = st.Keys.ToList().Select(k => new KeyValuePair<string, Tensor>(k, st.Detach(k))).ToList();
         }
-        try
+        return DisposeOnFailure(() =>
         {
             string? configPath = options.ConfigPath ?? (File.Exists(named) ? named : null);
             Dictionary<string, object?>? configDict = null;
@@ -112,11 +112,9 @@ internal static class SafeTensorsFormat
                 report.Notes.Add($"extra tensors '{name}' ({group.Count}) kept in Extras");
             }
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             foreach (var kv in weights) kv.Value.Dispose();
-            throw;
-        }
+        });
     }
 }

@@ -103,7 +103,7 @@ internal static class TorchaudioFormat
         var report = new LoadReport(path, CheckpointFormat.Torchaudio);
         report.Notes.AddRange(notes);
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
             Wav2Vec2Config config;
             if (options.ConfigPath is not null)
@@ -127,14 +127,12 @@ internal static class TorchaudioFormat
             Normalize(sd, report, path);
             if (options.ConfigPath is null) SetAuxFromWeights(ref config, sd, report, "aux");
             return new ModelCheckpoint(config, sd, report);
-        }
-        catch
+        }, () =>
         {
             foreach (var kv in weights) kv.Value.Dispose();
             weights.Clear();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>

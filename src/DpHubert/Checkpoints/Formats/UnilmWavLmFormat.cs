@@ -3,6 +3,7 @@ using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 
 namespace DpHubert.Checkpoints;
 
@@ -27,17 +28,15 @@ internal static class UnilmWavLmFormat
                 throw new CheckpointFormatException($"{key} is not true: only WavLM with gated relative position bias is supported", path, key);
         var config = FairseqFormat.Architecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, path, report, "the WavLM cfg");
         var sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root["model"], path, "model"), UnilmWavLmKeyMap.Instance, report, path);
-        try
+        return DisposeOnFailure(() =>
         {
             foreach (var other in root.Keys.OfType<string>().Where(k => k is not "model"))
                 LoadSteps.DisposeTensors(root[other]);
             LoadSteps.Normalize(sd, report, path);
             return new ModelCheckpoint(config, sd, report) { Kind = ModelKind.WavLM };
-        }
-        catch
+        }, () =>
         {
             sd.Dispose();
-            throw;
-        }
+        });
     }
 }
