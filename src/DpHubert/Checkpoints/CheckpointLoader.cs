@@ -93,26 +93,18 @@ public static class CheckpointLoader
         return checkpoint;
     }
 
-    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options)
+    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>
     {
-        try
-        {
-            if (root is not PyDict d)
-                throw new CheckpointFormatException($"the checkpoint is a {LoadSteps.Describe(root)}, expected a dict", path);
-            // First match wins: the layouts are told apart by their top-level entries, most specific first.
-            if (d.ContainsKey("state_dict") && d.ContainsKey("config")) return TorchaudioFormat.ReadDpHubert(d, path);
-            if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
-            if (FairseqFormat.Matches(d)) return FairseqFormat.Read(d, path);
-            if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
-            if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
-            return TorchaudioFormat.ReadBare(d, path, options);
-        }
-        catch
-        {
-            LoadSteps.DisposeTensors(root);
-            throw;
-        }
-    }
+        if (root is not PyDict d)
+            throw new CheckpointFormatException($"the checkpoint is a {LoadSteps.Describe(root)}, expected a dict", path);
+        // First match wins: the layouts are told apart by their top-level entries, most specific first.
+        if (d.ContainsKey("state_dict") && d.ContainsKey("config")) return TorchaudioFormat.ReadDpHubert(d, path);
+        if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
+        if (FairseqFormat.Matches(d)) return FairseqFormat.Read(d, path);
+        if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
+        if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
+        return TorchaudioFormat.ReadBare(d, path, options);
+    }, () => LoadSteps.DisposeTensors(root));
 
 }
 

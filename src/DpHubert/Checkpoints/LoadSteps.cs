@@ -2,14 +2,13 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.IO;
-using System.Text.Json;
 using System.Linq;
+using System.Text.Json;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using TorchSharp;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
