@@ -73,10 +73,12 @@ public sealed record CpuFeatures(IReadOnlySet<string>? Flags, Func<bool>? BFloat
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        var frames = randn(1, 400, 768);
-        var weight = randn(3072, 768);
-        var steps = randn(1, 512, 4000);
-        var kernel = randn(512, 512, 3);
+        // Its own generator: a caller who seeded torch gets the same random numbers whether or not auto probed.
+        using var gen = new TorchSharp.torch.Generator(0x5eed);
+        var frames = randn(new long[] { 1, 400, 768 }, generator: gen);
+        var weight = randn(new long[] { 3072, 768 }, generator: gen);
+        var steps = randn(new long[] { 1, 512, 4000 }, generator: gen);
+        var kernel = randn(new long[] { 512, 512, 3 }, generator: gen);
         double f32 = Best(frames, weight, steps, kernel);
         double bf16 = Best(frames.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), steps.to(ScalarType.BFloat16), kernel.to(ScalarType.BFloat16));
         return bf16 <= BFloat16ProbeMaxTimeRatio * f32;

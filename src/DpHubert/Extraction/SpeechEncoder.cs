@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -538,6 +539,7 @@ public sealed class SpeechEncoder : IDisposable
     {
         EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var lease = Use();
+        var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int max = items.Max(x => x.Length);
@@ -565,6 +567,7 @@ public sealed class SpeechEncoder : IDisposable
                 outs[i] = ToArray(row);
             }
         }
+        if (Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.Elapsed);
         return outs;
     }
 
@@ -598,8 +601,10 @@ public sealed class SpeechEncoder : IDisposable
         {
             lock (owner.gate)
             {
-                if (--owner.inFlight == 0) Monitor.PulseAll(owner.gate);
+                if (--owner.inFlight != 0) return;
+                Monitor.PulseAll(owner.gate);
             }
+            NativeHeap.TrimIfDue(); // idle: return the C heap's free pages now and then
         }
     }
 }
