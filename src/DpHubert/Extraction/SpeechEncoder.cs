@@ -435,7 +435,7 @@ public sealed class SpeechEncoder : IDisposable
                 if (samples is null)
                     results[i] = new FileFeatures(group[i], null, error, 0);
                 else if (options.ChunkSeconds is { } s && samples.Length > ChunkLayout(samples.Length, s, options.ChunkOverlapSeconds).OwnFrames * Hop)
-                    results[i] = Guard(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
+                    results[i] = ResultOrError(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
                 else
                     plain.Add(i);
             }
@@ -453,7 +453,7 @@ public sealed class SpeechEncoder : IDisposable
                     foreach (int i in plain)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        results[i] = Guard(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
+                        results[i] = ResultOrError(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
                     }
                 }
             }
@@ -461,7 +461,8 @@ public sealed class SpeechEncoder : IDisposable
         }
     }
 
-    private static FileFeatures Guard(string path, long samples, Func<FeatureArray> run)
+    // Runs one file's extraction and turns an input failure into a result that carries the error.
+    private static FileFeatures ResultOrError(string path, long samples, Func<FeatureArray> run)
     {
         try
         {
