@@ -160,7 +160,7 @@ public static class ModelFactory
             nn.Module<Tensor, Tensor>? norm = c.ExtractorMode switch
             {
                 ExtractorMode.GroupNorm when i == 0 => new PerChannelGroupNorm(spec.OutChannels),
-                ExtractorMode.LayerNorm => new LayerNorm(spec.OutChannels, channelsFirst: true),
+                ExtractorMode.LayerNorm => new PrunableLayerNorm(spec.OutChannels, channelsFirst: true),
                 _ => null,
             };
             blocks.Add(new ConvLayerBlock(inChannels, spec.OutChannels, spec.KernelSize, spec.Stride, c.ExtractorConvBias,

@@ -40,7 +40,7 @@ public static partial class CheckpointLoader
             });
             foreach (var other in root.Keys.OfType<string>().Where(k => k != "model"))
                 DisposeTensors(root[other]);
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             SetAuxFromWeights(ref config, sd, report, "proj");
             var checkpoint = new ModelCheckpoint(config, sd, report);
             KeepProjection(checkpoint, finalProj, "final_proj");

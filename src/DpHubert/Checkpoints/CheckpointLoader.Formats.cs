@@ -91,7 +91,7 @@ public static partial class CheckpointLoader
             var owned = weights.ToList();
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
             sd = ApplyKeyMap(owned, TorchaudioKeyMap.Instance, report, path);
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             if (options.ConfigPath is null) SetAuxFromWeights(ref config, sd, report, "aux");
             return new ModelCheckpoint(config, sd, report);
         }
@@ -190,7 +190,7 @@ public static partial class CheckpointLoader
                 foreach (var g in extras.Values) g.Dispose();
                 throw;
             }
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             foreach (var (name, group) in extras)
             {

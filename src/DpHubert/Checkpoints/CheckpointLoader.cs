@@ -114,9 +114,9 @@ public static partial class CheckpointLoader
         }
         var report = new LoadReport(path, CheckpointFormat.DpHubert);
         // Our own names: the identity table (plus the parametrized weight-norm spelling), then the common
-        // normalization (fused positional-conv weight, half precision).
+        // canonicalization (fused positional-conv weight, half precision).
         var sd = ApplyKeyMap(ToStateDict(root["state_dict"], path, "state_dict").ToList(), KeyMaps.TorchaudioKeyMap.Instance, report, path);
-        Normalize(sd, report, path);
+        CanonicalizeStateDict(sd, report, path);
         var checkpoint = new ModelCheckpoint(config, sd, report);
         if (root.TryGetValue("distill_linear_projs", out var projs) && projs is PyDict)
             checkpoint.Extras["distill_linear_projs"] = ToStateDict(projs, path, "distill_linear_projs");

@@ -48,7 +48,7 @@ internal static class DpHubertLightningFormat
                 CheckpointLoader.DisposeTensors(root[other]);
             }
             report.Notes.Add($"student_model.* kept; {teacher} teacher_model.* tensors and the loss multipliers dropped");
-            CheckpointLoader.Normalize(sd, report, path);
+            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
             var config = CheckpointLoader.ConfigFromFile(options.ConfigPath, report);
             config = WithPruneFlagsOf(config, sd, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);

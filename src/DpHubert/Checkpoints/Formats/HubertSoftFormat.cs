@@ -41,7 +41,7 @@ internal static class HubertSoftFormat
                     proj[m.Groups[1].Value] = tensor;
                     return true;
                 });
-            CheckpointLoader.Normalize(sd, report, path);
+            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
             var config = options.ConfigPath is not null ? CheckpointLoader.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             CheckpointLoader.KeepProjection(checkpoint, proj, "proj (the soft units)");

@@ -46,7 +46,7 @@ internal static class UnilmWavLmFormat
         {
             foreach (var other in root.Keys.OfType<string>().Where(k => k is not "model"))
                 CheckpointLoader.DisposeTensors(root[other]);
-            CheckpointLoader.Normalize(sd, report, path);
+            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
             return new ModelCheckpoint(config, sd, report);
         }
         catch
