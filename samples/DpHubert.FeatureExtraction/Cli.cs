@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.IO;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 
 namespace DpHubert.FeatureExtraction;
 

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
 

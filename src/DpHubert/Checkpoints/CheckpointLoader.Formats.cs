@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

@@ -6,6 +6,7 @@ using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

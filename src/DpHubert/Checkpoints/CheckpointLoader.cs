@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;

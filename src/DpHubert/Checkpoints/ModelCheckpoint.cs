@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

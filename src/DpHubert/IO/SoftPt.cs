@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using static TorchSharp.torch;
 
 namespace DpHubert.IO;

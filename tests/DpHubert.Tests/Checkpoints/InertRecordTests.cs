@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.IO;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using FluentAssertions;
 using Xunit;
 

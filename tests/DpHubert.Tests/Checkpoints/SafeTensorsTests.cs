@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;

@@ -1,5 +1,6 @@
 using System.IO;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;

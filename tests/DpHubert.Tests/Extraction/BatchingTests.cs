@@ -5,6 +5,7 @@ using DpHubert.Audio;
 using DpHubert.Checkpoints;
 using DpHubert.Config;
 using DpHubert.Extraction;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;

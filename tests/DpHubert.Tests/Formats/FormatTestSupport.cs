@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;

@@ -1,6 +1,7 @@
 using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Audio;
 using DpHubert.Tests.Support;
 using FluentAssertions;

@@ -4,6 +4,7 @@ using System.Linq;
 using DpHubert.Checkpoints;
 using DpHubert.Extraction;
 using DpHubert.IO;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;

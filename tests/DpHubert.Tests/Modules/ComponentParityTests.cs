@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using DpHubert.Checkpoints;
 using DpHubert.Modules;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;

@@ -3,6 +3,7 @@ using System.Linq;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;

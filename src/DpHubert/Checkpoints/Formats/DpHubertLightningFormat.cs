@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text.RegularExpressions;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 

@@ -4,9 +4,10 @@ using System.Collections.Generic;
 using System.IO;
 using System.Text;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not System.IO.Compression's ZipArchive: that cannot place each entry's data on the 64-byte boundary torch's own writer uses.
 /// A minimal zip writer for torch checkpoints: entries are stored (not compressed) and, like PyTorch's
 /// PyTorchStreamWriter, padded with an extra field so that each entry's data starts on a 64-byte boundary
 /// (lets torch map storages directly). Zip64 is not written, so the archive must stay under 4 GiB.

@@ -7,9 +7,10 @@ using System.Numerics;
 using System.Text;
 using TorchSharp;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not PyBridge's unpickler: it must check every global against an allow-list and build configs, not only tensors.
 /// A pickle virtual machine (protocols 0-5) that builds a plain object graph and never runs Python code:
 /// every GLOBAL is checked against <see cref="PickleNames"/>, and the few callables it allows are
 /// implemented here. Tensors come out as <see cref="PendingTensor"/>s; omegaconf/Namespace objects as

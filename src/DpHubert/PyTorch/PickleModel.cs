@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using TorchSharp;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>An allowed Python global (class, function or type) referenced by a pickle; never executed.</summary>
 internal sealed record PyGlobal(string Module, string Name)

@@ -2,7 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
 /// An insertion-ordered Python mapping read from (or to be written to) a checkpoint: <c>dict</c>,

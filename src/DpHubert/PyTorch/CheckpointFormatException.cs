@@ -1,6 +1,6 @@
 using System;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
 /// A checkpoint file is malformed, truncated or of an unsupported format. The message names the file and,

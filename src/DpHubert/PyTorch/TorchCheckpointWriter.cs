@@ -3,9 +3,10 @@ using System.IO;
 using System.Text;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not PyBridge's <c>save_py</c>: a checkpoint here is a config beside a state_dict (nested dicts, lists, strings), with torch's 64-byte aligned records.
 /// Writes checkpoints in PyTorch's zip format (what <c>torch.save</c> writes since 1.6), readable by
 /// <c>torch.load</c> and by <see cref="TorchCheckpointReader"/>.
 /// </summary>

@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert;
 
 /// <summary>Writes a file through a temporary sibling that is renamed over the target only on success.</summary>
 internal static class AtomicFile

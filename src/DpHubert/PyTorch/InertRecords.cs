@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
 /// An object of a class outside the reader's allow-list, kept as a record of what the pickle said and never

@@ -3,7 +3,7 @@ using System.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>Dtype tables and chunked byte transfer between streams and CPU tensors.</summary>
 internal static class TensorData

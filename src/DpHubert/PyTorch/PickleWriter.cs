@@ -7,9 +7,10 @@ using System.Numerics;
 using System.Text;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not PyBridge's: it writes whole checkpoint values (configs and tensors), not only a flat state_dict.
 /// Writes the checkpoint value model as a protocol-2 pickle the way <c>torch.save</c> does, handing each tensor
 /// to a callback that assigns it a storage key.
 /// </summary>

@@ -8,9 +8,10 @@ using System.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not TorchSharp's <c>torch.load</c> or PyBridge's: checkpoints carry configs (omegaconf, argparse), legacy pre-1.6 files and foreign classes, and every global must pass an allow-list, never run.
 /// Reads files written by <c>torch.save</c> (the zip format of PyTorch ≥ 1.6 and the legacy format older
 /// fairseq checkpoints use) without Python and without running any code from the file.
 /// </summary>

@@ -8,9 +8,10 @@ using System.Text;
 using System.Text.Json;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.PyTorch;
 
 /// <summary>
+/// Our own, not PyBridge's: we need the <c>__metadata__</c> header (a config travels there), file order, and a typed error naming the file for a malformed header.
 /// Reads and writes the Hugging Face safetensors format: an 8-byte little-endian header length, a JSON header
 /// mapping each tensor name to its dtype, shape and data_offsets (relative to the data section), then the data.
 /// </summary>
