@@ -31,7 +31,7 @@ internal static class ExtractCommand
         var output = new Option<string>("--output") { Description = "Output .npy file; for a folder --input, the output folder (the tree is mirrored).", Required = true };
         var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32 (default), bfloat16, auto (bfloat16 on CPUs with AMX / AVX-512 BF16, else float32) or float16 (CUDA only); outputs are always float32.", DefaultValueFactory = _ => "float32" };
+        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32 (default), bfloat16, auto (bfloat16 where the CPU's bf16 kernels are fast: AMX, or AVX-512 BF16 confirmed by a short probe; else float32) or float16 (CUDA only); outputs are always float32.", DefaultValueFactory = _ => "float32" };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
         var batchSize = new Option<int>("--batch-size") { Description = "Files per forward pass (length-sorted batches).", DefaultValueFactory = _ => 1 };
         var chunkSeconds = new Option<double?>("--chunk-seconds") { Description = "Split recordings longer than S seconds into overlapping chunks." };

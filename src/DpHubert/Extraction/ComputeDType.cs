@@ -10,7 +10,7 @@ public enum ComputeDType
     /// <summary>float32: exact, matches PyTorch (the default).</summary>
     Float32,
 
-    /// <summary>bfloat16: fast on CPUs with bf16 units (Intel AMX, AVX-512 BF16) and on CUDA.</summary>
+    /// <summary>bfloat16: fast on CPUs with Intel AMX and on CUDA; with AVX-512 BF16 alone it depends on the CPU.</summary>
     BFloat16,
 
     /// <summary>float16: CUDA only (refused on a CPU, which has no fast float16 kernels).</summary>
@@ -38,8 +38,9 @@ public static class ComputeDTypes
 
     /// <summary>
     /// The TorchSharp dtype for <paramref name="dtype"/> on <paramref name="device"/>: <see cref="ComputeDType.Auto"/>
-    /// picks bfloat16 on a CPU whose bf16 kernels are fast (AMX or AVX-512 BF16 per <paramref name="cpu"/>) and float32
-    /// elsewhere (other CPUs, and CUDA, where the choice is yours); float16 is refused on a CPU.
+    /// picks bfloat16 on a CPU whose bf16 kernels are fast (<see cref="CpuFeatures.BFloat16IsFast"/>: AMX, or AVX-512
+    /// BF16 confirmed by a probe) and float32 elsewhere (other CPUs, and CUDA, where the choice is yours); float16 is
+    /// refused on a CPU.
     /// </summary>
     /// <param name="dtype">The requested dtype.</param>
     /// <param name="device">Where the model runs.</param>

@@ -71,9 +71,9 @@ public sealed record SpeechEncoderOptions
     /// <c>cuda:N</c>.</summary>
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
 
-    /// <summary>Weights and compute dtype: float32 (default, matches PyTorch), bfloat16, auto (bfloat16 on CPUs with
-    /// AMX / AVX-512 BF16, float32 elsewhere) or, on CUDA only, float16; <see cref="ComputeDTypes.Parse"/> reads their
-    /// names. Outputs are float32 whatever the compute dtype.</summary>
+    /// <summary>Weights and compute dtype: float32 (default, matches PyTorch), bfloat16, auto (bfloat16 where the CPU's
+    /// bf16 kernels are fast: AMX, or AVX-512 BF16 when a short probe confirms it; float32 elsewhere) or, on CUDA only,
+    /// float16; <see cref="ComputeDTypes.Parse"/> reads their names. Outputs are float32 whatever the compute dtype.</summary>
     public ComputeDType DType { get; init; } = ComputeDType.Float32;
 
     /// <summary>The CPU facts <see cref="ComputeDType.Auto"/> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>

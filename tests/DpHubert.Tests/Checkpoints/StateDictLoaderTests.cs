@@ -2,6 +2,7 @@ using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints;
 using DpHubert.Config;
+using DpHubert.Tests.PyTorch;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;

@@ -66,25 +66,25 @@ public class CheckpointHintCliTests
     {
         string dir = TestFiles.TempDir();
         string pruned = Path.Combine(dir, "pruned_hubert_base.pth");
-        string ckpt = Formats.PublishedLayoutTests.File("dphubert_distill", "checkpoint");
+        string ckpt = Checkpoints.PublishedLayoutTests.File("dphubert_distill", "checkpoint");
         var r = ConsoleRunner.Run("prune", "--checkpoint", ckpt, "--output", pruned);
         r.ExitCode.Should().Be(2, r.ToString());
         r.StdErr.Should().Contain("--config").And.Contain(ckpt);
-        r = ConsoleRunner.Run("prune", "--checkpoint", ckpt, "--config", Formats.PublishedLayoutTests.File("dphubert_distill", "student_original"),
+        r = ConsoleRunner.Run("prune", "--checkpoint", ckpt, "--config", Checkpoints.PublishedLayoutTests.File("dphubert_distill", "student_original"),
             "--output", pruned, "--verbose");
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdErr.Should().Contain("DpHubertLightning");
         using (var ours = CheckpointLoader.Read(pruned))
-        using (var expected = CheckpointLoader.Read(Formats.PublishedLayoutTests.File("dphubert_distill", "pruned_reference")))
+        using (var expected = CheckpointLoader.Read(Checkpoints.PublishedLayoutTests.File("dphubert_distill", "pruned_reference")))
         {
             ours.Config.Should().Be(expected.Config);
             ours.Extras[CheckpointLoader.DistillLinearProjsKey].Count.Should().Be(6, "prune.py keeps the distillation heads");
         }
         string npy = Path.Combine(dir, "out.npy");
-        r = ConsoleRunner.Run("extract", "--checkpoint", pruned, "--input", Formats.PublishedLayoutTests.File("dphubert_distill", "input_wav"), "--output", npy);
+        r = ConsoleRunner.Run("extract", "--checkpoint", pruned, "--input", Checkpoints.PublishedLayoutTests.File("dphubert_distill", "input_wav"), "--output", npy);
         r.ExitCode.Should().Be(0, r.ToString());
         using var features = TestFiles.LoadFloat(npy);
-        using var reference = TestFiles.LoadFloat(Formats.PublishedLayoutTests.File("dphubert_distill", "pruned_single_output"));
+        using var reference = TestFiles.LoadFloat(Checkpoints.PublishedLayoutTests.File("dphubert_distill", "pruned_single_output"));
         TensorAssert.Close(features, reference, ModelAssert.Atol, "pruned from the Lightning checkpoint");
         Directory.Delete(dir, true);
     }
@@ -94,8 +94,8 @@ public class CheckpointHintCliTests
     {
         string dir = TestFiles.TempDir();
         string npy = Path.Combine(dir, "out.npy");
-        var r = ConsoleRunner.Run("extract", "--checkpoint", Formats.PublishedLayoutTests.File("hubert_base_ls960", "checkpoint"),
-            "--input", Formats.PublishedLayoutTests.File("hubert_base_ls960", "input_wav"), "--output", npy, "--verbose");
+        var r = ConsoleRunner.Run("extract", "--checkpoint", Checkpoints.PublishedLayoutTests.File("hubert_base_ls960", "checkpoint"),
+            "--input", Checkpoints.PublishedLayoutTests.File("hubert_base_ls960", "input_wav"), "--output", npy, "--verbose");
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdErr.Should().Contain("ignored  fairseq.data.dictionary.Dictionary at task_state.dictionaries[0]");
         Directory.Delete(dir, true);

@@ -5,7 +5,7 @@ using DpHubert.Tests.Cli;
 using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;
-using static DpHubert.Tests.Formats.PublishedLayoutTests;
+using static DpHubert.Tests.Checkpoints.PublishedLayoutTests;
 using static TorchSharp.torch;
 
 namespace DpHubert.Tests.Extraction;

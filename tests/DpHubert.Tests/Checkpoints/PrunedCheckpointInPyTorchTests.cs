@@ -9,7 +9,7 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using Xunit;
 
-namespace DpHubert.Tests.Pruning;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>
 /// The pruned checkpoint we write is what PyTorch expects: tools/checkpoints/load_dphubert.py torch.load()s it and

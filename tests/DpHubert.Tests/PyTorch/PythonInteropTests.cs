@@ -11,10 +11,10 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Checkpoints.CheckpointTestHelpers;
+using static DpHubert.Tests.PyTorch.CheckpointTestHelpers;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Checkpoints;
+namespace DpHubert.Tests.PyTorch;
 
 /// <summary>
 /// Checks that PyTorch itself reads what <see cref="TorchCheckpointWriter"/> writes. Needs /usr/bin/python3 with

@@ -13,7 +13,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Pruning;
+namespace DpHubert.Tests.Modules;
 
 /// <summary>
 /// Prune() against what DPHuBERT's prune.py produced for the two prunable fixture cases: every eval mask, the l0 norms,

@@ -7,10 +7,10 @@ using DpHubert.PyTorch;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Checkpoints.CheckpointTestHelpers;
+using static DpHubert.Tests.PyTorch.CheckpointTestHelpers;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Checkpoints;
+namespace DpHubert.Tests.PyTorch;
 
 public sealed class TorchCheckpointReaderTests
 {

@@ -5,7 +5,7 @@ using DpHubert.PyTorch;
 using FluentAssertions;
 using Xunit;
 
-namespace DpHubert.Tests.Checkpoints;
+namespace DpHubert.Tests.PyTorch;
 
 public sealed class PyDictTests
 {

@@ -6,11 +6,11 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Formats.FormatTestSupport;
+using static DpHubert.Tests.Checkpoints.FormatTestSupport;
 using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>What the load report says (the CLI prints it with --verbose), and odd inputs.</summary>
 public class ReportTests

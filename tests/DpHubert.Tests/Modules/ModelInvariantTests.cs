@@ -9,7 +9,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Invariants;
+namespace DpHubert.Tests.Modules;
 
 /// <summary>Behaviour a user relies on beyond parity: eval mode by default, batch == single, no native leaks,
 /// strict loading that names every bad key, clear input errors.</summary>

@@ -9,11 +9,11 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Formats.FormatTestSupport;
+using static DpHubert.Tests.Checkpoints.FormatTestSupport;
 using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>Hugging Face model folders (config.json + safetensors / .bin / shards) against the DPHuBERT case outputs.</summary>
 public class HuggingFaceFolderTests

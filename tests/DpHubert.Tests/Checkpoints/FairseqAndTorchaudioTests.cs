@@ -7,11 +7,11 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Formats.FormatTestSupport;
+using static DpHubert.Tests.Checkpoints.FormatTestSupport;
 using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>fairseq checkpoints and bare torchaudio state_dicts against torchaudio's reference outputs.</summary>
 public class FairseqAndTorchaudioTests

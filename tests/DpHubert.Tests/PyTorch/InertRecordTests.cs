@@ -5,9 +5,9 @@ using DpHubert.PyTorch;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Checkpoints.CheckpointTestHelpers;
+using static DpHubert.Tests.PyTorch.CheckpointTestHelpers;
 
-namespace DpHubert.Tests.Checkpoints;
+namespace DpHubert.Tests.PyTorch;
 
 /// <summary>Objects of classes outside the allow-list: inert records when nothing reaches a tensor, refused otherwise.</summary>
 public class InertRecordTests

@@ -5,7 +5,7 @@ using DpHubert.Checkpoints.KeyMaps;
 using FluentAssertions;
 using Xunit;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints.KeyMaps;
 
 public class KeyMapTests
 {

@@ -10,11 +10,11 @@ using DpHubert.Tests.Support;
 using FluentAssertions;
 using TorchSharp;
 using Xunit;
-using static DpHubert.Tests.Formats.FormatTestSupport;
+using static DpHubert.Tests.Checkpoints.FormatTestSupport;
 using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>CheckpointConverter / CheckpointWriter round trips.</summary>
 public class ConvertTests

@@ -11,7 +11,7 @@ using Xunit;
 using static DpHubert.Tests.Support.ModelAssert;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>
 /// Checkpoints laid out exactly as the published files (Fixtures/published, tools/reference/make_published_layouts.py),

@@ -11,7 +11,7 @@ using FluentAssertions;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Formats;
+namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>Shared helpers: fixture paths from the reference manifest, running a model, comparing outputs.</summary>
 internal static class FormatTestSupport

@@ -8,7 +8,7 @@ using FluentAssertions;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Checkpoints;
+namespace DpHubert.Tests.PyTorch;
 
 /// <summary>Paths and small helpers shared by the checkpoint tests.</summary>
 internal static class CheckpointTestHelpers

@@ -9,7 +9,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Invariants;
+namespace DpHubert.Tests.Modules;
 
 /// <summary>A forward pass holds one layer's intermediates at a time: the number of live tensors when layer k starts
 /// must not grow with k (a dispose scope around the whole pass would keep every layer's, +30 per HuBERT layer).</summary>

@@ -8,7 +8,7 @@ using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
 
-namespace DpHubert.Tests.Structure;
+namespace DpHubert.Tests.Modules;
 
 [CollectionDefinition("MetaDevice", DisableParallelization = true)]
 public class MetaDeviceCollection
