@@ -132,7 +132,7 @@ public static class ModelFactory
         nn.init.normal_(posParams["weight_v"], 0.0, std);
         nn.init.zeros_(posParams["bias"]);
         // g = ||v|| per tap (set after v), so the effective weight g v / ||v|| starts equal to v.
-        posParams["weight_g"].copy_(posParams["weight_v"].pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
+        posParams["weight_g"].copy_(posParams["weight_v"].Power(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
         foreach (var layer in transformer.Layers)
         {
             if (layer.Attention is not { } attention) continue;

@@ -250,7 +250,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     {
         using var scope = NewDisposeScope();
         var (fe, channels) = feature_extractor.GetNumParamsAndFinalOutChannels();
-        return (fe + encoder.GetNumParams(channels)).MoveToOuterDisposeScope();
+        return fe.Plus(encoder.GetNumParams(channels)).MoveToOuterDisposeScope();
     }
 
     /// <summary>The plain parameter count, <c>sum(p.numel())</c> over every parameter (HardConcrete and

@@ -296,7 +296,7 @@ public static class AudioPreprocessor
         using Scalar baseS = baseFreq, negL = -LowpassFilterWidth, posL = LowpassFilterWidth, two = 2, pi = Math.PI;
         using Scalar scaleS = baseFreq / orig;
         var idx = arange(lo, hi, dtype: dtype, device: device).unsqueeze(0).unsqueeze(0).div(origS);
-        var t = arange(zeroS, negNext, minusOne, dtype: dtype, device: device).unsqueeze(1).unsqueeze(2).div(nextS) + idx;
+        var t = arange(zeroS, negNext, minusOne, dtype: dtype, device: device).unsqueeze(1).unsqueeze(2).div(nextS).Plus(idx);
         t.mul_(baseS);
         t.clamp_(negL, posL);
         var window = t.mul(pi).div(posL).div(two).cos().pow(two);

@@ -95,7 +95,7 @@ public static partial class CheckpointLoader
             var w = sd.Remove(fused)!;
             using (no_grad())
             {
-                var g = w.to(float32).pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt();
+                var g = w.to(float32).Power(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt();
                 sd[PosConvPrefix + "weight_g"] = g;
                 sd[PosConvPrefix + "weight_v"] = w;
             }

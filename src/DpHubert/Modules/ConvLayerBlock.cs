@@ -68,8 +68,8 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         }
         if (length is not null)
         {
-            length = (length - KernelSize).div(Stride, RoundingMode.floor) + 1;
-            length = length.clamp_min(0);
+            length = length.Minus((long)KernelSize).FloorDividedBy(Stride).Plus(1L);
+            length = length.ClampMin(0);
         }
         return (x, length);
     }
@@ -79,9 +79,9 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     public (Tensor Params, Tensor OutChannels) GetNumParamsAndOutChannels(Tensor inChannels)
     {
         var @out = hard_concrete is not null ? hard_concrete.L0Norm().to(ScalarType.Float64) : tensor((double)OutChannels);
-        var n = inChannels * @out * KernelSize;
-        if (conv.Bias is not null) n = n + @out;
-        if (layer_norm is not null) n = n + @out * 2;
+        var n = (inChannels * @out).Times((long)KernelSize);
+        if (conv.Bias is not null) n = n.Plus(@out);
+        if (layer_norm is not null) n = n.Plus(@out.Times(2L));
         return (n, @out);
     }
 

@@ -37,7 +37,7 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
         weight_v = nn.Parameter(init.weight!.detach().clone());
         bias = nn.Parameter(init.bias!.detach().clone());
         using (no_grad())
-            weight_g = nn.Parameter(weight_v.pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
+            weight_g = nn.Parameter(weight_v.Power(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt());
         RegisterComponents();
     }
 
@@ -53,7 +53,7 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
     /// <summary>The effective weight <c>g * v / ||v||</c>, [E, E/G, K].</summary>
     public Tensor ComputeWeight()
     {
-        using var norm = weight_v.pow(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt();
+        using var norm = weight_v.Power(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt();
         using var scale = weight_g / norm;
         return weight_v * scale;
     }

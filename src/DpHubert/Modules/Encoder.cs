@@ -40,9 +40,9 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
         if (lengths is not null)
         {
             long b = x.shape[0], t = x.shape[1];
-            var pad = arange(t, device: x.device).unsqueeze(0) >= lengths.to(x.device).unsqueeze(1);     // B, T
-            x = x.masked_fill(pad.unsqueeze(-1), 0.0);
-            mask = (pad.unsqueeze(1).unsqueeze(1).to(features.dtype) * -10000.0).expand(b, 1, t, t);
+            var pad = ScalarSafe.Arange(t, device: x.device).unsqueeze(0) >= lengths.to(x.device).unsqueeze(1);     // B, T
+            x = x.MaskedFill(pad.unsqueeze(-1), 0.0);
+            mask = pad.unsqueeze(1).unsqueeze(1).to(features.dtype).Times(-10000.0).expand(b, 1, t, t);
         }
         Scopes.Keep(scope, x, mask);
         return (x, mask);
@@ -73,7 +73,7 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
 
     /// <summary>Pruning-aware size of projection and transformer.</summary>
     /// <param name="inFeatures">Conv channels C (possibly an expectation).</param>
-    public Tensor GetNumParams(Tensor inFeatures) => feature_projection.GetNumParams(inFeatures) + transformer.GetNumParams();
+    public Tensor GetNumParams(Tensor inFeatures) => feature_projection.GetNumParams(inFeatures).Plus(transformer.GetNumParams());
 
     /// <summary>Prunes the projection's input channels to the kept conv channels, then the transformer.</summary>
     /// <param name="convOutIndex">Kept channels of the last conv layer.</param>

@@ -68,16 +68,16 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
             if (LayerNormFirst) x = layer_norm.call(x);
             (x, positionBias) = attention.call(x, attentionMask, positionBias);
             x = dropout.call(x);
-            x = residual + x;
+            x = residual.Plus(x);
         }
         if (LayerNormFirst)
         {
-            if (feed_forward is not null) x = x + feed_forward.call(final_layer_norm.call(x));
+            if (feed_forward is not null) x = x.Plus(feed_forward.call(final_layer_norm.call(x)));
         }
         else
         {
             x = layer_norm.call(x);
-            if (feed_forward is not null) x = x + feed_forward.call(x);
+            if (feed_forward is not null) x = x.Plus(feed_forward.call(x));
             x = final_layer_norm.call(x);
         }
         return (x, positionBias);
@@ -87,8 +87,8 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
     public Tensor GetNumParams()
     {
         var n = tensor(EmbedDim * 2.0 * 2.0, float64);
-        if (attention is not null) n = n + attention.GetNumParams();
-        if (feed_forward is not null) n = n + feed_forward.GetNumParams();
+        if (attention is not null) n = n.Plus(attention.GetNumParams());
+        if (feed_forward is not null) n = n.Plus(feed_forward.GetNumParams());
         return n;
     }
 

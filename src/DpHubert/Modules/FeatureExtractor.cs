@@ -70,10 +70,10 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
         foreach (var layer in conv_layers)
         {
             var (p, o) = layer.GetNumParamsAndOutChannels(inChannels);
-            total = total + p;
+            total = total.Plus(p);
             inChannels = o;
         }
-        total = total + inChannels; // dummy_weight
+        total = total.Plus(inChannels); // dummy_weight
         return (total, inChannels);
     }
 
@@ -120,7 +120,7 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
             else
             {
                 config.Add(new ConvLayerSpec(layer.OutChannels, layer.KernelSize, layer.Stride));
-                index = arange(layer.OutChannels, dtype: int64);
+                index = ScalarSafe.Arange(layer.OutChannels);
             }
         }
         return (config, index!);

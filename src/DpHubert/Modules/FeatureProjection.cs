@@ -38,7 +38,7 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
 
     /// <summary><c>2 C + (C + 1) E</c>, with C possibly an expectation.</summary>
     /// <param name="inFeatures">C.</param>
-    public Tensor GetNumParams(Tensor inFeatures) => inFeatures * 2 + (inFeatures + 1) * projection.weight!.shape[0];
+    public Tensor GetNumParams(Tensor inFeatures) => inFeatures.Times(2L).Plus(inFeatures.Plus(1L).Times(projection.weight!.shape[0]));
 
     /// <summary>Keeps the input channels in <paramref name="index"/> (after conv pruning).</summary>
     /// <param name="index">Kept channels of the last conv layer.</param>

@@ -79,7 +79,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     {
         var f = hard_concrete_for_intermediate is not null
             ? hard_concrete_for_intermediate.L0Norm().to(ScalarType.Float64) : tensor((double)IntermediateFeatures, float64);
-        var n = (IoFeatures + 1) * f + (f + 1) * IoFeatures;
+        var n = f.Times((long)IoFeatures + 1).Plus(f.Plus(1L).Times((long)IoFeatures));
         if (hard_concrete_for_layer is not null) n = n * hard_concrete_for_layer.L0Norm().to(ScalarType.Float64);
         return n;
     }

@@ -79,7 +79,7 @@ public sealed class HardConcrete : nn.Module
     }
 
     /// <summary>Expected number of non-zero gates, <c>sum(sigmoid(log_alpha + bias))</c>: a differentiable scalar.</summary>
-    public Tensor L0Norm() => (log_alpha + Bias).sigmoid().sum();
+    public Tensor L0Norm() => log_alpha.Plus(Bias).sigmoid().sum();
 
     /// <summary>The mask [n_in]: a sample in training mode, the deterministic soft mask in eval mode.</summary>
     public Tensor forward()
@@ -88,20 +88,20 @@ public sealed class HardConcrete : nn.Module
         {
             using var scope = NewDisposeScope();
             var u = empty(NIn, dtype: log_alpha.dtype, device: log_alpha.device).uniform_(Eps, 1 - Eps);
-            var s = ((u / (1 - u)).log() + log_alpha) / Beta;
-            s = s.sigmoid() * (LimitR - LimitL) + LimitL;
-            return s.clamp(0.0, 1.0).MoveToOuterDisposeScope();
+            var s = (u / u.SubtractedFrom(1.0)).log().Plus(log_alpha).DividedBy(Beta);
+            s = s.sigmoid().Times(LimitR - LimitL).Plus(LimitL);
+            return s.Clamp(0.0, 1.0).MoveToOuterDisposeScope();
         }
         using (var scope = NewDisposeScope())
         {
             double expectedNumZeros = NIn - L0Norm().item<float>();
             // Python's round() rounds halves to even, as Math.Round does by default.
             int numZeros = (int)Math.Round(expectedNumZeros);
-            var softMask = (log_alpha / Beta * 0.8).sigmoid();
+            var softMask = log_alpha.DividedBy(Beta).Times(0.8).sigmoid();
             if (numZeros > 0)
             {
                 var (_, idx) = softMask.topk(numZeros, largest: false);
-                softMask = softMask.index_fill(0, idx, 0.0);
+                softMask = softMask.IndexFill(0, idx, 0.0);
             }
             return softMask.MoveToOuterDisposeScope();
         }

@@ -118,10 +118,10 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         else
         {
             // Autograd and dropout: the original's explicit computation.
-            var weights = CatchingOps.MatMul(q * Scaling, k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
-            if (attentionMask is not null) weights = weights + attentionMask;
+            var weights = CatchingOps.MatMul(q.Times(Scaling), k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
+            if (attentionMask is not null) weights = weights.Plus(attentionMask);
             // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
-            weights = weights - weights.max(-1, keepdim: true).values;
+            weights = weights.Minus(weights.max(-1, keepdim: true).values);
             weights = weights.softmax(-1);
             weights = dropout.call(weights);
             output = CatchingOps.MatMul(weights, v);                      // B, H, L, Hd
@@ -146,7 +146,7 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     {
         var heads = hard_concrete_for_heads is not null
             ? hard_concrete_for_heads.L0Norm().to(ScalarType.Float64) : tensor((double)CurrentHeads, float64);
-        var n = (EmbedDim + 1) * heads * HeadDim * 3 + (heads * HeadDim + 1) * EmbedDim;
+        var n = heads.Times((long)EmbedDim + 1).Times((long)HeadDim).Times(3L).Plus(heads.Times((long)HeadDim).Plus(1L).Times((long)EmbedDim));
         if (hard_concrete_for_layer is not null) n = n * hard_concrete_for_layer.L0Norm().to(ScalarType.Float64);
         return n;
     }

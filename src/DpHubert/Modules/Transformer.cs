@@ -72,7 +72,7 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     private Tensor Preprocess(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + pos_conv_embed.call(x);
+        x = x.Plus(pos_conv_embed.call(x));
         if (LayerNormBeforeLayers) x = layer_norm.call(x);
         return dropout.call(x).MoveToOuterDisposeScope();
     }
@@ -138,7 +138,7 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     public Tensor GetNumParams()
     {
         var n = tensor((double)pos_conv_embed.NumParameters() + pos_conv_embed.EmbedDim * 2, float64);
-        foreach (var layer in layers) n = n + layer.GetNumParams();
+        foreach (var layer in layers) n = n.Plus(layer.GetNumParams());
         return n;
     }
 

@@ -87,7 +87,7 @@ public sealed class WavLMSelfAttention : SelfAttention
             var qLayer = query.view(b, l, TotalNumHeads, -1).permute(0, 2, 1, 3);        // B, Ht, L, Hd
             var g = gru_rel_pos_linear.call(qLayer).view(b, TotalNumHeads, l, 2, 4).sum(-1L);
             var gates = g.sigmoid().chunk(2, -1);
-            var gate = gates[0] * (gates[1] * gru_rel_pos_const - 1.0) + 2.0;             // B, Ht, L, 1
+            var gate = (gates[0] * (gates[1] * gru_rel_pos_const).Minus(1.0)).Plus(2.0);    // B, Ht, L, 1
             var gated = gate.view(b * TotalNumHeads, l, 1) * positionBias;
             var rel = gated.view(b, TotalNumHeads, l, l);
             if (remainingHeads.Length == TotalNumHeads && remainingHeads.Select((h, i) => h == i).All(x => x))
@@ -104,8 +104,8 @@ public sealed class WavLMSelfAttention : SelfAttention
         {
             if (mask is null) mask = attentionMask;
             // The gated bias is ours: under no_grad it takes the padding mask in place instead of a second copy.
-            else if (!is_grad_enabled()) mask.add_(attentionMask);
-            else mask = mask + attentionMask;
+            else if (!is_grad_enabled()) mask.PlusInPlace(attentionMask);
+            else mask = mask.Plus(attentionMask);
         }
         return (Attend(query, mask), positionBias);
     }
@@ -118,9 +118,9 @@ public sealed class WavLMSelfAttention : SelfAttention
         if (rel_attn_embed is null) throw new InvalidOperationException("Only the layer with rel_attn_embed can compute the bias.");
         using var scope = NewDisposeScope();
         // Buckets are computed on the CPU in float32, like the original, so their boundaries are identical on any device.
-        var context = arange(queryLength, dtype: int64).unsqueeze(1);
-        var memory = arange(keyLength, dtype: int64).unsqueeze(0);
-        var bucket = RelativePositionBucket(memory - context, NumBuckets, MaxDistance).to(rel_attn_embed.weight!.device);
+        var context = ScalarSafe.Arange(queryLength).unsqueeze(1);
+        var memory = ScalarSafe.Arange(keyLength).unsqueeze(0);
+        var bucket = RelativePositionBucket(memory.Minus(context), NumBuckets, MaxDistance).to(rel_attn_embed.weight!.device);
         return rel_attn_embed.call(bucket).permute(2, 0, 1).MoveToOuterDisposeScope();
     }
 
@@ -133,14 +133,14 @@ public sealed class WavLMSelfAttention : SelfAttention
     {
         using var scope = NewDisposeScope();
         long nb = numBuckets / 2;
-        var buckets = (relativePosition > 0).to(int64) * nb;
+        var buckets = relativePosition.GreaterThan(0).to(int64).Times(nb);
         var rel = relativePosition.abs();
         long maxExact = nb / 2;
-        var isSmall = rel < maxExact;
-        var large = (rel.to(float32) / maxExact).log() / Math.Log(maxDistance / (double)maxExact) * (nb - maxExact);
-        var largeBucket = maxExact + large.to(int64);
-        largeBucket = largeBucket.clamp_max(nb - 1);
-        buckets = buckets + where(isSmall, rel, largeBucket);
+        var isSmall = rel.LessThan(maxExact);
+        var large = rel.to(float32).DividedBy(maxExact).log().DividedBy(Math.Log(maxDistance / (double)maxExact)).Times(nb - maxExact);
+        var largeBucket = large.to(int64).Plus(maxExact);
+        largeBucket = largeBucket.ClampMax(nb - 1);
+        buckets = buckets.Plus(where(isSmall, rel, largeBucket));
         return buckets.MoveToOuterDisposeScope();
     }
 
