@@ -214,9 +214,10 @@ internal sealed class CorpusRun : IDisposable
 
         foreach (var job in all)
             if (verified.TryGetValue(job.OutputKey, out var e)) lines[job.OutputKey] = e;
+        // Only a manifest with something to drop or add is rewritten: one whose every line still holds is left as it is.
+        if (stale + manifest.UnreadableLines + added == 0) return;
         manifest.Rewrite(lines.Values);
-        if (stale + manifest.UnreadableLines + added > 0)
-            note($"manifest '{manifest.Path}': kept {lines.Count - added} line(s), dropped {stale + manifest.UnreadableLines} (torn, duplicated, stale or outside this run), added {added} for existing outputs");
+        note($"manifest '{manifest.Path}': kept {lines.Count - added} line(s), dropped {stale + manifest.UnreadableLines} (torn, duplicated, stale or outside this run), added {added} for existing outputs");
     }
 
     /// <summary>Writes the features of one input (temporary file + rename) and then its manifest line.</summary>
