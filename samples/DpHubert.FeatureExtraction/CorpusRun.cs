@@ -192,7 +192,7 @@ internal sealed class CorpusRun : IDisposable
             else stale++;
         }
 
-        int added = 0;
+        var added = new List<ManifestEntry>();
         foreach (var (job, info) in complete)
         {
             if (verified.ContainsKey(job.OutputKey)) continue;
@@ -208,16 +208,18 @@ internal sealed class CorpusRun : IDisposable
                 Skipped--;
                 continue;
             }
-            verified[job.OutputKey] = CorpusManifest.Describe(job.InputKey, job.OutputKey, job.Out, info.Frames, info.Dim, info.Shape, seconds);
-            added++;
+            var entry = CorpusManifest.Describe(job.InputKey, job.OutputKey, job.Out, info.Frames, info.Dim, info.Shape, seconds);
+            verified[job.OutputKey] = entry;
+            added.Add(entry);
         }
 
         foreach (var job in all)
             if (verified.TryGetValue(job.OutputKey, out var e)) lines[job.OutputKey] = e;
-        // Only a manifest with something to drop or add is rewritten: one whose every line still holds is left as it is.
-        if (stale + manifest.UnreadableLines + added == 0) return;
-        manifest.Rewrite(lines.Values);
-        note($"manifest '{manifest.Path}': kept {lines.Count - added} line(s), dropped {stale + manifest.UnreadableLines} (torn, duplicated, stale or outside this run), added {added} for existing outputs");
+        if (stale + manifest.UnreadableLines + added.Count == 0) return; // every line is kept as it is, in its order
+        // The surviving lines in the order the file has them, then the added ones: a resume reorders nothing.
+        var kept = manifest.Entries.Where(e => verified.TryGetValue(e.Output, out var winner) && ReferenceEquals(winner, e));
+        manifest.Rewrite(kept.Concat(added).ToList());
+        note($"manifest '{manifest.Path}': kept {lines.Count - added.Count} line(s), dropped {stale + manifest.UnreadableLines} (torn, duplicated, stale or outside this run), added {added.Count} for existing outputs");
     }
 
     /// <summary>Writes the features of one input (temporary file + rename) and then its manifest line.</summary>

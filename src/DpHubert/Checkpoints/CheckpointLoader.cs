@@ -12,8 +12,17 @@ namespace DpHubert.Checkpoints;
 /// <summary>
 /// Reads checkpoints into <see cref="ModelCheckpoint"/>s and builds ready-to-run models from them.
 /// </summary>
-public static partial class CheckpointLoader
+public static class CheckpointLoader
 {
+    /// <summary>Name of the <see cref="ModelCheckpoint.Extras"/> entry holding HuBERT / ContentVec's <c>final_proj</c>.</summary>
+    public const string FinalProjKey = "final_proj";
+
+    /// <summary>Name of the <see cref="ModelCheckpoint.Extras"/> entry holding DPHuBERT's distillation heads.</summary>
+    public const string DistillLinearProjsKey = "distill_linear_projs";
+
+    /// <summary>Metadata key under which <see cref="CheckpointWriter.SaveSafeTensors"/> also stores the config JSON.</summary>
+    public const string SafeTensorsConfigMetadataKey = "dphubert_config";
+
     /// <summary>
     /// Loads a checkpoint and builds the model it describes, in eval mode, on <paramref name="device"/>.
     /// Every key and shape is checked; see <see cref="StateDictLoader.Load(nn.Module, IReadOnlyDictionary{string, Tensor}, string)"/>.
@@ -74,9 +83,9 @@ public static partial class CheckpointLoader
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
-        if (Directory.Exists(path)) return ReadFolder(path, options);
+        if (Directory.Exists(path)) return HuggingFaceFormat.ReadFolder(path, options);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return ReadSafeTensorsFile(path, options);
+        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFormat.Read(path, options);
         var root = TorchCheckpointReader.Load(path);
         var ignored = InertRecords.Describe(root);
         var checkpoint = FromPickle(root, path, options);
@@ -84,92 +93,19 @@ public static partial class CheckpointLoader
         return checkpoint;
     }
 
-    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options)
+    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>
     {
-        try
-        {
-            if (root is PyDict d && d.ContainsKey("state_dict") && d.ContainsKey("config"))
-                return FromDpHubert(d, path);
-            return FromOtherPickle(root, path, options);
-        }
-        catch
-        {
-            DisposeTensors(root);
-            throw;
-        }
-    }
+        if (root is not PyDict d)
+            throw new CheckpointFormatException($"the checkpoint is a {LoadSteps.Describe(root)}, expected a dict", path);
+        // First match wins: the layouts are told apart by their top-level entries, most specific first.
+        if (d.ContainsKey("state_dict") && d.ContainsKey("config")) return TorchaudioFormat.ReadDpHubert(d, path);
+        if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
+        if (FairseqFormat.Matches(d)) return FairseqFormat.Read(d, path);
+        if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
+        if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
+        return TorchaudioFormat.ReadBare(d, path, options);
+    }, () => LoadSteps.DisposeTensors(root));
 
-    private static ModelCheckpoint FromDpHubert(PyDict root, string path)
-    {
-        if (root["config"] is not PyDict configDict)
-            throw new CheckpointFormatException($"'config' is a {Describe(root["config"])}, expected a dict", path, "config");
-        Wav2Vec2Config config;
-        try
-        {
-            config = Wav2Vec2Config.FromDictionary(configDict.Select(kv => new KeyValuePair<string, object?>(
-                kv.Key as string ?? throw new CheckpointFormatException($"config key {kv.Key} is not a string", path, "config"), kv.Value)));
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "config", e);
-        }
-        var report = new LoadReport(path, CheckpointFormat.DpHubert);
-        // Our own names: the identity table (plus the parametrized weight-norm spelling), then the common
-        // canonicalization (fused positional-conv weight, half precision).
-        var sd = ApplyKeyMap(ToStateDict(root["state_dict"], path, "state_dict").ToList(), KeyMaps.TorchaudioKeyMap.Instance, report, path);
-        CanonicalizeStateDict(sd, report, path);
-        var checkpoint = new ModelCheckpoint(config, sd, report);
-        if (root.TryGetValue("distill_linear_projs", out var projs) && projs is PyDict)
-            checkpoint.Extras["distill_linear_projs"] = ToStateDict(projs, path, "distill_linear_projs");
-        if (root.TryGetValue(FinalProjKey, out var finalProj) && finalProj is PyDict)
-        {
-            checkpoint.Extras[FinalProjKey] = ToStateDict(finalProj, path, FinalProjKey);
-            report.Notes.Add($"final_proj kept as the optional projection Extras[\"{FinalProjKey}\"]");
-        }
-        foreach (var key in root.Keys.OfType<string>().Where(k => k is not "config" and not "state_dict" and not "distill_linear_projs" and not FinalProjKey))
-        {
-            report.Notes.Add($"ignored top-level entry '{key}'");
-            DisposeTensors(root[key]);
-        }
-        return checkpoint;
-    }
-
-    /// <summary>Turns a pickled mapping of name to tensor into a <see cref="StateDict"/>.</summary>
-    internal static StateDict ToStateDict(object? value, string path, string what)
-    {
-        if (value is not PyDict dict)
-            throw new CheckpointFormatException($"'{what}' is a {Describe(value)}, expected a mapping of names to tensors", path, what);
-        var sd = new StateDict();
-        foreach (var (key, tensor) in dict)
-        {
-            if (key is not string name)
-                throw new CheckpointFormatException($"'{what}' has a non-string key {key}", path, what);
-            if (tensor is not Tensor t)
-                throw new CheckpointFormatException($"'{what}' entry is a {Describe(tensor)}, expected a tensor", path, name);
-            sd[name] = t;
-        }
-        return sd;
-    }
-
-    internal static string Describe(object? v) => v switch
-    {
-        null => "None",
-        PyDict => "dict",
-        InertRecord r => $"{r} that the loader does not read",
-        Tensor t => $"tensor {Shapes.Format(t)}",
-        System.Collections.IList => "list",
-        _ => v.GetType().Name,
-    };
-
-    internal static void DisposeTensors(object? v)
-    {
-        switch (v)
-        {
-            case Tensor t: t.Dispose(); break;
-            case PyDict d: foreach (var kv in d) DisposeTensors(kv.Value); break;
-            case System.Collections.IEnumerable e when v is not string: foreach (var x in e) DisposeTensors(x); break;
-        }
-    }
 }
 
 /// <summary>Hints for formats that do not describe their own architecture.</summary>

@@ -1,40 +1,41 @@
-using System.Linq;
+using System;
+using System.Collections.Generic;
 
 namespace DpHubert.Config;
 
 public sealed partial record Wav2Vec2Config
 {
     /// <summary>wav2vec 2.0 Base (group-norm extractor, 12 post-norm layers of 768, 12 heads, FFN 3072).</summary>
-    public static Wav2Vec2Config Wav2Vec2Base { get; } = Uniform(ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
+    public static Wav2Vec2Config Wav2Vec2Base { get; } = Uniform(ModelKind.Wav2Vec2, ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
         projection: 0.1, attention: 0.1, ffInterm: 0.1, dropout: 0.1, layerDrop: 0.1);
 
     /// <summary>wav2vec 2.0 Large (group-norm extractor, 24 post-norm layers of 1024, 16 heads, FFN 4096).</summary>
-    public static Wav2Vec2Config Wav2Vec2Large { get; } = Uniform(ExtractorMode.GroupNorm, false, 1024, 24, 16, 4096, false,
+    public static Wav2Vec2Config Wav2Vec2Large { get; } = Uniform(ModelKind.Wav2Vec2, ExtractorMode.GroupNorm, false, 1024, 24, 16, 4096, false,
         projection: 0.1, attention: 0.1, ffInterm: 0.1, dropout: 0.1, layerDrop: 0.1);
 
     /// <summary>wav2vec 2.0 Large LV-60k (layer-norm extractor with conv bias, 24 pre-norm layers of 1024).</summary>
-    public static Wav2Vec2Config Wav2Vec2LargeLv60k { get; } = Uniform(ExtractorMode.LayerNorm, true, 1024, 24, 16, 4096, true,
+    public static Wav2Vec2Config Wav2Vec2LargeLv60k { get; } = Uniform(ModelKind.Wav2Vec2, ExtractorMode.LayerNorm, true, 1024, 24, 16, 4096, true,
         projection: 0.1, attention: 0.0, ffInterm: 0.1, dropout: 0.0, layerDrop: 0.1);
 
     /// <summary>HuBERT Base, as DPHuBERT's teacher config (<c>convert_hubert_from_hf.py</c>).</summary>
-    public static Wav2Vec2Config HubertBase { get; } = Uniform(ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
+    public static Wav2Vec2Config HubertBase { get; } = Uniform(ModelKind.Hubert, ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
         projection: 0.1, attention: 0.1, ffInterm: 0.0, dropout: 0.1, layerDrop: 0.05);
 
     /// <summary>HuBERT Large (layer-norm extractor, 24 pre-norm layers of 1024, 16 heads, FFN 4096).</summary>
-    public static Wav2Vec2Config HubertLarge { get; } = Uniform(ExtractorMode.LayerNorm, false, 1024, 24, 16, 4096, true,
+    public static Wav2Vec2Config HubertLarge { get; } = Uniform(ModelKind.Hubert, ExtractorMode.LayerNorm, false, 1024, 24, 16, 4096, true,
         projection: 0.0, attention: 0.0, ffInterm: 0.0, dropout: 0.0, layerDrop: 0.0);
 
     /// <summary>HuBERT X-Large (layer-norm extractor, 48 pre-norm layers of 1280, 16 heads of 80, FFN 5120).</summary>
-    public static Wav2Vec2Config HubertXLarge { get; } = Uniform(ExtractorMode.LayerNorm, false, 1280, 48, 16, 5120, true,
+    public static Wav2Vec2Config HubertXLarge { get; } = Uniform(ModelKind.Hubert, ExtractorMode.LayerNorm, false, 1280, 48, 16, 5120, true,
         projection: 0.0, attention: 0.0, ffInterm: 0.0, dropout: 0.0, layerDrop: 0.0);
 
     /// <summary>WavLM Base / Base+ (group-norm extractor, 12 post-norm layers, 320 buckets up to distance 800).</summary>
-    public static Wav2Vec2Config WavLMBase { get; } = ToWavLM(Uniform(ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
-        projection: 0.1, attention: 0.1, ffInterm: 0.1, dropout: 0.1, layerDrop: 0.1), 12);
+    public static Wav2Vec2Config WavLMBase { get; } = Uniform(ModelKind.WavLM, ExtractorMode.GroupNorm, false, 768, 12, 12, 3072, false,
+        projection: 0.1, attention: 0.1, ffInterm: 0.1, dropout: 0.1, layerDrop: 0.1);
 
     /// <summary>WavLM Large (layer-norm extractor, 24 pre-norm layers of 1024, 16 heads).</summary>
-    public static Wav2Vec2Config WavLMLarge { get; } = ToWavLM(Uniform(ExtractorMode.LayerNorm, false, 1024, 24, 16, 4096, true,
-        projection: 0.1, attention: 0.1, ffInterm: 0.0, dropout: 0.1, layerDrop: 0.1), 16);
+    public static Wav2Vec2Config WavLMLarge { get; } = Uniform(ModelKind.WavLM, ExtractorMode.LayerNorm, false, 1024, 24, 16, 4096, true,
+        projection: 0.1, attention: 0.1, ffInterm: 0.0, dropout: 0.1, layerDrop: 0.1);
 
     /// <summary>The named presets, by the original builder names (<c>wav2vec2_base</c>, <c>hubert_large</c>, ...).</summary>
     public static System.Collections.Generic.IReadOnlyDictionary<string, Wav2Vec2Config> Presets { get; } =
@@ -57,42 +58,35 @@ public sealed partial record Wav2Vec2Config
         : throw new System.ArgumentException(
             $"Unknown architecture '{name}'. Available presets: {string.Join(", ", Presets.Keys)}", nameof(name));
 
-    // The torchaudio presets, with the per-layer lists DPHuBERT needs filled in (torchaudio's factories leave them out)
-    // and normalize_waveform on for layer-norm extractors, as DPHuBERT's converters set it.
-    private static Wav2Vec2Config Uniform(ExtractorMode mode, bool convBias, int embed, int layers, int heads, int ffn,
-        bool layerNormFirst, double projection, double attention, double ffInterm, double dropout, double layerDrop) => new()
+    // torchaudio's factory arguments (wav2vec2_base() ..., wavlm_large()), expanded per layer as every size-once config
+    // is, with normalize_waveform on for layer-norm extractors, as DPHuBERT's converters set it.
+    private static Wav2Vec2Config Uniform(ModelKind kind, ExtractorMode mode, bool convBias, int embed, int layers, int heads,
+        int ffn, bool layerNormFirst, double projection, double attention, double ffInterm, double dropout, double layerDrop)
     {
-        ExtractorMode = mode,
-        ExtractorConvLayerConfig = DefaultConvLayers,
-        ExtractorConvBias = convBias,
-        EncoderEmbedDim = embed,
-        EncoderProjectionDropout = projection,
-        EncoderPosConvKernel = 128,
-        EncoderPosConvGroups = 16,
-        EncoderNumLayers = layers,
-        EncoderUseAttention = Enumerable.Repeat(true, layers).ToArray(),
-        EncoderUseFeedForward = Enumerable.Repeat(true, layers).ToArray(),
-        EncoderNumHeads = Enumerable.Repeat(heads, layers).ToArray(),
-        EncoderHeadDim = embed / heads,
-        EncoderAttentionDropout = attention,
-        EncoderFfIntermFeatures = Enumerable.Repeat(ffn, layers).ToArray(),
-        EncoderFfIntermDropout = ffInterm,
-        EncoderDropout = dropout,
-        EncoderLayerNormFirst = layerNormFirst,
-        EncoderLayerDrop = layerDrop,
-        AuxNumOut = null,
-        NormalizeWaveform = mode == ExtractorMode.LayerNorm,
-    };
-
-    /// <summary>The WavLM form of a uniform config: every head of every layer kept, 320 buckets up to distance 800.</summary>
-    internal static Wav2Vec2Config ToWavLM(Wav2Vec2Config c, int heads) => c with
-    {
-        EncoderNumHeads = null,
-        EncoderHeadDim = null,
-        EncoderTotalNumHeads = Enumerable.Repeat(heads, c.EncoderNumLayers).ToArray(),
-        EncoderRemainingHeads = Enumerable.Range(0, c.EncoderNumLayers)
-            .Select(_ => (System.Collections.Generic.IReadOnlyList<int>)Enumerable.Range(0, heads).ToArray()).ToArray(),
-        EncoderNumBuckets = 320,
-        EncoderMaxDistance = 800,
-    };
+        var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["extractor_mode"] = mode == ExtractorMode.GroupNorm ? "group_norm" : "layer_norm",
+            ["extractor_conv_layer_config"] = null, // the default stack
+            ["extractor_conv_bias"] = convBias,
+            ["encoder_embed_dim"] = (long)embed,
+            ["encoder_projection_dropout"] = projection,
+            ["encoder_pos_conv_kernel"] = 128L,
+            ["encoder_pos_conv_groups"] = 16L,
+            ["encoder_num_layers"] = (long)layers,
+            ["encoder_num_heads"] = (long)heads,
+            ["encoder_attention_dropout"] = attention,
+            ["encoder_ff_interm_features"] = (long)ffn,
+            ["encoder_ff_interm_dropout"] = ffInterm,
+            ["encoder_dropout"] = dropout,
+            ["encoder_layer_norm_first"] = layerNormFirst,
+            ["encoder_layer_drop"] = layerDrop,
+            ["normalize_waveform"] = mode == ExtractorMode.LayerNorm,
+        };
+        if (kind == ModelKind.WavLM)
+        {
+            kwargs["encoder_num_buckets"] = 320L;
+            kwargs["encoder_max_distance"] = 800L;
+        }
+        return ConfigDictionaryMap.ReadUniform(kwargs, kind, note: null);
+    }
 }

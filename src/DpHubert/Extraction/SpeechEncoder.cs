@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.Modules;
 using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;

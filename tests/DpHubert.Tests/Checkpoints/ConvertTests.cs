@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using DpHubert.Checkpoints;
+using DpHubert.Modules;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
@@ -146,7 +147,7 @@ public class ConvertTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
         using var back = CheckpointLoader.Read(path);
         back.Config.Should().Be(ckpt.Config);

@@ -1,6 +1,7 @@
 using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints;
+using DpHubert.Modules;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
@@ -69,7 +70,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
     }
 
@@ -189,7 +190,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
         var act = () => CheckpointLoader.Read(path);
         var e = act.Should().Throw<CheckpointFormatException>().Which;

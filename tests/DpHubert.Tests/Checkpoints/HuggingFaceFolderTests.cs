@@ -88,6 +88,18 @@ public class HuggingFaceFolderTests
     }
 
     [Theory]
+    [InlineData("hubert_post_ln", ModelKind.Hubert)]
+    [InlineData("wavlm_pre_ln", ModelKind.WavLM)]
+    public void The_model_kind_is_the_declared_model_type(string name, ModelKind kind)
+    {
+        using var hf = CheckpointLoader.Read(HfFolder(name));
+        hf.Kind.Should().Be(kind);
+        using var pth = CheckpointLoader.Read(TestFiles.DpHubertCase(name, "checkpoint.pth"));
+        // A DPHuBERT config declares no family: WavLM by its head fields, else the wav2vec 2.0 architecture.
+        pth.Kind.Should().Be(kind == ModelKind.WavLM ? ModelKind.WavLM : ModelKind.Wav2Vec2);
+    }
+
+    [Theory]
     [InlineData("hubert_post_ln")]
     [InlineData("large_pre_ln")]
     [InlineData("wavlm_pre_ln")]
@@ -215,7 +227,7 @@ public class HuggingFaceFolderTests
         st.Select(kv => kv.Key).Should().Contain("encoder.pos_conv_embed.conv.parametrizations.weight.original0");
         var root = (PyDict)TorchCheckpointReader.Load(Path.Combine(HfFolder("hubert_post_ln"), "pytorch_model.bin"))!;
         root.Keys.Should().Contain("encoder.pos_conv_embed.conv.weight_g");
-        CheckpointLoader.DisposeTensors(root);
+        LoadSteps.DisposeTensors(root);
 
         // Fused weight = g * v / ||v|| (norm over dims 0, 1 per tap).
         var dir = CopyFolder(HfFolder("hubert_post_ln"), "model.safetensors", "pytorch_model.bin");

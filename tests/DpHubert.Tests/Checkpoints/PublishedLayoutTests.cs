@@ -157,7 +157,7 @@ public class PublishedLayoutTests
         }
         finally
         {
-            CheckpointLoader.DisposeTensors(root);
+            LoadSteps.DisposeTensors(root);
         }
         return path;
     }

@@ -143,6 +143,28 @@ public class CorpusCliTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_resume_with_nothing_to_do_leaves_the_manifest_byte_for_byte_even_out_of_job_order()
+    {
+        var dir = TestFiles.TempDir();
+        string inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        MakeCorpus(inDir, 4, seconds: 0.5);
+        string manifest = Path.Combine(dir, "manifest.jsonl");
+        string[] args = { "extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir, "--threads", "1",
+            "--manifest", manifest, "--skip-existing" };
+        Run(args).ExitCode.Should().Be(0);
+        // Killed and resumed runs append lines in completion order, not job order: reverse them to stand for that.
+        var lines = File.ReadAllLines(manifest);
+        lines.Should().HaveCount(4);
+        File.WriteAllLines(manifest, lines.Reverse());
+        string before = File.ReadAllText(manifest);
+
+        var again = Run(args);
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.StdOut.Should().Contain("0 written, 4 skipped, 0 failed");
+        File.ReadAllText(manifest).Should().Be(before);
+    }
+
+    [Fact]
     public void Sigkill_mid_run_then_skip_existing_finishes_with_no_partial_file_and_one_correct_line_per_output()
     {
         var dir = TestFiles.TempDir();

@@ -112,10 +112,12 @@ public sealed class ScalarSafeTests
         manual_seed(5);
         using var hubert = ModelFactory.Build(hubertConfig);
         hubert.eval();
-        using var wavlm = ModelFactory.Build(Wav2Vec2Config.ToWavLM(hubertConfig with
+        using var wavlm = ModelFactory.Build(hubertConfig with
         {
             ExtractorPruneConvChannels = false, EncoderPruneAttentionHeads = false, EncoderPruneFeedForwardIntermediate = false,
-        }, 4));
+            EncoderNumHeads = null, EncoderHeadDim = null, EncoderTotalNumHeads = new[] { 4, 4 },
+            EncoderRemainingHeads = new[] { new[] { 0, 1, 2, 3 }, new[] { 0, 1, 2, 3 } }, EncoderNumBuckets = 320, EncoderMaxDistance = 800,
+        });
         wavlm.eval();
         var errors = new List<string>();
         int stop = 0;

@@ -4,6 +4,7 @@ using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 
 namespace DpHubert.Checkpoints;
 
@@ -33,11 +34,11 @@ internal static class DpHubertLightningFormat
         var report = new LoadReport(path, CheckpointFormat.DpHubertLightning);
         var projs = new StateDict();
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
-            var all = CheckpointLoader.ToStateDict(root["state_dict"], path, "state_dict");
+            var all = LoadSteps.ToStateDict(root["state_dict"], path, "state_dict");
             int teacher = all.Keys.Count(k => k.StartsWith("teacher_model.", StringComparison.Ordinal));
-            sd = CheckpointLoader.ApplyKeyMap(all, DpHubertLightningKeyMap.Instance, report, path, (key, tensor) =>
+            sd = LoadSteps.ApplyKeyMap(all, DpHubertLightningKeyMap.Instance, report, path, (key, tensor) =>
             {
                 if (!key.StartsWith(CheckpointLoader.DistillLinearProjsKey + ".", StringComparison.Ordinal)) return false;
                 projs[key[(CheckpointLoader.DistillLinearProjsKey.Length + 1)..]] = tensor;
@@ -46,23 +47,21 @@ internal static class DpHubertLightningFormat
             foreach (var other in root.Keys.OfType<string>().Where(k => k != "state_dict"))
             {
                 report.Notes.Add($"ignored top-level entry '{other}' (training state)");
-                CheckpointLoader.DisposeTensors(root[other]);
+                LoadSteps.DisposeTensors(root[other]);
             }
             report.Notes.Add($"student_model.* kept; {teacher} teacher_model.* tensors and the loss multipliers dropped");
-            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
-            var config = CheckpointLoader.ConfigFromFile(options.ConfigPath, report);
+            LoadSteps.CanonicalizeStateDict(sd, report, path);
+            var config = TorchaudioFormat.ConfigFromFile(options.ConfigPath, report);
             config = WithPruneFlagsOf(config, sd, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             checkpoint.Extras[CheckpointLoader.DistillLinearProjsKey] = projs;
             report.Notes.Add($"distill_linear_projs ({projs.Count} tensors) kept in Extras[\"{CheckpointLoader.DistillLinearProjsKey}\"]");
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             projs.Dispose();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>prune.py's rule: a prune flag is on exactly when layer 0 (conv 0) of the student has that mask.</summary>

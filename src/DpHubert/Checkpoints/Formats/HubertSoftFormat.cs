@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
@@ -32,9 +33,9 @@ internal static class HubertSoftFormat
         var report = new LoadReport(path, CheckpointFormat.HubertSoft);
         var proj = new StateDict();
         StateDict? sd = null;
-        try
+        return DisposeOnFailure(() =>
         {
-            sd = CheckpointLoader.ApplyKeyMap(CheckpointLoader.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
+            sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
                 (key, tensor) =>
                 {
                     var m = Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$");
@@ -42,18 +43,16 @@ internal static class HubertSoftFormat
                     proj[m.Groups[1].Value] = tensor;
                     return true;
                 });
-            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
-            var config = options.ConfigPath is not null ? CheckpointLoader.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
-            var checkpoint = new ModelCheckpoint(config, sd, report);
-            CheckpointLoader.KeepProjection(checkpoint, proj, "proj (the soft units)");
+            LoadSteps.CanonicalizeStateDict(sd, report, path);
+            var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
+            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
+            LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
             return checkpoint;
-        }
-        catch
+        }, () =>
         {
             proj.Dispose();
             sd?.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The original architecture at the widths the weights have.</summary>
@@ -84,28 +83,25 @@ internal static class HubertSoftFormat
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
         try
         {
-            return new Wav2Vec2Config
+            return ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
             {
-                ExtractorMode = ExtractorMode.GroupNorm,
-                ExtractorConvLayerConfig = convs,
-                ExtractorConvBias = false,
-                EncoderEmbedDim = embed,
-                EncoderProjectionDropout = 0.1,
-                EncoderPosConvKernel = (int)pos.shape[2],
-                EncoderPosConvGroups = (int)(embed / pos.shape[1]),
-                EncoderNumLayers = layers,
-                EncoderUseAttention = Enumerable.Repeat(true, layers).ToArray(),
-                EncoderUseFeedForward = Enumerable.Repeat(true, layers).ToArray(),
-                EncoderNumHeads = Enumerable.Repeat(embed / HeadDim, layers).ToArray(),
-                EncoderHeadDim = HeadDim,
-                EncoderAttentionDropout = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
-                EncoderFfIntermFeatures = Enumerable.Repeat(ffn, layers).ToArray(),
-                EncoderFfIntermDropout = 0.1,
-                EncoderDropout = 0.1,
-                EncoderLayerNormFirst = false,
-                EncoderLayerDrop = 0.0,
-                NormalizeWaveform = false,
-            }.Validate();
+                ["extractor_mode"] = "group_norm",
+                ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
+                ["extractor_conv_bias"] = false,
+                ["encoder_embed_dim"] = (long)embed,
+                ["encoder_projection_dropout"] = 0.1,
+                ["encoder_pos_conv_kernel"] = pos.shape[2],
+                ["encoder_pos_conv_groups"] = embed / pos.shape[1],
+                ["encoder_num_layers"] = (long)layers,
+                ["encoder_num_heads"] = (long)(embed / HeadDim),
+                ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
+                ["encoder_ff_interm_features"] = (long)ffn,
+                ["encoder_ff_interm_dropout"] = 0.1,
+                ["encoder_dropout"] = 0.1,
+                ["encoder_layer_norm_first"] = false,
+                ["encoder_layer_drop"] = 0.0,
+                ["normalize_waveform"] = false,
+            }, ModelKind.Hubert, note: null);
         }
         catch (ArgumentException e)
         {

@@ -3,6 +3,7 @@ using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
+using static DpHubert.Checkpoints.LoadSteps;
 
 namespace DpHubert.Checkpoints;
 
@@ -25,35 +26,17 @@ internal static class UnilmWavLmFormat
         foreach (var key in new[] { "relative_position_embedding", "gru_rel_pos" })
             if (!cfg.TryGetValue(key, out var flag) || flag is not true)
                 throw new CheckpointFormatException($"{key} is not true: only WavLM with gated relative position bias is supported", path, key);
-        var config = CheckpointLoader.FairseqArchitecture(cfg, null, new[] { (cfg, "cfg") }, path, report, "the WavLM cfg");
-        int heads = config.EncoderNumHeads![0];
-        int Bucket(string key, int fallback) => cfg.TryGetValue(key, out var v) && v is not null
-            ? CheckpointLoader.ConvertField(key, v, Wav2Vec2Config.AsInt, path)
-            : CheckpointLoader.DefaultField(key, fallback, report, "the WavLM cfg", "unilm's");
-        try
-        {
-            config = (Wav2Vec2Config.ToWavLM(config, heads) with
-            {
-                EncoderNumBuckets = Bucket("num_buckets", 320),
-                EncoderMaxDistance = Bucket("max_distance", 1280),
-            }).Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "cfg", e);
-        }
-        var sd = CheckpointLoader.ApplyKeyMap(CheckpointLoader.ToStateDict(root["model"], path, "model"), UnilmWavLmKeyMap.Instance, report, path);
-        try
+        var config = FairseqFormat.Architecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, path, report, "the WavLM cfg");
+        var sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root["model"], path, "model"), UnilmWavLmKeyMap.Instance, report, path);
+        return DisposeOnFailure(() =>
         {
             foreach (var other in root.Keys.OfType<string>().Where(k => k is not "model"))
-                CheckpointLoader.DisposeTensors(root[other]);
-            CheckpointLoader.CanonicalizeStateDict(sd, report, path);
-            return new ModelCheckpoint(config, sd, report);
-        }
-        catch
+                LoadSteps.DisposeTensors(root[other]);
+            LoadSteps.CanonicalizeStateDict(sd, report, path);
+            return new ModelCheckpoint(config, sd, report) { Kind = ModelKind.WavLM };
+        }, () =>
         {
             sd.Dispose();
-            throw;
-        }
+        });
     }
 }

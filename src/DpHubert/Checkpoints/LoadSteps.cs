@@ -1,8 +1,10 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
+using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
@@ -11,29 +13,47 @@ using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 
-public static partial class CheckpointLoader
+/// <summary>The steps every format loader shares: pickled dicts to state_dicts, key renaming, the common
+/// normalization, and disposing what a failed load had taken over.</summary>
+internal static class LoadSteps
 {
+    /// <summary>Turns a pickled mapping of name to tensor into a <see cref="StateDict"/>.</summary>
+    internal static StateDict ToStateDict(object? value, string path, string what)
+    {
+        if (value is not PyDict dict)
+            throw new CheckpointFormatException($"'{what}' is a {Describe(value)}, expected a mapping of names to tensors", path, what);
+        var sd = new StateDict();
+        foreach (var (key, tensor) in dict)
+        {
+            if (key is not string name)
+                throw new CheckpointFormatException($"'{what}' has a non-string key {key}", path, what);
+            if (tensor is not Tensor t)
+                throw new CheckpointFormatException($"'{what}' entry is a {Describe(tensor)}, expected a tensor", path, name);
+            sd[name] = t;
+        }
+        return sd;
+    }
+
+    internal static string Describe(object? v) => v switch
+    {
+        null => "None",
+        PyDict => "dict",
+        InertRecord r => $"{r} that the loader does not read",
+        Tensor t => $"tensor {Shapes.Format(t)}",
+        System.Collections.IList => "list",
+        _ => v.GetType().Name,
+    };
+
+    internal static void DisposeTensors(object? v)
+    {
+        switch (v)
+        {
+            case Tensor t: t.Dispose(); break;
+            case PyDict d: foreach (var kv in d) DisposeTensors(kv.Value); break;
+            case System.Collections.IEnumerable e when v is not string: foreach (var x in e) DisposeTensors(x); break;
+        }
+    }
     private const string PosConvPrefix = "encoder.transformer.pos_conv_embed.conv.";
-
-    /// <summary>Converts one config value read from a foreign format; a wrong type names the file and the key.</summary>
-    internal static T ConvertField<T>(string key, object? raw, Func<object?, T> convert, string path)
-    {
-        try
-        {
-            return convert(raw);
-        }
-        catch (FormatException e)
-        {
-            throw new CheckpointFormatException($"{e.Message} (got {Wav2Vec2Config.Describe(raw)})", path, key);
-        }
-    }
-
-    /// <summary>A config value the file lacks: use the framework's default and say so in the report.</summary>
-    internal static T DefaultField<T>(string key, T fallback, LoadReport report, string where, string whose)
-    {
-        report.Notes.Add($"{where} has no '{key}': using {whose} default {Wav2Vec2Config.Describe(fallback)}");
-        return fallback;
-    }
 
     /// <summary>
     /// Renames <paramref name="source"/> (whose tensors become owned by this call) with <paramref name="map"/>,
@@ -116,40 +136,6 @@ public static partial class CheckpointLoader
             report.Notes.Add($"{converted.Count} tensors converted to float32 (e.g. {converted[0]})");
     }
 
-    /// <summary>
-    /// The config given by <see cref="CheckpointReadOptions.ConfigPath"/>: a config JSON, or a DPHuBERT <c>.pth</c>
-    /// whose <c>"config"</c> is taken (as DPHuBERT's <c>prune.py</c> takes the student's from <c>--original_ckpt</c>).
-    /// </summary>
-    internal static Wav2Vec2Config ConfigFromFile(string configPath, LoadReport report)
-    {
-        if (!File.Exists(configPath)) throw new FileNotFoundException($"Config not found: {configPath}", configPath);
-        bool json;
-        using (var f = File.OpenRead(configPath))
-        {
-            int b;
-            do b = f.ReadByte(); while (b is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF);
-            json = b == '{';
-        }
-        if (json)
-        {
-            report.Notes.Add($"config from {configPath}");
-            return ConfigFromDictionary(ReadJsonObject(configPath), configPath, report);
-        }
-        var root = TorchCheckpointReader.Load(configPath);
-        try
-        {
-            if (root is not PyDict d || !d.TryGetValue("config", out var c) || c is not PyDict config)
-                throw new CheckpointFormatException("expected a config JSON or a DPHuBERT .pth with a 'config' entry", configPath);
-            report.Notes.Add($"config from {configPath} (its 'config' entry)");
-            return ConfigFromDictionary(config.ToDictionary(kv => kv.Key as string
-                ?? throw new CheckpointFormatException($"config key {kv.Key} is not a string", configPath, "config"), kv => kv.Value), configPath, report);
-        }
-        finally
-        {
-            DisposeTensors(root);
-        }
-    }
-
     internal static Dictionary<string, object?> ReadJsonObject(string path)
     {
         try
@@ -165,54 +151,8 @@ public static partial class CheckpointLoader
         }
     }
 
-    /// <summary>
-    /// A DPHuBERT config dict, or a torchaudio <c>wav2vec2_model</c> one (scalar <c>encoder_num_heads</c> and
-    /// <c>encoder_ff_interm_features</c>, no per-layer lists, no <c>normalize_waveform</c>): the latter is expanded.
-    /// </summary>
-    internal static Wav2Vec2Config ConfigFromDictionary(Dictionary<string, object?> d, string path, LoadReport? report)
-    {
-        d = new Dictionary<string, object?>(d, StringComparer.Ordinal);
-        bool wavlm = d.ContainsKey("encoder_remaining_heads") || d.ContainsKey("encoder_num_buckets") && !d.ContainsKey("encoder_head_dim");
-        try
-        {
-            if (d.TryGetValue("encoder_num_layers", out var nl) && nl is long layers)
-            {
-                int L = (int)layers;
-                void Fill(string key, object? value, string why)
-                {
-                    if (d.ContainsKey(key)) return;
-                    d[key] = value;
-                    report?.Notes.Add($"config: {key} = {why}");
-                }
-                if (d.TryGetValue("encoder_num_heads", out var h) && h is long heads)
-                {
-                    d["encoder_num_heads"] = Enumerable.Repeat((object?)heads, L).ToList();
-                    if (wavlm)
-                    {
-                        d.Remove("encoder_num_heads");
-                        Fill("encoder_total_num_heads", Enumerable.Repeat((object?)heads, L).ToList(), $"[{heads}] * {L}");
-                        Fill("encoder_remaining_heads", Enumerable.Range(0, L).Select(_ => (object?)Enumerable.Range(0, (int)heads).Select(x => (object?)(long)x).ToList()).ToList(), "all heads");
-                    }
-                    else if (d.TryGetValue("encoder_embed_dim", out var e) && e is long embed)
-                        Fill("encoder_head_dim", embed / heads, $"{embed / heads} (encoder_embed_dim / encoder_num_heads)");
-                }
-                if (d.TryGetValue("encoder_ff_interm_features", out var f) && f is long ff)
-                    d["encoder_ff_interm_features"] = Enumerable.Repeat((object?)ff, L).ToList();
-                Fill("encoder_use_attention", Enumerable.Repeat((object?)true, L).ToList(), "true for every layer");
-                Fill("encoder_use_feed_forward", Enumerable.Repeat((object?)true, L).ToList(), "true for every layer");
-                Fill("aux_num_out", null, "None");
-                Fill("normalize_waveform", false, "false (the config does not say)");
-            }
-            return Wav2Vec2Config.FromDictionary(d);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "config", e);
-        }
-    }
-
     /// <summary>Keeps a format's optional projection (fairseq's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>) beside the
-    /// model as <see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>], or disposes the group when it is empty.</summary>
+    /// model as <see cref="ModelCheckpoint.Extras"/>[<see cref="CheckpointLoader.FinalProjKey"/>], or disposes the group when it is empty.</summary>
     internal static void KeepProjection(ModelCheckpoint checkpoint, StateDict projection, string what)
     {
         if (!projection.ContainsKey("weight"))
@@ -220,8 +160,8 @@ public static partial class CheckpointLoader
             projection.Dispose();
             return;
         }
-        checkpoint.Extras[FinalProjKey] = projection;
-        checkpoint.Report.Notes.Add($"{what} ({Shapes.Format(projection["weight"])}) kept as the optional projection Extras[\"{FinalProjKey}\"]");
+        checkpoint.Extras[CheckpointLoader.FinalProjKey] = projection;
+        checkpoint.Report.Notes.Add($"{what} ({Shapes.Format(projection["weight"])}) kept as the optional projection Extras[\"{CheckpointLoader.FinalProjKey}\"]");
     }
 
     /// <summary>Adds an identity LayerNorm (ones, zeros) for models whose feature projection has none.</summary>
@@ -241,6 +181,24 @@ public static partial class CheckpointLoader
             if (config.AuxNumOut != rows)
                 report.Notes.Add($"aux_num_out = {rows} (rows of the {source} weight)");
             config = config with { AuxNumOut = rows };
+        }
+    }
+
+    /// <summary>
+    /// Runs one format's read; when it throws, runs <paramref name="cleanup"/> (which disposes the half-built state_dicts
+    /// and the tensors the read had taken over, read at that moment through its captured variables) and rethrows.
+    /// Disposing a tensor twice is harmless, so a cleanup may cover tensors that already moved on.
+    /// </summary>
+    internal static T DisposeOnFailure<T>(Func<T> read, Action cleanup)
+    {
+        try
+        {
+            return read();
+        }
+        catch
+        {
+            cleanup();
+            throw;
         }
     }
 }

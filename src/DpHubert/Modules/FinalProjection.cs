@@ -1,0 +1,63 @@
+using System;
+using DpHubert.Checkpoints;
+using static TorchSharp.torch;
+
+namespace DpHubert.Modules;
+
+/// <summary>
+/// The optional final projection of HuBERT / ContentVec (fairseq <c>final_proj</c>, a Linear E → final_dim) applied
+/// to encoder features, as so-vits-svc does for ContentVec's 256-dim features.
+/// </summary>
+public sealed class FinalProjection : IDisposable
+{
+    private readonly Tensor _weight;
+    private readonly Tensor? _bias;
+
+    /// <summary>Creates the projection from its weights (copied).</summary>
+    /// <param name="weight">[out, in].</param>
+    /// <param name="bias">[out] or null.</param>
+    public FinalProjection(Tensor weight, Tensor? bias)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.dim() != 2) throw new ArgumentException($"final_proj weight must be 2-D, got {Shapes.Format(weight)}", nameof(weight));
+        if (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0]))
+            throw new ArgumentException($"final_proj bias {Shapes.Format(bias)} does not fit weight {Shapes.Format(weight)}", nameof(bias));
+        _weight = weight.detach().to(float32).clone();
+        _bias = bias?.detach().to(float32).clone();
+    }
+
+    /// <summary>Input width (the encoder width E).</summary>
+    public long InFeatures => _weight.shape[1];
+
+    /// <summary>Output width (final_dim).</summary>
+    public long OutFeatures => _weight.shape[0];
+
+    /// <summary>The projection of a checkpoint (<see cref="ModelCheckpoint.Extras"/>["final_proj"]), or null if it has none.</summary>
+    /// <param name="checkpoint">A read checkpoint.</param>
+    public static FinalProjection? FromCheckpoint(ModelCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (!checkpoint.Extras.TryGetValue(CheckpointLoader.FinalProjKey, out var sd) || !sd.TryGetValue("weight", out var w))
+            return null;
+        return new FinalProjection(w, sd.TryGetValue("bias", out var b) ? b : null);
+    }
+
+    /// <summary>Applies <c>x W^T + b</c> over the last dimension, on the features' device and dtype.</summary>
+    /// <param name="features">(..., E).</param>
+    public Tensor Apply(Tensor features)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        if (features.shape[^1] != InFeatures)
+            throw new ArgumentException($"features have width {features.shape[^1]}, final_proj expects {InFeatures}", nameof(features));
+        using var w = _weight.to(features.dtype, features.device);
+        using var b = _bias?.to(features.dtype, features.device);
+        return nn.functional.linear(features, w, b);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _weight.Dispose();
+        _bias?.Dispose();
+    }
+}
