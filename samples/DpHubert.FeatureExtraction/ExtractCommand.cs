@@ -74,8 +74,6 @@ internal static class ExtractCommand
 
             using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
             {
-                Device = parse.GetValue(device)!,
-                DType = parse.GetValue(dtype)!,
                 Threads = parse.GetValue(threads),
                 MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb
                     ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
@@ -83,6 +81,9 @@ internal static class ExtractCommand
                 Checkpoint = hints.Read(parse),
                 Projection = parse.GetValue(projection),
                 Units = named,
+                // Parsed after --memory-limit, so a bad --memory-limit is still the error reported first.
+                Device = ComputeDevice.Parse(parse.GetValue(device)!),
+                DType = ComputeDTypes.Parse(parse.GetValue(dtype)!),
             });
             if (parse.GetValue(verbose))
             {

@@ -11,7 +11,7 @@ string version = library.GetCustomAttribute<AssemblyInformationalVersionAttribut
 Console.WriteLine($"DpHubert {version} ({Path.GetFileName(library.Location)})");
 
 // Load once (it owns native memory: dispose it), then extract as often as needed.
-using var encoder = SpeechEncoder.Load(checkpoint, new SpeechEncoderOptions { Device = "cpu" });
+using var encoder = SpeechEncoder.Load(checkpoint, new SpeechEncoderOptions { Device = ComputeDevice.Cpu });
 Console.WriteLine($"checkpoint: {Path.GetFileName(checkpoint)}, {encoder.Model.NumLayers} layers");
 
 FeatureArray features = encoder.ExtractFile(wav);

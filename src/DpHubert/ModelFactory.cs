@@ -160,7 +160,7 @@ public static class ModelFactory
             nn.Module<Tensor, Tensor>? norm = c.ExtractorMode switch
             {
                 ExtractorMode.GroupNorm when i == 0 => new PerChannelGroupNorm(spec.OutChannels),
-                ExtractorMode.LayerNorm => new LayerNorm(spec.OutChannels, channelsFirst: true),
+                ExtractorMode.LayerNorm => new PrunableLayerNorm(spec.OutChannels, channelsFirst: true),
                 _ => null,
             };
             blocks.Add(new ConvLayerBlock(inChannels, spec.OutChannels, spec.KernelSize, spec.Stride, c.ExtractorConvBias,
@@ -194,8 +194,8 @@ public static class ModelFactory
                 : null;
             layers.Add(new EncoderLayer(attention, c.EncoderDropout, c.EncoderLayerNormFirst, feedForward, c.EncoderEmbedDim));
         }
-        // Transformer takes the inverse of encoder_layer_norm_first, as the original's components.Transformer does.
-        var transformer = new Transformer(posConv, c.EncoderDropout, layers, !c.EncoderLayerNormFirst, c.EncoderLayerDrop);
+        // Post-norm layers get the transformer's LayerNorm before them, pre-norm layers after the last one.
+        var transformer = new Transformer(posConv, c.EncoderDropout, layers, layerNormBeforeLayers: !c.EncoderLayerNormFirst, c.EncoderLayerDrop);
         return new Encoder(projection, transformer);
     }
 }

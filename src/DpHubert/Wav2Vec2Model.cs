@@ -94,17 +94,17 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <summary>The dtype of the parameters.</summary>
     public ScalarType DType => feature_extractor.DummyWeight.dtype;
 
-    // Statistics in the input's dtype (float32 for SpeechEncoder even under bf16), then the parameters' dtype.
-    private Tensor Normalize(Tensor waveforms, Tensor? lengths)
+    // normalize_waveform statistics in the input's dtype (float32 for SpeechEncoder even under bf16), then the parameters' dtype.
+    private Tensor PrepareWaveforms(Tensor waveforms, Tensor? lengths)
     {
         using var scope = NewDisposeScope();
-        var x = NormalizeRows(waveforms, lengths);
+        var x = NormalizeWaveformRows(waveforms, lengths);
         if (x.dtype != DType) x = x.to(DType);
         Scopes.Keep(scope, x);
         return x;
     }
 
-    private Tensor NormalizeRows(Tensor waveforms, Tensor? lengths)
+    private Tensor NormalizeWaveformRows(Tensor waveforms, Tensor? lengths)
     {
         if (!NormalizeWaveform) return waveforms;
         if (lengths is null)
@@ -126,7 +126,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     // Waveform to conv features [batch, frames, C] and frame counts; the normalized wave is freed once used.
     private (Tensor Features, Tensor? Lengths) ConvFeatures(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
     {
-        var x = Normalize(waveforms, lengths);
+        var x = PrepareWaveforms(waveforms, lengths);
         var (features, frames) = semantics == BatchSemantics.PerItem && lengths is not null && Config.ExtractorMode == ExtractorMode.GroupNorm
             ? ConvFeaturesPerRow(x, lengths)
             : feature_extractor.call(x, lengths);

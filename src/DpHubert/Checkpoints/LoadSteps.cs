@@ -101,10 +101,10 @@ internal static class LoadSteps
     }
 
     /// <summary>
-    /// Normalizes what every format may hold: fused attention projections (<c>in_proj_*</c>) split into q, k, v; a fused positional-conv <c>weight</c> becomes <c>weight_g</c> (its
+    /// Brings what every format may hold to the one layout the model loads: fused attention projections (<c>in_proj_*</c>) split into q, k, v; a fused positional-conv <c>weight</c> becomes <c>weight_g</c> (its
     /// norm per kernel tap) and <c>weight_v</c> (itself); floating tensors other than float32 become float32.
     /// </summary>
-    internal static void Normalize(StateDict sd, LoadReport report, string path)
+    internal static void CanonicalizeStateDict(StateDict sd, LoadReport report, string path)
     {
         FusedAttentionProjections.Split(sd, report, path);
         var fused = PosConvPrefix + "weight";

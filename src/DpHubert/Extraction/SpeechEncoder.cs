@@ -69,16 +69,16 @@ public sealed record FeatureArray(float[] Data, long[] Shape)
 /// <summary>Options for <see cref="SpeechEncoder"/>.</summary>
 public sealed record SpeechEncoderOptions
 {
-    /// <summary><c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
-    public string Device { get; init; } = "cpu";
+    /// <summary>The CPU (default) or a CUDA device; <see cref="ComputeDevice.Parse"/> reads <c>cpu</c>, <c>cuda</c>,
+    /// <c>cuda:N</c>.</summary>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
 
-    /// <summary>Weights and compute dtype: <c>float32</c> (default, matches PyTorch), <c>bfloat16</c>, <c>auto</c>
-    /// (bfloat16 where the CPU's bf16 kernels are fast: AMX, or AVX-512 BF16 when a short probe confirms it; float32
-    /// elsewhere) or, on CUDA only, <c>float16</c>. Outputs are
-    /// float32 whatever the compute dtype.</summary>
-    public string DType { get; init; } = "float32";
+    /// <summary>Weights and compute dtype: float32 (default, matches PyTorch), bfloat16, auto (bfloat16 where the CPU's
+    /// bf16 kernels are fast: AMX, or AVX-512 BF16 when a short probe confirms it; float32 elsewhere) or, on CUDA only,
+    /// float16; <see cref="ComputeDTypes.Parse"/> reads their names. Outputs are float32 whatever the compute dtype.</summary>
+    public ComputeDType DType { get; init; } = ComputeDType.Float32;
 
-    /// <summary>The CPU facts <c>auto</c> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>
+    /// <summary>The CPU facts <see cref="ComputeDType.Auto"/> decides on (null: this machine's, <see cref="CpuFeatures.Current"/>).</summary>
     public CpuFeatures? Cpu { get; init; }
 
     /// <summary>CPU threads for libtorch (null leaves libtorch's default).</summary>
@@ -184,14 +184,14 @@ public sealed class SpeechEncoder : IDisposable
     /// <summary>Loads a checkpoint (any supported format: file or folder).</summary>
     /// <param name="checkpoint">Path.</param>
     /// <param name="options">Device, dtype, threads.</param>
-    /// <exception cref="ArgumentException">Bad device or dtype, or CUDA unavailable.</exception>
+    /// <exception cref="ArgumentException">CUDA unavailable or past the last device, or float16 on the CPU.</exception>
     /// <exception cref="FileNotFoundException">No such checkpoint.</exception>
     /// <exception cref="CheckpointFormatException">Not a readable checkpoint.</exception>
     public static SpeechEncoder Load(string checkpoint, SpeechEncoderOptions? options = null)
     {
         options ??= new SpeechEncoderOptions();
-        var device = Devices.Parse(options.Device);
-        var dtype = Devices.ResolveDType(options.DType, device, options.Cpu);
+        var device = options.Device.ToTorchDevice();
+        var dtype = options.DType.Resolve(device, options.Cpu);
         if (options.MemoryLimitBytes is { } limit && limit <= 0)
             throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
@@ -439,7 +439,7 @@ public sealed class SpeechEncoder : IDisposable
                 if (samples is null)
                     results[i] = new FileFeatures(group[i], null, error, 0);
                 else if (options.ChunkSeconds is { } s && samples.Length > ChunkLayout(samples.Length, s, options.ChunkOverlapSeconds).OwnFrames * Hop)
-                    results[i] = Guard(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
+                    results[i] = ResultOrError(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
                 else
                     plain.Add(i);
             }
@@ -457,7 +457,7 @@ public sealed class SpeechEncoder : IDisposable
                     foreach (int i in plain)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        results[i] = Guard(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
+                        results[i] = ResultOrError(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
                     }
                 }
             }
@@ -465,7 +465,8 @@ public sealed class SpeechEncoder : IDisposable
         }
     }
 
-    private static FileFeatures Guard(string path, long samples, Func<FeatureArray> run)
+    // Runs one file's extraction and turns an input failure into a result that carries the error.
+    private static FileFeatures ResultOrError(string path, long samples, Func<FeatureArray> run)
     {
         try
         {

@@ -11,7 +11,7 @@ namespace DpHubert.Modules;
 public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, Tensor? Lengths)>
 {
     private nn.Module<Tensor, Tensor>? layer_norm;
-    private readonly Conv1d conv;
+    private readonly PrunableConv1d conv;
     private HardConcrete? hard_concrete;
 
     /// <summary>Creates the block.</summary>
@@ -20,7 +20,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     /// <param name="kernelSize">Kernel width.</param>
     /// <param name="stride">Stride.</param>
     /// <param name="bias">Whether the convolution has a bias.</param>
-    /// <param name="layerNorm">A <see cref="PerChannelGroupNorm"/>, a channels-first <see cref="LayerNorm"/>, or null.</param>
+    /// <param name="layerNorm">A <see cref="PerChannelGroupNorm"/>, a channels-first <see cref="PrunableLayerNorm"/>, or null.</param>
     /// <param name="pruneConvChannels">Add a HardConcrete mask over the output channels.</param>
     public ConvLayerBlock(int inChannels, int outChannels, int kernelSize, int stride, bool bias,
         nn.Module<Tensor, Tensor>? layerNorm, bool pruneConvChannels = false) : base(nameof(ConvLayerBlock))
@@ -28,7 +28,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         KernelSize = kernelSize;
         Stride = stride;
         layer_norm = layerNorm;
-        conv = new Conv1d(inChannels, outChannels, kernelSize, stride, bias);
+        conv = new PrunableConv1d(inChannels, outChannels, kernelSize, stride, bias);
         hard_concrete = pruneConvChannels ? new HardConcrete(outChannels, initMean: 0.01) : null;
         RegisterComponents();
     }
@@ -40,7 +40,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     public int Stride { get; }
 
     /// <summary>The convolution.</summary>
-    public Conv1d Conv => conv;
+    public PrunableConv1d Conv => conv;
 
     /// <summary>The norm, or null.</summary>
     public nn.Module<Tensor, Tensor>? Norm => layer_norm;

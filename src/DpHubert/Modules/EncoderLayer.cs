@@ -19,14 +19,14 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
 {
     private SelfAttention? attention;
     private readonly Dropout dropout;
-    private readonly LayerNorm layer_norm;
+    private readonly PrunableLayerNorm layer_norm;
     private FeedForward? feed_forward;
-    private readonly LayerNorm final_layer_norm;
+    private readonly PrunableLayerNorm final_layer_norm;
 
     /// <summary>Creates the layer from built blocks.</summary>
     /// <param name="attention">A <see cref="SelfAttention"/> or <see cref="WavLMSelfAttention"/>, or null.</param>
     /// <param name="dropout">Dropout on the attention output.</param>
-    /// <param name="layerNormFirst">Pre-norm when true.</param>
+    /// <param name="layerNormFirst">Pre-norm when true (same meaning as <c>Wav2Vec2Config.EncoderLayerNormFirst</c>).</param>
     /// <param name="feedForward">The feed-forward block, or null.</param>
     /// <param name="embedDim">E (explicit because attention may be absent).</param>
     public EncoderLayer(SelfAttention? attention, double dropout, bool layerNormFirst, FeedForward? feedForward, int embedDim)
@@ -34,15 +34,16 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
     {
         this.attention = attention;
         this.dropout = nn.Dropout(dropout);
-        layer_norm = new LayerNorm(embedDim);
+        layer_norm = new PrunableLayerNorm(embedDim);
         LayerNormFirst = layerNormFirst;
         feed_forward = feedForward;
-        final_layer_norm = new LayerNorm(embedDim);
+        final_layer_norm = new PrunableLayerNorm(embedDim);
         EmbedDim = embedDim;
         RegisterComponents();
     }
 
-    /// <summary>Pre-norm order.</summary>
+    /// <summary>Pre-norm order: each block's LayerNorm runs before the block (true) rather than after its residual
+    /// sum (false); the same meaning as <c>Wav2Vec2Config.EncoderLayerNormFirst</c> and the original's name.</summary>
     public bool LayerNormFirst { get; }
 
     /// <summary>E.</summary>

@@ -10,7 +10,7 @@ namespace DpHubert.Modules;
 /// </summary>
 public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
 {
-    private readonly LayerNorm layer_norm;
+    private readonly PrunableLayerNorm layer_norm;
     private readonly Linear projection;
     private readonly Dropout dropout;
 
@@ -20,14 +20,14 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
     /// <param name="dropout">Dropout probability (training only).</param>
     public FeatureProjection(int inFeatures, int outFeatures, double dropout) : base(nameof(FeatureProjection))
     {
-        layer_norm = new LayerNorm(inFeatures);
+        layer_norm = new PrunableLayerNorm(inFeatures);
         projection = DeferredInit.Linear(inFeatures, outFeatures);
         this.dropout = nn.Dropout(dropout);
         RegisterComponents();
     }
 
     /// <summary>The LayerNorm over conv channels.</summary>
-    public LayerNorm Norm => layer_norm;
+    public PrunableLayerNorm Norm => layer_norm;
 
     /// <summary>The projection C to E.</summary>
     public Linear Projection => projection;

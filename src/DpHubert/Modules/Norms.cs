@@ -9,8 +9,9 @@ namespace DpHubert.Modules;
 /// <c>channelsFirst</c>, over the channel dimension of a [batch, channels, time] input (DPHuBERT's
 /// <c>components.LayerNorm</c>, which transposes around <c>F.layer_norm</c>). Keys: <c>weight</c>, <c>bias</c>.
 /// </summary>
-/// <remarks>The normalized size is read from <c>weight</c>, so pruning the parameters in place keeps it working.</remarks>
-public sealed class LayerNorm : nn.Module<Tensor, Tensor>
+/// <remarks>Not TorchSharp's <c>nn.LayerNorm</c>: the normalized size is read from <c>weight</c>, so pruning the parameters
+/// in place keeps it working. The module is named <c>LayerNorm</c>, the original's class name.</remarks>
+public sealed class PrunableLayerNorm : nn.Module<Tensor, Tensor>
 {
     private Parameter weight;
     private Parameter bias;
@@ -19,7 +20,7 @@ public sealed class LayerNorm : nn.Module<Tensor, Tensor>
     /// <param name="size">Normalized size.</param>
     /// <param name="channelsFirst">Normalize dim 1 of a [batch, channels, time] input instead of the last dim.</param>
     /// <param name="eps">Variance epsilon (torch default 1e-5).</param>
-    public LayerNorm(long size, bool channelsFirst = false, double eps = 1e-5) : base(nameof(LayerNorm))
+    public PrunableLayerNorm(long size, bool channelsFirst = false, double eps = 1e-5) : base("LayerNorm")
     {
         ChannelsFirst = channelsFirst;
         Eps = eps;

@@ -37,7 +37,7 @@ public static class PruningUtils
     /// <param name="layer">The convolution, changed in place.</param>
     /// <param name="index">int64 indices to keep.</param>
     /// <param name="dim">Which side to prune.</param>
-    public static void PruneConv1dLayer(Conv1d layer, Tensor index, PruneDimension dim)
+    public static void PruneConv1dLayer(PrunableConv1d layer, Tensor index, PruneDimension dim)
     {
         ArgumentNullException.ThrowIfNull(layer);
         long axis = dim == PruneDimension.Input ? 1 : 0;
@@ -48,7 +48,7 @@ public static class PruningUtils
     /// <summary>Keeps the channels of a LayerNorm listed in <paramref name="index"/>.</summary>
     /// <param name="norm">The norm, changed in place.</param>
     /// <param name="index">int64 indices to keep.</param>
-    public static void PruneLayerNorm(LayerNorm norm, Tensor index)
+    public static void PruneLayerNorm(PrunableLayerNorm norm, Tensor index)
     {
         ArgumentNullException.ThrowIfNull(norm);
         norm.Weight = Slice(norm.Weight, 0, index);
@@ -58,7 +58,7 @@ public static class PruningUtils
     /// <summary>Keeps the channels (= groups) of a per-channel GroupNorm listed in <paramref name="index"/>.</summary>
     /// <param name="norm">The norm, changed in place.</param>
     /// <param name="index">int64 indices to keep.</param>
-    public static void PruneLayerNorm(PerChannelGroupNorm norm, Tensor index)
+    public static void PruneGroupNorm(PerChannelGroupNorm norm, Tensor index)
     {
         ArgumentNullException.ThrowIfNull(norm);
         norm.Weight = Slice(norm.Weight, 0, index);
@@ -70,8 +70,8 @@ public static class PruningUtils
     {
         switch (norm)
         {
-            case LayerNorm ln: PruneLayerNorm(ln, index); break;
-            case PerChannelGroupNorm gn: PruneLayerNorm(gn, index); break;
+            case PrunableLayerNorm ln: PruneLayerNorm(ln, index); break;
+            case PerChannelGroupNorm gn: PruneGroupNorm(gn, index); break;
             default: throw new ArgumentException($"Cannot prune a {norm.GetType().Name}", nameof(norm));
         }
     }

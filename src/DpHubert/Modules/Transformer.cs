@@ -25,14 +25,15 @@ public sealed record TransformerPruneResult(
 /// <c>layer_norm.*</c>, <c>layers.{i}.*</c>.
 /// </summary>
 /// <remarks>
-/// Mirrors DPHuBERT <c>components.Transformer</c>. Note the inverted flag, kept from the original so its state_dicts and call sites map one-to-one: <see cref="LayerNormFirst"/> here
-/// is <c>!encoder_layer_norm_first</c>, so post-norm models normalize right after the positional convolution and
-/// pre-norm models after the last layer. LayerDrop applies in training mode only.
+/// Mirrors DPHuBERT <c>components.Transformer</c>, whose own <c>layer_norm_first</c> is the inverse of the config's
+/// <c>encoder_layer_norm_first</c>; here it is named for what it does: <see cref="LayerNormBeforeLayers"/> is true for
+/// post-norm layers (<c>layer_norm</c> runs right after the positional convolution) and false for pre-norm layers
+/// (<c>layer_norm</c> runs after the last layer). LayerDrop applies in training mode only.
 /// </remarks>
 public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
 {
     private readonly ConvolutionalPositionalEmbedding pos_conv_embed;
-    private readonly LayerNorm layer_norm;
+    private readonly PrunableLayerNorm layer_norm;
     private readonly Dropout dropout;
     private readonly ModuleList<EncoderLayer> layers;
 
@@ -40,22 +41,24 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     /// <param name="posConvEmbed">Positional convolution.</param>
     /// <param name="dropout">Dropout after the positional step.</param>
     /// <param name="layers">The layers.</param>
-    /// <param name="layerNormFirst">Normalize before the layers (post-norm layer models) instead of after them.</param>
+    /// <param name="layerNormBeforeLayers">Apply <c>layer_norm</c> before the layers (post-norm layers) instead of after
+    /// them (pre-norm layers); the inverse of <c>Wav2Vec2Config.EncoderLayerNormFirst</c>.</param>
     /// <param name="layerDrop">LayerDrop probability (training only).</param>
     public Transformer(ConvolutionalPositionalEmbedding posConvEmbed, double dropout, IList<EncoderLayer> layers,
-        bool layerNormFirst, double layerDrop) : base(nameof(Transformer))
+        bool layerNormBeforeLayers, double layerDrop) : base(nameof(Transformer))
     {
         pos_conv_embed = posConvEmbed;
-        layer_norm = new LayerNorm(posConvEmbed.EmbedDim);
-        LayerNormFirst = layerNormFirst;
+        layer_norm = new PrunableLayerNorm(posConvEmbed.EmbedDim);
+        LayerNormBeforeLayers = layerNormBeforeLayers;
         LayerDrop = layerDrop;
         this.dropout = nn.Dropout(dropout);
         this.layers = nn.ModuleList(layers.ToArray());
         RegisterComponents();
     }
 
-    /// <summary>Apply <c>layer_norm</c> before the layers (true for post-norm layers).</summary>
-    public bool LayerNormFirst { get; }
+    /// <summary>Whether <c>layer_norm</c> runs before the layers (true for post-norm layers) rather than after the
+    /// last one (pre-norm layers).</summary>
+    public bool LayerNormBeforeLayers { get; }
 
     /// <summary>LayerDrop probability.</summary>
     public double LayerDrop { get; }
@@ -70,7 +73,7 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     {
         using var scope = NewDisposeScope();
         x = x.Plus(pos_conv_embed.call(x));
-        if (LayerNormFirst) x = layer_norm.call(x);
+        if (LayerNormBeforeLayers) x = layer_norm.call(x);
         return dropout.call(x).MoveToOuterDisposeScope();
     }
 
@@ -101,7 +104,7 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
             positionBias = bias;
         }
         if (!ReferenceEquals(positionBias, initialBias)) positionBias?.Dispose();
-        if (!LayerNormFirst) x = Scopes.Replace(x, layer_norm.call(x), input);
+        if (!LayerNormBeforeLayers) x = Scopes.Replace(x, layer_norm.call(x), input);
         return x;
     }
 

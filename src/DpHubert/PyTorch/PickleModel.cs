@@ -98,16 +98,16 @@ internal sealed class NumpyDType
 /// <summary>Helpers shared by the reader's allow-list.</summary>
 internal static class PickleNames
 {
-    /// <summary>Python 2 module names that protocol-2 pickles use for builtins.</summary>
-    public static string NormalizeModule(string module) => module switch
+    /// <summary>The Python 3 name of a module that protocol-2 pickles spell the Python 2 way (<c>__builtin__</c>, <c>copy_reg</c>).</summary>
+    public static string Python3Module(string module) => module switch
     {
         "__builtin__" => "builtins",
         "copy_reg" => "copyreg",
         _ => module,
     };
 
-    /// <summary>Python 2 names of builtin types (protocol 2 writes int as __builtin__.long, str as unicode).</summary>
-    public static string NormalizeName(string module, string name) => module == "builtins"
+    /// <summary>The Python 3 name of a builtin type that protocol 2 spells the Python 2 way (int as <c>long</c>, str as <c>unicode</c>).</summary>
+    public static string Python3Name(string module, string name) => module == "builtins"
         ? name switch { "long" => "int", "unicode" => "str", _ => name }
         : name;
 

@@ -312,8 +312,8 @@ internal sealed class Unpickler
     /// <summary>An allowed global, or a <see cref="ForeignGlobal"/> that can only become an inert record.</summary>
     private object ResolveGlobal(string rawModule, string rawName)
     {
-        var module = PickleNames.NormalizeModule(rawModule);
-        var name = PickleNames.NormalizeName(module, rawName);
+        var module = PickleNames.Python3Module(rawModule);
+        var name = PickleNames.Python3Name(module, rawName);
         var full = $"{module}.{name}";
         if (!PickleNames.IsAllowed(full, module, name))
             return new ForeignGlobal(module, name);

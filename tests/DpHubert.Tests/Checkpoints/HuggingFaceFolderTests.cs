@@ -289,7 +289,7 @@ public class HuggingFaceFolderTests
     }
 
     [Fact]
-    public void Normalize_falls_back_to_the_layer_norm_extractor_without_a_preprocessor_config()
+    public void Normalize_waveform_falls_back_to_the_layer_norm_extractor_without_a_preprocessor_config()
     {
         var dir = CopyFolder(HfFolder("wavlm_pre_ln"), "pytorch_model.bin", "preprocessor_config.json");
         using var ckpt = CheckpointLoader.Read(dir);

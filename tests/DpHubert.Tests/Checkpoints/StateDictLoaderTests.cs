@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace DpHubert.Tests.Checkpoints;
 
 /// <summary>How weights get into a model: the public loader copies, a checkpoint load hands its tensors over.</summary>
+[Collection(GlobalRngCollection.Name)]
 public class StateDictLoaderTests
 {
     private static Wav2Vec2Config Small => Wav2Vec2Config.FromJson(File.ReadAllText(TestFiles.Fixture("reference", "ta_hubert_base_like", "config.json")));

@@ -32,14 +32,15 @@ public class Wav2Vec2ConfigTests
         var back = config.ToDictionary();
         back.Select(kv => kv.Key).Should().Equal(original.Keys.Cast<string>(), "keys keep the original order");
         foreach (var (key, value) in back)
-            Normalize(value).Should().BeEquivalentTo(Normalize(original[key]), o => o.WithStrictOrdering(), key);
+            Comparable(value).Should().BeEquivalentTo(Comparable(original[key]), o => o.WithStrictOrdering(), key);
         // extractor_conv_layer_config keeps its tuples, as prune.py writes them.
         ((List<object?>)back.First(kv => kv.Key == "extractor_conv_layer_config").Value!).Should().AllBeOfType<object?[]>();
     }
 
-    private static object? Normalize(object? v) => v switch
+    // Tuples and lists compare alike: the dictionary form may hold either.
+    private static object? Comparable(object? v) => v switch
     {
-        System.Collections.IEnumerable e when v is not string => e.Cast<object?>().Select(Normalize).ToList(),
+        System.Collections.IEnumerable e when v is not string => e.Cast<object?>().Select(Comparable).ToList(),
         _ => v,
     };
 

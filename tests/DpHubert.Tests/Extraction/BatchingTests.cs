@@ -159,7 +159,7 @@ public class BatchingTests(ITestOutputHelper output)
         var reference = f32.Extract(speech);
         // float16 is refused on a CPU (DTypeSelectionTests); "auto" told it has AMX takes bfloat16.
         var amx = CpuFeatures.FromCpuInfo("flags\t\t: fpu sse2 avx2 amx_tile amx_bf16\n");
-        foreach (var dtype in new[] { "bfloat16", "auto" })
+        foreach (var dtype in new[] { ComputeDType.BFloat16, ComputeDType.Auto })
         {
             using var e = SpeechEncoder.Load(ckpt, new SpeechEncoderOptions { DType = dtype, Cpu = amx });
             e.DType.Should().Be(TorchSharp.torch.ScalarType.BFloat16);

@@ -21,8 +21,8 @@ public class DTypeSelectionTests
     [Fact]
     public void Amx_or_no_bf16_flag_decide_auto_without_running_the_probe()
     {
-        Devices.ResolveDType("auto", CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.BFloat16);
-        Devices.ResolveDType("AUTO", CPU, CpuFeatures.FromCpuInfo(EpycInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.Float32);
+        ComputeDTypes.Parse("auto").Resolve(CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.BFloat16);
+        ComputeDTypes.Parse("AUTO").Resolve(CPU, CpuFeatures.FromCpuInfo(EpycInfo) with { BFloat16Probe = NotCalled }).Should().Be(ScalarType.Float32);
         CpuFeatures.FromCpuInfo(EpycInfo).HasBFloat16Units.Should().BeFalse();
         CpuFeatures.FromCpuInfo(XeonAmxInfo).Flags.Should().Contain("amx_bf16");
     }
@@ -35,8 +35,8 @@ public class DTypeSelectionTests
         avx.HasBFloat16Units.Should().BeTrue();
         avx.HasAmx.Should().BeFalse();
         int calls = 0;
-        Devices.ResolveDType("auto", CPU, avx with { BFloat16Probe = () => { calls++; return true; } }).Should().Be(ScalarType.BFloat16);
-        Devices.ResolveDType("auto", CPU, avx with { BFloat16Probe = () => { calls++; return false; } }).Should().Be(ScalarType.Float32);
+        ComputeDTypes.Parse("auto").Resolve(CPU, avx with { BFloat16Probe = () => { calls++; return true; } }).Should().Be(ScalarType.BFloat16);
+        ComputeDTypes.Parse("auto").Resolve(CPU, avx with { BFloat16Probe = () => { calls++; return false; } }).Should().Be(ScalarType.Float32);
         calls.Should().Be(2);
     }
 
@@ -45,8 +45,8 @@ public class DTypeSelectionTests
     {
         var unknown = CpuFeatures.FromCpuInfo("no flags here\n");
         unknown.HasBFloat16Units.Should().BeNull();
-        Devices.ResolveDType("auto", CPU, unknown with { BFloat16Probe = () => true }).Should().Be(ScalarType.BFloat16);
-        Devices.ResolveDType("auto", CPU, unknown with { BFloat16Probe = () => false }).Should().Be(ScalarType.Float32);
+        ComputeDTypes.Parse("auto").Resolve(CPU, unknown with { BFloat16Probe = () => true }).Should().Be(ScalarType.BFloat16);
+        ComputeDTypes.Parse("auto").Resolve(CPU, unknown with { BFloat16Probe = () => false }).Should().Be(ScalarType.Float32);
         // The real probe runs and answers (which way depends on the CPU).
         var act = () => CpuFeatures.MeasureBFloat16Faster();
         act.Should().NotThrow();
@@ -57,11 +57,11 @@ public class DTypeSelectionTests
     {
         var amx = CpuFeatures.FromCpuInfo(XeonAmxInfo);
         var gpu = new Device(DeviceType.CUDA, 0);   // only the type is read: no GPU needed
-        Devices.ResolveDType("auto", gpu, amx).Should().Be(ScalarType.Float32);
-        Devices.ResolveDType("float16", gpu, amx).Should().Be(ScalarType.Float16);
-        Devices.ResolveDType("bf16", CPU, amx).Should().Be(ScalarType.BFloat16);
-        Devices.ResolveDType("float32", CPU, amx).Should().Be(ScalarType.Float32);
-        var bad = () => Devices.ResolveDType("int8", CPU, amx);
+        ComputeDTypes.Parse("auto").Resolve(gpu, amx).Should().Be(ScalarType.Float32);
+        ComputeDTypes.Parse("float16").Resolve(gpu, amx).Should().Be(ScalarType.Float16);
+        ComputeDTypes.Parse("bf16").Resolve(CPU, amx).Should().Be(ScalarType.BFloat16);
+        ComputeDTypes.Parse("float32").Resolve(CPU, amx).Should().Be(ScalarType.Float32);
+        var bad = () => ComputeDTypes.Parse("int8").Resolve(CPU, amx);
         bad.Should().Throw<ArgumentException>().WithMessage("*Invalid dtype 'int8'*");
     }
 
@@ -71,17 +71,17 @@ public class DTypeSelectionTests
     [InlineData("half")]
     public void Float16_on_a_cpu_is_refused_with_the_reason_and_the_alternatives(string name)
     {
-        var act = () => Devices.ResolveDType(name, CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo));
+        var act = () => ComputeDTypes.Parse(name).Resolve(CPU, CpuFeatures.FromCpuInfo(XeonAmxInfo));
         act.Should().Throw<UnsupportedDTypeException>()
             .WithMessage("*refused on the CPU*no fast float16 kernels*20x slower*Use float32*bfloat16 / auto*");
-        var load = () => SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = name });
+        var load = () => SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = ComputeDTypes.Parse(name) });
         load.Should().Throw<UnsupportedDTypeException>();
     }
 
     [Fact]
     public void Auto_on_this_machine_follows_its_cpu_and_outputs_float32()
     {
-        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = "auto" });
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"), new SpeechEncoderOptions { DType = ComputeDType.Auto });
         encoder.DType.Should().Be(CpuFeatures.Current.BFloat16IsFast ? ScalarType.BFloat16 : ScalarType.Float32);
         var features = encoder.Extract(new float[16000]);
         features.Data.Should().OnlyContain(v => float.IsFinite(v));

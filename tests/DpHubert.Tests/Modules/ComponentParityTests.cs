@@ -60,7 +60,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     private static Transformer MakeTransformer(int kernel, int layers, bool encoderLayerNormFirst) =>
         new(new ConvolutionalPositionalEmbedding(E, kernel, 4), Dropout,
             Enumerable.Range(0, layers).Select(_ => Layer(encoderLayerNormFirst)).ToList(),
-            layerNormFirst: !encoderLayerNormFirst, LayerDrop);
+            layerNormBeforeLayers: !encoderLayerNormFirst, LayerDrop);
 
     /// <summary>A one-input module: <c>x.npy</c> in, <c>output.npy</c> expected.</summary>
     private void AssertSingleInput(nn.Module<Tensor, Tensor> module, string name)
@@ -111,7 +111,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     {
         using var block = Load(name == "conv_block_group_norm"
             ? new ConvLayerBlock(3, 8, 10, 5, bias: false, new PerChannelGroupNorm(8))
-            : new ConvLayerBlock(8, 12, 3, 2, bias: true, new LayerNorm(12, channelsFirst: true)), name);
+            : new ConvLayerBlock(8, 12, 3, 2, bias: true, new PrunableLayerNorm(12, channelsFirst: true)), name);
         AssertWithLengths(block, name);
     }
 

@@ -131,7 +131,7 @@ internal static class Bench
     }
 
     /// <summary>A <see cref="SpeechEncoder"/> over a random-weight preset, through a temporary safetensors file.</summary>
-    public static SpeechEncoder BuildEncoder(string name, int threads, string dtype = "float32", long seed = 0)
+    public static SpeechEncoder BuildEncoder(string name, int threads, ComputeDType dtype = ComputeDType.Float32, long seed = 0)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);

@@ -50,7 +50,7 @@ internal static class DpHubertLightningFormat
                 LoadSteps.DisposeTensors(root[other]);
             }
             report.Notes.Add($"student_model.* kept; {teacher} teacher_model.* tensors and the loss multipliers dropped");
-            LoadSteps.Normalize(sd, report, path);
+            LoadSteps.CanonicalizeStateDict(sd, report, path);
             var config = TorchaudioFormat.ConfigFromFile(options.ConfigPath, report);
             config = WithPruneFlagsOf(config, sd, report);
             var checkpoint = new ModelCheckpoint(config, sd, report);

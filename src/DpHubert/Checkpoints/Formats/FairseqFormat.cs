@@ -43,7 +43,7 @@ internal static class FairseqFormat
             });
             foreach (var other in root.Keys.OfType<string>().Where(k => k != "model"))
                 DisposeTensors(root[other]);
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             SetAuxFromWeights(ref config, sd, report, "proj");
             var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = kind };
             KeepProjection(checkpoint, finalProj, "final_proj");

@@ -43,7 +43,7 @@ internal static class HubertSoftFormat
                     proj[m.Groups[1].Value] = tensor;
                     return true;
                 });
-            LoadSteps.Normalize(sd, report, path);
+            LoadSteps.CanonicalizeStateDict(sd, report, path);
             var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
             var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
             LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");

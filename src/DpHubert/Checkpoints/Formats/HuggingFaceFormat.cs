@@ -138,7 +138,7 @@ internal static class HuggingFaceFormat
             var owned = weights.ToList();
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
             sd = ApplyKeyMap(owned, HuggingFaceKeyMap.Instance, report, weightSource);
-            Normalize(sd, report, weightSource);
+            CanonicalizeStateDict(sd, report, weightSource);
             var config = HfConfig(cfg, pre, configPath, report, sd, out var kind);
             if (!sd.ContainsKey("encoder.feature_projection.layer_norm.weight") && !HfFeatProjLayerNorm(cfg))
                 InsertIdentityProjectionNorm(sd, config.ExtractorOutputChannels, report);

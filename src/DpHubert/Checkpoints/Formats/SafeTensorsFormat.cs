@@ -104,7 +104,7 @@ internal static class SafeTensorsFormat
                 foreach (var g in extras.Values) g.Dispose();
                 throw;
             }
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             foreach (var (name, group) in extras)
             {

@@ -35,9 +35,9 @@ internal static class TorchaudioFormat
         }
         var report = new LoadReport(path, CheckpointFormat.DpHubert);
         // Our own names: the identity table (plus the parametrized weight-norm spelling), then the common
-        // normalization (fused positional-conv weight, half precision).
+        // canonicalization (fused positional-conv weight, half precision).
         var sd = ApplyKeyMap(ToStateDict(root["state_dict"], path, "state_dict").ToList(), KeyMaps.TorchaudioKeyMap.Instance, report, path);
-        Normalize(sd, report, path);
+        CanonicalizeStateDict(sd, report, path);
         var checkpoint = new ModelCheckpoint(config, sd, report);
         if (root.TryGetValue("distill_linear_projs", out var projs) && projs is PyDict)
             checkpoint.Extras["distill_linear_projs"] = ToStateDict(projs, path, "distill_linear_projs");
@@ -124,7 +124,7 @@ internal static class TorchaudioFormat
             var owned = weights.ToList();
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
             sd = ApplyKeyMap(owned, TorchaudioKeyMap.Instance, report, path);
-            Normalize(sd, report, path);
+            CanonicalizeStateDict(sd, report, path);
             if (options.ConfigPath is null) SetAuxFromWeights(ref config, sd, report, "aux");
             return new ModelCheckpoint(config, sd, report);
         }, () =>

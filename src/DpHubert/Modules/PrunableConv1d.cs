@@ -8,9 +8,9 @@ namespace DpHubert.Modules;
 /// An unpadded 1-D convolution, <c>nn.Conv1d(in, out, k, stride, bias)</c> with the same keys (<c>weight</c>
 /// [out, in, k], <c>bias</c> [out]) and initialization. Its sizes come from <c>weight</c>, so the in-place channel pruning
 /// of <see cref="PruningUtils"/> keeps it runnable (TorchSharp's Conv1d checks its input against the channel count it
-/// was built with).
+/// was built with). The module is named <c>Conv1d</c>, the original's class name.
 /// </summary>
-public sealed class Conv1d : nn.Module<Tensor, Tensor>
+public sealed class PrunableConv1d : nn.Module<Tensor, Tensor>
 {
     private Parameter weight;
     private Parameter? bias;
@@ -21,7 +21,7 @@ public sealed class Conv1d : nn.Module<Tensor, Tensor>
     /// <param name="kernelSize">Kernel width.</param>
     /// <param name="stride">Stride.</param>
     /// <param name="hasBias">Whether there is a bias.</param>
-    public Conv1d(int inChannels, int outChannels, int kernelSize, int stride, bool hasBias) : base(nameof(Conv1d))
+    public PrunableConv1d(int inChannels, int outChannels, int kernelSize, int stride, bool hasBias) : base("Conv1d")
     {
         Stride = stride;
         weight = nn.Parameter(empty(outChannels, inChannels, kernelSize));
