@@ -201,4 +201,18 @@ internal static class LoadSteps
             throw;
         }
     }
+
+    /// <summary>A config translated by <paramref name="translate"/>, whose refusal (an <see cref="ArgumentException"/>)
+    /// becomes a <see cref="CheckpointFormatException"/> naming the file and, where there is one, the config's key.</summary>
+    internal static Wav2Vec2Config TranslateConfig(Func<Wav2Vec2Config> translate, string path, string? key)
+    {
+        try
+        {
+            return translate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new CheckpointFormatException(e.Message, path, key, e);
+        }
+    }
 }

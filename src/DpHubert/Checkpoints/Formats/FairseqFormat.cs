@@ -124,14 +124,7 @@ internal static class FairseqFormat
             : $"normalize_waveform = {(normalize ? "true" : "false")} (from {normalizeFrom}.normalize)");
         config["normalize_waveform"] = normalize;
 
-        try
-        {
-            return ConfigDictionaryMap.ReadUniform(config, kind, note: null);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "cfg", e);
-        }
+        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
     }
 
     private static string? Str(PyDict d, string key) => d.TryGetValue(key, out var v) ? v as string : null;

@@ -81,31 +81,24 @@ internal static class HubertSoftFormat
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
-        try
+        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
         {
-            return ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
-            {
-                ["extractor_mode"] = "group_norm",
-                ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
-                ["extractor_conv_bias"] = false,
-                ["encoder_embed_dim"] = (long)embed,
-                ["encoder_projection_dropout"] = 0.1,
-                ["encoder_pos_conv_kernel"] = pos.shape[2],
-                ["encoder_pos_conv_groups"] = embed / pos.shape[1],
-                ["encoder_num_layers"] = (long)layers,
-                ["encoder_num_heads"] = (long)(embed / HeadDim),
-                ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
-                ["encoder_ff_interm_features"] = (long)ffn,
-                ["encoder_ff_interm_dropout"] = 0.1,
-                ["encoder_dropout"] = 0.1,
-                ["encoder_layer_norm_first"] = false,
-                ["encoder_layer_drop"] = 0.0,
-                ["normalize_waveform"] = false,
-            }, ModelKind.Hubert, note: null);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, null, e);
-        }
+            ["extractor_mode"] = "group_norm",
+            ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
+            ["extractor_conv_bias"] = false,
+            ["encoder_embed_dim"] = (long)embed,
+            ["encoder_projection_dropout"] = 0.1,
+            ["encoder_pos_conv_kernel"] = pos.shape[2],
+            ["encoder_pos_conv_groups"] = embed / pos.shape[1],
+            ["encoder_num_layers"] = (long)layers,
+            ["encoder_num_heads"] = (long)(embed / HeadDim),
+            ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
+            ["encoder_ff_interm_features"] = (long)ffn,
+            ["encoder_ff_interm_dropout"] = 0.1,
+            ["encoder_dropout"] = 0.1,
+            ["encoder_layer_norm_first"] = false,
+            ["encoder_layer_drop"] = 0.0,
+            ["normalize_waveform"] = false,
+        }, ModelKind.Hubert, note: null), path, null);
     }
 }

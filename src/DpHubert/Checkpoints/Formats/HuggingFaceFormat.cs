@@ -218,13 +218,7 @@ internal static class HuggingFaceFormat
         }
         else if (ctcArch)
             throw new CheckpointFormatException($"{architectures.First(x => x.EndsWith("ForCTC", StringComparison.Ordinal))} without lm_head weights", path, "lm_head.weight");
-        try
-        {
-            return ConfigDictionaryMap.ReadUniform(config, kind, note: null);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, null, e);
-        }
+        var declared = kind;
+        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, declared, note: null), path, null);
     }
 }

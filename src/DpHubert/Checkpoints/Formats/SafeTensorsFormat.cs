@@ -94,16 +94,8 @@ internal static class SafeTensorsFormat
                 group[kv.Key[(prefix.Length + 1)..]] = kv.Value;
             }
             weights = new(); // ApplyKeyMap owns the model weights now, also on failure
-            StateDict sd;
-            try
-            {
-                sd = ApplyKeyMap(modelWeights, TorchaudioKeyMap.Instance, report, path);
-            }
-            catch
-            {
-                foreach (var g in extras.Values) g.Dispose();
-                throw;
-            }
+            var sd = DisposeOnFailure(() => ApplyKeyMap(modelWeights, TorchaudioKeyMap.Instance, report, path),
+                () => { foreach (var g in extras.Values) g.Dispose(); });
             CanonicalizeStateDict(sd, report, path);
             var checkpoint = new ModelCheckpoint(config, sd, report);
             foreach (var (name, group) in extras)

@@ -23,16 +23,9 @@ internal static class TorchaudioFormat
     {
         if (root["config"] is not PyDict configDict)
             throw new CheckpointFormatException($"'config' is a {Describe(root["config"])}, expected a dict", path, "config");
-        Wav2Vec2Config config;
-        try
-        {
-            config = Wav2Vec2Config.FromDictionary(configDict.Select(kv => new KeyValuePair<string, object?>(
-                kv.Key as string ?? throw new CheckpointFormatException($"config key {kv.Key} is not a string", path, "config"), kv.Value)));
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "config", e);
-        }
+        var config = TranslateConfig(() => Wav2Vec2Config.FromDictionary(configDict.Select(kv => new KeyValuePair<string, object?>(
+            kv.Key as string ?? throw new CheckpointFormatException($"config key {kv.Key} is not a string", path, "config"), kv.Value))),
+            path, "config");
         var report = new LoadReport(path, CheckpointFormat.DpHubert);
         // Our own names: the identity table (plus the parametrized weight-norm spelling), then the common
         // canonicalization (fused positional-conv weight, half precision).
@@ -175,13 +168,7 @@ internal static class TorchaudioFormat
     /// </summary>
     internal static Wav2Vec2Config ConfigFromDictionary(Dictionary<string, object?> d, string path, LoadReport? report)
     {
-        try
-        {
-            return ConfigDictionaryMap.ReadUniform(d, ConfigDictionaryMap.KindOf(d), report is null ? null : report.Notes.Add);
-        }
-        catch (ArgumentException e)
-        {
-            throw new CheckpointFormatException(e.Message, path, "config", e);
-        }
+        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(d, ConfigDictionaryMap.KindOf(d), report is null ? null : report.Notes.Add),
+            path, "config");
     }
 }
