@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Threading;
@@ -568,7 +568,7 @@ public sealed class SpeechEncoder : IDisposable
                 outs[i] = ToArray(row);
             }
         }
-        if (Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.Elapsed);
+        if (Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.ElapsedTicks);
         return outs;
     }
 

@@ -21,15 +21,13 @@ internal static class NativeHeap
     private static long computeTicks; // Stopwatch ticks of forward passes since the last trim
     private static int unavailable;   // 1 where there is no glibc malloc_trim (macOS, Windows, musl)
 
-    /// <summary>Counts a finished forward pass of <paramref name="elapsed"/>.</summary>
-    public static void AddCompute(TimeSpan elapsed) =>
-        Interlocked.Add(ref computeTicks, (long)(elapsed.TotalSeconds * Stopwatch.Frequency));
+    /// <summary>Counts a finished forward pass of <paramref name="stopwatchTicks"/> (<see cref="Stopwatch.ElapsedTicks"/>).</summary>
+    public static void AddCompute(long stopwatchTicks) => Interlocked.Add(ref computeTicks, stopwatchTicks);
 
     /// <summary>Trims the heap when enough forward-pass time has run since the last trim; call when no pass is running.</summary>
     /// <returns>Whether it trimmed.</returns>
     public static bool TrimIfDue()
     {
-        if (Volatile.Read(ref unavailable) != 0 || !OperatingSystem.IsLinux()) return false;
         long due = (long)(ComputeBetweenTrims.TotalSeconds * Stopwatch.Frequency);
         long seen = Interlocked.Read(ref computeTicks);
         if (seen < due || Interlocked.CompareExchange(ref computeTicks, 0, seen) != seen) return false;
