@@ -146,9 +146,12 @@ public static class SafeTensors
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new CheckpointFormatException("safetensors header is not a JSON object", file);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 var name = prop.Name;
+                // JSON allows a repeated name; a tensor file with two tensors of one name is corrupt, not a choice to make.
+                if (!seen.Add(name)) throw new CheckpointFormatException("the header names this entry twice", file, name);
                 if (name == "__metadata__")
                 {
                     if (prop.Value.ValueKind != JsonValueKind.Object)

@@ -114,6 +114,7 @@ public sealed class SafeTensorsTests
         new object[] { "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "a", "*span 8 bytes*need 12*" },
         new object[] { "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,8]}}", 8, "a", "*non-negative*" },
         new object[] { "{\"a\":{\"dtype\":\"F32\"}}", 8, "a", "*needs dtype, shape*" },
+        new object[] { "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "a", "*names this entry twice*" },
         new object[] { "[1,2]", 8, null!, "*not a JSON object*" },
         new object[] { "{not json", 8, null!, "*not valid JSON*" },
     };
