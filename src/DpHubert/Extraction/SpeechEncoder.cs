@@ -157,6 +157,7 @@ public sealed class SpeechEncoder : IDisposable
         Device = device;
         DType = dtype;
         this.memoryLimit = memoryLimit;
+        if (device.type == DeviceType.CPU) NativeHeap.FixLargeBlockThreshold(); // flat resident memory over many clips
     }
 
     /// <summary>Test seam: runs before each forward pass with (items, longest input in samples); lets a test inject a

@@ -37,3 +37,17 @@ public sealed class SoxTheoryAttribute : TheoryAttribute
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(System.IO.Path.PathSeparator)
             .Any(d => d.Length > 0 && System.IO.File.Exists(System.IO.Path.Combine(d, command)));
 }
+
+/// <summary>
+/// A fact about glibc's mmap threshold as we set it; skipped off Linux and where the process was started with its
+/// own threshold (which we leave alone).
+/// </summary>
+public sealed class OurMallocThresholdFactAttribute : FactAttribute
+{
+    public OurMallocThresholdFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux()) Skip = "Linux (glibc) only";
+        else if (NativeHeap.HostChoseThreshold(Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), Environment.GetEnvironmentVariable("GLIBC_TUNABLES")))
+            Skip = "the process was started with its own glibc mmap threshold, which the library leaves alone";
+    }
+}

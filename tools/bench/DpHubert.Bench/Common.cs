@@ -205,6 +205,34 @@ internal static class Bench
 
     public static double RssMiB() => StatusMiB("VmRSS");
 
+    /// <summary>
+    /// The C heap as glibc sees it (MiB in use by live allocations, MiB free but held in its arenas), or null where
+    /// there is no glibc mallinfo2; says whether resident memory is live tensors or allocator slack.
+    /// </summary>
+    public static (double InUse, double Free)? CHeapMiB()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            var m = mallinfo2();
+            const double mib = 1024.0 * 1024.0;
+            return ((m.uordblks + m.hblkhd) / mib, m.fordblks / mib);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct MallInfo2
+    {
+        public nuint arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern MallInfo2 mallinfo2();
+
     /// <summary>Resets the kernel's peak-RSS mark (VmHWM) for this process; false where that is not possible.</summary>
     public static bool ResetPeak()
     {

@@ -17,7 +17,7 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --warmup N       untimed warm-up runs (default 1)
   --iterations N   memory: runs per path on the tiny model, and on --model when run alone (default 200)
   --model-iterations N  memory: runs per path on --model (default: --iterations; 20 under 'all')
-  --soak-clips N   soak: clips through one encoder (default 1000; RSS sampled after 100 and every 100 after)
+  --soak-clips N   soak: clips through one encoder (default 1000; peak RSS per 100 clips after 100 of warm-up)
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
