@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
+using DpHubert.Corpus;
 using DpHubert.Extraction;
 using DpHubert.IO;
 using Spectre.Console;
@@ -94,6 +95,7 @@ internal static class ExtractCommand
             bool beQuiet = parse.GetValue(quiet);
 
             List<(string In, string Out)> jobs;
+            var notRegular = new List<string>();
             if (isFolder)
             {
                 string root = Path.GetFullPath(inputPath);
@@ -108,6 +110,9 @@ internal static class ExtractCommand
                     .ToList();
                 if (jobs.Count == 0)
                     throw new ArgumentException($"no .wav files found under '{inputPath}'.");
+                // A FIFO named .wav would block the run forever when opened; such entries fail without being opened.
+                notRegular = jobs.Where(j => !FileKinds.IsRegularOrUnknown(j.In)).Select(j => j.In).ToList();
+                if (notRegular.Count > 0) jobs = jobs.Where(j => !notRegular.Contains(j.In)).ToList();
                 // a.wav and a.WAVE would both become a.npy: refuse rather than let one overwrite the other.
                 var clash = jobs.GroupBy(j => j.Item2, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
                 if (clash is not null)
@@ -122,22 +127,30 @@ internal static class ExtractCommand
             }
             string inputRoot = isFolder ? inputPath : Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
             string outputRoot = isFolder ? outputPath : Path.GetDirectoryName(Path.GetFullPath(jobs[0].Out))!;
+            if (corpusSettings.Shard is { } ownShard) // each shard reports only its own
+                notRegular = notRegular.Where(p => ownShard.Contains(ShardSpec.RelativeKey(inputRoot, p))).ToList();
             using var run = CorpusRun.Begin(corpusSettings, inputRoot, outputRoot, jobs, line => { if (!beQuiet) Console.Error.WriteLine($"note: {line}"); });
-            return Run(encoder, run, selection, options, isFolder && !beQuiet, beQuiet);
+            return Run(encoder, run, notRegular, selection, options, isFolder && !beQuiet, beQuiet);
         });
         return command;
     }
 
-    private static int Run(SpeechEncoder encoder, CorpusRun run, LayerSelection selection,
+    private static int Run(SpeechEncoder encoder, CorpusRun run, IReadOnlyList<string> notRegular, LayerSelection selection,
         ExtractionOptions options, bool progress, bool quiet)
     {
         var jobs = run.Jobs;
+        int inputs = jobs.Count + notRegular.Count;
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         var outFor = jobs.ToDictionary(j => j.In, j => j.Out);
         int written = 0;
         var failed = new List<string>();
         long samples = 0;
         var clock = Stopwatch.StartNew();
+        foreach (var path in notRegular)
+        {
+            failed.Add(path);
+            Console.Error.WriteLine($"error: {path}: not a regular file (a FIFO, socket or device): a folder run reads regular files only, so it was not opened.");
+        }
 
         void Handle(FileFeatures r, Action<string> report)
         {
@@ -221,7 +234,7 @@ internal static class ExtractCommand
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
-        if (!quiet && (jobs.Count > 1 || failed.Count > 0 || progress || run.ReportsSkipped))
+        if (!quiet && (inputs > 1 || failed.Count > 0 || progress || run.ReportsSkipped))
         {
             double audio = samples / 16000.0;
             string skipped = run.ReportsSkipped ? $"{run.Skipped} skipped, " : "";
@@ -231,14 +244,14 @@ internal static class ExtractCommand
         run.Finish();
         if (cancelled)
         {
-            int notDone = jobs.Count - written - failed.Count;
-            Console.Error.WriteLine($"cancelled: {written} written, {failed.Count} failed, {notDone} of {jobs.Count} input(s) not processed " +
+            int notDone = inputs - written - failed.Count;
+            Console.Error.WriteLine($"cancelled: {written} written, {failed.Count} failed, {notDone} of {inputs} input(s) not processed " +
                                     "(every output written is complete; run again with --skip-existing to continue).");
             return Cli.Cancelled;
         }
         if (failed.Count > 0)
         {
-            Console.Error.WriteLine($"{failed.Count} of {jobs.Count} input(s) failed:");
+            Console.Error.WriteLine($"{failed.Count} of {inputs} input(s) failed:");
             foreach (var f in failed) Console.Error.WriteLine($"  {f}");
             return Cli.SomeInputsFailed;
         }

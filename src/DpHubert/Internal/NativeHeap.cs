@@ -16,7 +16,7 @@ namespace DpHubert;
 /// Trimming alone leaves a sawtooth (HuBERT Base, clips of 0.5-4 s: peaks of 1.08-1.25 GB per 100 clips), because
 /// glibc raises its mmap threshold to the size of each large block freed, so the front end's tens-of-MB activations
 /// move into the arenas and fragment them; <see cref="FixLargeBlockThreshold"/> pins the threshold so those blocks are
-/// mapped and unmapped whole (peaks of 0.78-0.79 GB, about 2% more wall time).
+/// mapped and unmapped whole (peaks of 0.78-0.79 GB for 7% more wall time in that run).
 /// </summary>
 internal static class NativeHeap
 {

@@ -164,6 +164,29 @@ public class ExtractCliTests(ITestOutputHelper output)
         ReadNpy(Path.Combine(outDir, "speaker1", "deep", "b.npy")).Shape.Should().Equal(37, 48);
     }
 
+    [LinuxFact]
+    public void A_fifo_or_device_named_wav_in_a_folder_fails_alone_without_being_opened()
+    {
+        var dir = TestFiles.TempDir();
+        string inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out");
+        Directory.CreateDirectory(inDir);
+        WavWriter.WritePcm16(Path.Combine(inDir, "a.wav"), WavReader.Read(Input).Samples, 16000);
+        // Opening a FIFO that nothing writes blocks forever: the run would hang (and ignore a single SIGTERM).
+        mkfifo(Path.Combine(inDir, "pipe.wav"), 0b110_100_100).Should().Be(0, "mkfifo must succeed to set up the test");
+        File.CreateSymbolicLink(Path.Combine(inDir, "zero.wav"), "/dev/zero");
+
+        var r = ConsoleRunner.RunWithTimeout(TimeSpan.FromSeconds(90),
+            "extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir);
+        r.ExitCode.Should().Be(1, r.ToString());
+        r.StdErr.Should().Contain("pipe.wav: not a regular file").And.Contain("zero.wav: not a regular file");
+        r.StdOut.Should().Contain("1 written, 2 failed");
+        r.StdErr.Should().Contain("2 of 3 input(s) failed");
+        Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Should().Equal("a.npy");
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
+
     [Fact]
     public void Two_inputs_that_would_write_the_same_output_are_refused_before_anything_is_written()
     {

@@ -1,0 +1,41 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace DpHubert.FeatureExtraction;
+
+/// <summary>
+/// Tells regular files from FIFOs, sockets and devices without opening them: opening a FIFO that no program writes
+/// blocks forever, so a folder run must not try. .NET's file APIs report all of these as "Normal" files.
+/// </summary>
+internal static class FileKinds
+{
+    private const uint S_IFMT = 0xF000, S_IFREG = 0x8000;
+
+    /// <summary>False for a path that is (or links to) something other than a regular file; true where it is one or
+    /// where this platform's file type cannot be read here (then opening it is the only check left).</summary>
+    public static bool IsRegularOrUnknown(string path)
+    {
+        // st_mode's offset in glibc's struct stat: after st_dev, st_ino (and st_nlink on x86-64).
+        int modeOffset = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 24,
+            Architecture.Arm64 => 16,
+            _ => -1,
+        };
+        if (!OperatingSystem.IsLinux() || modeOffset < 0) return true;
+        var buffer = new byte[256]; // larger than struct stat on either architecture
+        try
+        {
+            if (stat(path, buffer) != 0) return true; // gone or unreadable: the reader reports it
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return true; // a C library without a plain stat symbol (glibc before 2.33)
+        }
+        uint mode = BitConverter.ToUInt32(buffer, modeOffset);
+        return (mode & S_IFMT) == S_IFREG;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);
+}
