@@ -122,7 +122,10 @@ public sealed record SpeechEncoderOptions
 /// <para><b>Process-wide.</b> libtorch's intra-op CPU thread count is one setting for the whole process:
 /// <see cref="SpeechEncoderOptions.Threads"/> sets it (<c>torch.set_num_threads</c>) for every encoder and all
 /// TorchSharp code, and concurrent calls share those threads, so N concurrent calls on C cores take about as long as
-/// running them one by one; concurrency buys latency fairness, not throughput, on a busy CPU.</para>
+/// running them one by one; concurrency buys latency fairness, not throughput, on a busy CPU. On Linux (glibc) the
+/// first CPU encoder also sets the C heap's mmap threshold to 4 MB (<c>mallopt(M_MMAP_THRESHOLD)</c>, unless the process
+/// was started with its own) and an idle encoder returns free C heap pages now and then (<c>malloc_trim</c>), so
+/// resident memory stays flat over thousands of clips of varying length.</para>
 /// <para><b>Cancellation.</b> The <see cref="CancellationToken"/> of the file, folder and batch methods is checked
 /// between files, between forward passes (batches, chunks) and before each pass; a pass already running in libtorch
 /// completes first. Cancellation throws <see cref="OperationCanceledException"/>; results already returned stay valid.</para>
