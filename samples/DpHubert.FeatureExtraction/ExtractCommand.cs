@@ -99,7 +99,10 @@ internal static class ExtractCommand
             if (isFolder)
             {
                 string root = Path.GetFullPath(inputPath);
-                var files = Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true }).ToList();
+                var files = FileKinds.FilesBelow(root, (link, real) =>
+                {
+                    if (!beQuiet) Console.Error.WriteLine($"note: not following '{link}': it is '{real}', a folder this run already reads.");
+                });
                 int otherAudio = files.Count(f => OtherAudio.Contains(Path.GetExtension(f).ToLowerInvariant()));
                 if (otherAudio > 0)
                     Console.Error.WriteLine($"note: skipping {otherAudio} non-WAV audio file(s) under '{inputPath}' (only .wav is read; convert with e.g. sox or ffmpeg).");

@@ -1,4 +1,8 @@
 using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Enumeration;
+using System.Linq;
 using System.Runtime.InteropServices;
 
 namespace DpHubert.FeatureExtraction;
@@ -35,6 +39,55 @@ internal static class FileKinds
         uint mode = BitConverter.ToUInt32(buffer, modeOffset);
         return (mode & S_IFMT) == S_IFREG;
     }
+
+    /// <summary>
+    /// Every file below <paramref name="root"/>, recursively, following links to folders but reading each real folder
+    /// once: a link back to an ancestor would otherwise be followed about 40 levels deep, every file read again at
+    /// each. <paramref name="skipped"/> is told of each link not followed and the folder it repeats.
+    /// </summary>
+    public static List<string> FilesBelow(string root, Action<string, string> skipped)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { RealPath(root) };
+        var files = new FileSystemEnumerable<string>(root, (ref FileSystemEntry e) => e.ToFullPath(),
+            new EnumerationOptions { RecurseSubdirectories = true })
+        {
+            ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory,
+            ShouldRecursePredicate = (ref FileSystemEntry e) =>
+            {
+                string path = e.ToFullPath();
+                string real = RealPath(path);
+                if (seen.Add(real)) return true;
+                skipped(path, real);
+                return false;
+            },
+        };
+        return files.ToList();
+    }
+
+    /// <summary>The path with every link resolved (the path itself where that fails).</summary>
+    private static string RealPath(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+            return Directory.ResolveLinkTarget(full, returnFinalTarget: true)?.FullName ?? full;
+        try
+        {
+            IntPtr resolved = realpath(full, IntPtr.Zero);
+            if (resolved == IntPtr.Zero) return full;
+            try { return Marshal.PtrToStringUTF8(resolved) ?? full; }
+            finally { free(resolved); }
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return full;
+        }
+    }
+
+    [DllImport("libc")]
+    private static extern IntPtr realpath([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
+
+    [DllImport("libc")]
+    private static extern void free(IntPtr pointer);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int stat([MarshalAs(UnmanagedType.LPUTF8Str)] string path, byte[] buffer);

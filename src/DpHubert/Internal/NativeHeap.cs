@@ -75,6 +75,14 @@ internal static class NativeHeap
         if (Interlocked.Exchange(ref thresholdFixed, 1) != 0) return false;
         if (HostChoseThreshold(Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), Environment.GetEnvironmentVariable("GLIBC_TUNABLES")))
             return false;
+        return SetLargeBlockThreshold();
+    }
+
+    /// <summary>Sets the threshold now, every call (the once-per-process rule is <see cref="FixLargeBlockThreshold"/>'s).</summary>
+    /// <returns>Whether glibc accepted it.</returns>
+    internal static bool SetLargeBlockThreshold()
+    {
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref unavailable) != 0) return false;
         try
         {
             return mallopt(M_MMAP_THRESHOLD, LargeBlockBytes) == 1;

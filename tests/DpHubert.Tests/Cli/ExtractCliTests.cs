@@ -184,6 +184,28 @@ public class ExtractCliTests(ITestOutputHelper output)
         Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Should().Equal("a.npy");
     }
 
+    [LinuxFact]
+    public void A_link_back_to_an_ancestor_folder_is_not_followed_but_a_link_elsewhere_is()
+    {
+        var dir = TestFiles.TempDir();
+        string inDir = Path.Combine(dir, "in"), outDir = Path.Combine(dir, "out"), elsewhere = Path.Combine(dir, "elsewhere");
+        Directory.CreateDirectory(Path.Combine(inDir, "spk"));
+        Directory.CreateDirectory(elsewhere);
+        var speech = WavReader.Read(Input).Samples;
+        WavWriter.WritePcm16(Path.Combine(inDir, "spk", "a.wav"), speech, 16000);
+        WavWriter.WritePcm16(Path.Combine(elsewhere, "b.wav"), speech, 16000);
+        Directory.CreateSymbolicLink(Path.Combine(inDir, "spk", "loop"), inDir); // a cycle: followed, every file ~40 times
+        Directory.CreateSymbolicLink(Path.Combine(inDir, "more"), elsewhere);     // a linked-in folder: read
+
+        var r = ConsoleRunner.RunWithTimeout(TimeSpan.FromSeconds(90),
+            "extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdErr.Should().Contain("not following").And.Contain("loop");
+        r.StdOut.Should().Contain("2 written, 0 failed");
+        Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/'))
+            .Order().Should().Equal("more/b.npy", "spk/a.npy");
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int mkfifo([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, uint mode);
 
