@@ -114,8 +114,9 @@ internal static class ExtractCommand
                 if (jobs.Count == 0)
                     throw new ArgumentException($"no .wav files found under '{inputPath}'.");
                 // A FIFO named .wav would block the run forever when opened; such entries fail without being opened.
-                notRegular = jobs.Where(j => !FileKinds.IsRegularOrUnknown(j.In)).Select(j => j.In).ToList();
-                if (notRegular.Count > 0) jobs = jobs.Where(j => !notRegular.Contains(j.In)).ToList();
+                var regular = jobs.ToLookup(j => FileKinds.IsRegularOrUnknown(j.In));
+                notRegular = regular[false].Select(j => j.In).ToList();
+                jobs = regular[true].ToList();
                 // a.wav and a.WAVE would both become a.npy: refuse rather than let one overwrite the other.
                 var clash = jobs.GroupBy(j => j.Item2, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
                 if (clash is not null)

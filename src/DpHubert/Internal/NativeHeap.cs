@@ -30,7 +30,7 @@ internal static class NativeHeap
     private static int thresholdFixed; // 1 once FixLargeBlockThreshold has run in this process
 
     private static long computeTicks; // Stopwatch ticks of forward passes since the last trim
-    private static int unavailable;   // 1 where there is no glibc malloc_trim (macOS, Windows, musl)
+    private static int unavailable;   // 1 where there is no glibc malloc_trim / mallopt (macOS, Windows, musl)
 
     /// <summary>Counts a finished forward pass of <paramref name="stopwatchTicks"/> (<see cref="Stopwatch.ElapsedTicks"/>).</summary>
     public static void AddCompute(long stopwatchTicks) => Interlocked.Add(ref computeTicks, stopwatchTicks);
@@ -71,10 +71,7 @@ internal static class NativeHeap
     /// <returns>Whether this call set it.</returns>
     public static bool FixLargeBlockThreshold()
     {
-        if (!OperatingSystem.IsLinux() || Volatile.Read(ref unavailable) != 0) return false;
-        if (Interlocked.Exchange(ref thresholdFixed, 1) != 0) return false;
-        if (HostChoseThreshold(Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), Environment.GetEnvironmentVariable("GLIBC_TUNABLES")))
-            return false;
+        if (Interlocked.Exchange(ref thresholdFixed, 1) != 0 || HostChoseThreshold()) return false;
         return SetLargeBlockThreshold();
     }
 
@@ -94,7 +91,11 @@ internal static class NativeHeap
         }
     }
 
-    /// <summary>Whether the environment already sets glibc's mmap threshold.</summary>
+    /// <summary>Whether this process was started with its own glibc mmap threshold.</summary>
+    internal static bool HostChoseThreshold() =>
+        HostChoseThreshold(Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), Environment.GetEnvironmentVariable("GLIBC_TUNABLES"));
+
+    /// <summary>Whether these environment values set glibc's mmap threshold.</summary>
     internal static bool HostChoseThreshold(string? mallocMmapThreshold, string? glibcTunables) =>
         !string.IsNullOrEmpty(mallocMmapThreshold) ||
         (glibcTunables ?? "").Split(':').Any(t => t.StartsWith("glibc.malloc.mmap_threshold=", StringComparison.Ordinal));

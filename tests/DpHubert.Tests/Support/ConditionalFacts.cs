@@ -47,7 +47,7 @@ public sealed class OurMallocThresholdFactAttribute : FactAttribute
     public OurMallocThresholdFactAttribute()
     {
         if (!OperatingSystem.IsLinux()) Skip = "Linux (glibc) only";
-        else if (NativeHeap.HostChoseThreshold(Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_"), Environment.GetEnvironmentVariable("GLIBC_TUNABLES")))
+        else if (NativeHeap.HostChoseThreshold())
             Skip = "the process was started with its own glibc mmap threshold, which the library leaves alone";
     }
 }

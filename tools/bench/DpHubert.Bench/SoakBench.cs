@@ -59,14 +59,14 @@ internal static class SoakBench
                 done++;
                 bool windowEnds = done == WarmupClips || (done > WarmupClips && (done - WarmupClips) % WindowClips == 0);
                 if (!windowEnds) continue;
-                double peak = peaks ? Bench.StatusMiB("VmHWM") : double.NaN;
+                double? peak = peaks ? Bench.StatusMiB("VmHWM") : null; // read before the GC below can move it
                 Bench.Settle();
                 double settled = Bench.RssMiB();
                 var c = Bench.CHeapMiB();
                 string heaps = $"managed {Bench.F(GC.GetGCMemoryInfo().TotalCommittedBytes / (1024.0 * 1024.0), "0")}" +
                                (c is { } h ? $", C heap live {Bench.F(h.InUse, "0")} free {Bench.F(h.Free, "0")}" : "");
-                if (!peaks) peak = settled; // no resettable peak here: fall back to the settled sample
-                if (done > WarmupClips) windows.Add((done, peak, settled, heaps));
+                // Where the peak cannot be reset, the settled sample stands in for it.
+                if (done > WarmupClips) windows.Add((done, peak ?? settled, settled, heaps));
                 peaks = Bench.ResetPeak();
             }
             double elapsed = sw.Elapsed.TotalSeconds;
