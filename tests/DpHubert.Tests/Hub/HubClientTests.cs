@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using DpHubert.Checkpoints;
+using DpHubert.Extraction;
 using DpHubert.Hub;
 using DpHubert.PyTorch;
 using DpHubert.Tests.Support;
@@ -423,6 +424,18 @@ public sealed class HubClientTests : IDisposable
         File.ReadAllBytes(both[0]).Should().Equal(Checkpoint);
         server.Count("HEAD", "/resolve/").Should().Be(2);
         server.Count("GET", "/blobs/").Should().Be(1, "the second waits on the lock and finds the blob");
+    }
+
+    [Fact]
+    public void SpeechEncoder_loads_the_same_string_and_gives_the_local_file_s_features()
+    {
+        FileRepo();
+        string wav = TestFiles.DpHubertCase("hubert_post_ln", "input.wav");
+        using var fromHub = SpeechEncoder.Load("hf://org/tiny/model.pth",
+            new SpeechEncoderOptions { Checkpoint = new CheckpointReadOptions { Hub = Options() } });
+        using var local = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
+        fromHub.ExtractFile(wav).Data.Should().Equal(local.ExtractFile(wav).Data);
+        fromHub.Report.Source.Should().StartWith(cache);
     }
 
     [Fact]

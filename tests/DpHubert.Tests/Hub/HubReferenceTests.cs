@@ -1,3 +1,6 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
 using System;
 using DpHubert.Hub;
 using FluentAssertions;
@@ -63,5 +66,38 @@ public sealed class HubReferenceTests
         KnownModels.Get("rvc-hubert-base").Reference.File.Should().Be("hubert_base.pt");
         var unknown = () => KnownModels.Get("hubert-huge");
         unknown.Should().Throw<ArgumentException>().WithMessage("*dphubert-sp0.75, dpwavlm-sp0.75, hubert-base, wavlm-base-plus, rvc-hubert-base*");
+    }
+}
+
+public sealed class HubReferenceFuzzTests
+{
+    [Fact]
+    public void Random_references_either_parse_to_paths_inside_the_cache_or_fail_with_an_ArgumentException()
+    {
+        const string alphabet = "ab0-_./\\@%2F:~ \n\t..--refs";
+        var random = new Random(20);
+        var cache = new HubCache(Path.Combine(Path.GetTempPath(), "dphubert-fuzz-cache"));
+        string root = cache.Root + Path.DirectorySeparatorChar;
+        int accepted = 0;
+        for (int i = 0; i < 20000; i++)
+        {
+            int length = random.Next(1, 40);
+            var text = "hf://" + new string(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            HubReference r;
+            try
+            {
+                r = HubReference.Parse(text);
+            }
+            catch (ArgumentException)
+            {
+                continue;
+            }
+            accepted++;
+            var paths = new List<string> { cache.RefPath(r.RepoId, r.Revision), cache.RepoFolder(r.RepoId) };
+            if (r.File is { } f) paths.Add(cache.SnapshotPath(r.RepoId, new string('a', 40), f));
+            foreach (var p in paths)
+                Path.GetFullPath(p).Should().StartWith(root, $"'{text}' must stay in the cache");
+        }
+        accepted.Should().BeGreaterThan(100, "the alphabet makes valid references too");
     }
 }
