@@ -74,15 +74,16 @@ public sealed class HubReferenceFuzzTests
     [Fact]
     public void Random_references_either_parse_to_paths_inside_the_cache_or_fail_with_an_ArgumentException()
     {
-        const string alphabet = "ab0-_./\\@%2F:~ \n\t..--refs";
+        string[] pieces = { "org", "a.b", "x-y", "m_1", "..", ".", "", "@main", "@v1", "@refs", "pr", "7", "%2F", "\\", "a b", "\n", "--", "-a", "f.pth", ":", "~", "@..", "/" };
         var random = new Random(20);
         var cache = new HubCache(Path.Combine(Path.GetTempPath(), "dphubert-fuzz-cache"));
         string root = cache.Root + Path.DirectorySeparatorChar;
         int accepted = 0;
         for (int i = 0; i < 20000; i++)
         {
-            int length = random.Next(1, 40);
-            var text = "hf://" + new string(Enumerable.Range(0, length).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            int segments = random.Next(1, 7);
+            var text = "hf://" + string.Join("/", Enumerable.Range(0, segments).Select(_ =>
+                string.Concat(Enumerable.Range(0, random.Next(1, 3)).Select(_ => pieces[random.Next(pieces.Length)]))));
             HubReference r;
             try
             {
