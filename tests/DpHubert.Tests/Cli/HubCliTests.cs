@@ -72,6 +72,30 @@ public sealed class HubCliTests : IDisposable
     }
 
     [Fact]
+    public async Task On_a_terminal_the_download_shows_a_progress_bar_with_bytes_rate_and_time_left()
+    {
+        // util-linux's script (essential in Debian) gives the console a terminal.
+        Serve("org/tiny", "model.pth");
+        server.TrickleBytes = 16384;
+        server.TricklePause = TimeSpan.FromMilliseconds(50); // about 1 s for the file, so the bar is drawn several times
+        string command = string.Join(' ', new[] { "dotnet", ConsoleRunner.DllPath, "info", "--checkpoint", "hf://org/tiny/model.pth" }.Select(Quote));
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in Env()) psi.Environment[k] = v;
+        psi.Environment["COLUMNS"] = "160";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        using (var limit = new System.Threading.CancellationTokenSource(Timeout))
+            await p.WaitForExitAsync(limit.Token);
+        string screen = System.Text.RegularExpressions.Regex.Replace(await stdout, @"\x1b(\[[0-9;?]*[A-Za-z]|[=>])", ""); // colours and cursor moves
+        p.ExitCode.Should().Be(0, screen);
+        screen.Should().Contain("org/tiny/model.pth").And.MatchRegex(@"[0-9.]+/[0-9.]+ [KMG]i?B", "bytes done of the total")
+            .And.MatchRegex(@"[0-9.]+ [KMG]i?B/s", "the rate").And.MatchRegex(@"\d\d:\d\d:\d\d", "the time left").And.Contain("100%");
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    [Fact]
     public void A_short_name_fetches_its_row_from_the_endpoint()
     {
         Serve("pyf98/DPHuBERT", "DPHuBERT-sp0.75.pth");
