@@ -49,14 +49,7 @@ internal static class HubDownloads
     {
         using var hub = new HubClient();
         using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = Cli.CancelOnSignals(cancel);
         if (quiet) return hub.DownloadModel(reference, null, cancel.Token);
         if (!Console.IsErrorRedirected)
         {

@@ -114,6 +114,37 @@ public sealed class HubCliTests : IDisposable
         r.StdErr.Trim().Should().StartWith("error: --model 'no-such-model' is not a known model; known: dphubert-sp0.75");
     }
 
+    [LinuxFact]
+    public void Ctrl_C_during_a_download_exits_130_and_the_next_run_resumes_the_partial_file()
+    {
+        Serve("org/tiny", "model.pth");
+        server.TrickleBytes = 8192;
+        server.TricklePause = TimeSpan.FromMilliseconds(100); // about 4.5 s for the file
+        string incomplete = Path.Combine(dir, "cache", "models--org--tiny", "blobs", HubTestServer.Sha256(Checkpoint) + ".incomplete");
+        using var p = ConsoleRunner.Start(Env(), "info", "--checkpoint", "hf://org/tiny/model.pth");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        while (!(File.Exists(incomplete) && new FileInfo(incomplete).Length > 0) && wait.Elapsed < Timeout && !p.HasExited)
+            System.Threading.Thread.Sleep(20);
+        p.HasExited.Should().BeFalse("the trickled download takes seconds");
+        using (var kill = System.Diagnostics.Process.Start("kill", new[] { "-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) })!) kill.WaitForExit();
+        bool exited = p.WaitForExit(60_000);
+        if (!exited) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        exited.Should().BeTrue("Ctrl+C stops the download");
+        p.ExitCode.Should().Be(130, stderr.Result);
+        stderr.Result.Should().Contain("cancelled (a partial download is kept; the next run resumes it).");
+        long kept = new FileInfo(incomplete).Length;
+        kept.Should().BeInRange(1, Checkpoint.Length - 1);
+
+        server.TrickleBytes = 0;
+        var r = Run(Env(), "info", "--checkpoint", "hf://org/tiny/model.pth");
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdErr.Should().Contain(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"resuming at {kept / 1e6:0.0} MB"));
+        server.Requests.Last(q => q.Method == "GET").Range.Should().Be($"bytes={kept}-");
+    }
+
     [Fact]
     public void Models_lists_every_row()
     {
