@@ -74,8 +74,7 @@ internal static class ExtractCommand
             var format = corpusSettings.Format;
 
             var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
-            // A short name brings its units preset unless the user chose an output.
-            if (named is null && parse.GetValue(layer) is null && known?.Units is { } preset)
+            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
             {
                 named = preset;
                 selection = preset.Layers; // one layer, which every --format holds

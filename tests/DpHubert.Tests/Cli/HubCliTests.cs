@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Threading.Tasks;
 using DpHubert.IO;
+using DpHubert.Tests.Checkpoints;
 using DpHubert.Tests.Hub;
 using DpHubert.Tests.Support;
 using FluentAssertions;
@@ -106,6 +107,16 @@ public sealed class HubCliTests : IDisposable
         Npy.Read(output).Shape.Should().HaveCount(2);
         server.Requests.First().Path.Should().Be("/pyf98/DPHuBERT/resolve/main/DPHuBERT-sp0.75.pth");
 
+        // Every command that loads a checkpoint takes the short name (now from the cache).
+        string streamed = Path.Combine(dir, "streamed.npy");
+        r = Run(Env(), "stream", "--model", "dphubert-sp0.75", "--input", Wav, "--output", streamed, "--block", "0.1", "--context", "0.5", "--quiet");
+        r.ExitCode.Should().Be(0, r.ToString());
+        Npy.Read(streamed).Shape[1].Should().Be(Npy.Read(output).Shape[1]);
+        r = Run(Env(), "convert", "--model", "dphubert-sp0.75", "--output", Path.Combine(dir, "converted.safetensors"));
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().StartWith("hf://pyf98/DPHuBERT/DPHuBERT-sp0.75.pth (");
+        server.Count("GET", "/").Should().Be(1, "one download, then the cache");
+
         r = Run(Env(), "info", "--model", "dphubert-sp0.75", "--checkpoint", "x.pth");
         r.ExitCode.Should().Be(2);
         r.StdErr.Should().Contain("not both");
@@ -143,6 +154,25 @@ public sealed class HubCliTests : IDisposable
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdErr.Should().Contain(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"resuming at {kept / 1e6:0.0} MB"));
         server.Requests.Last(q => q.Method == "GET").Range.Should().Be($"bytes={kept}-");
+    }
+
+    [Theory]
+    [InlineData(null, "units_vec768l12")]
+    [InlineData("vec256l9", "units_vec256l9")]
+    public void A_short_name_brings_its_units_preset_unless_units_are_given(string? units, string expected)
+    {
+        var repo = new HubTestServer.Repo { Id = "lj1995/VoiceConversionWebUI" };
+        repo.Files["hubert_base.pt"] = File.ReadAllBytes(PublishedLayoutTests.File("contentvec_500", "checkpoint"));
+        server.Add(repo);
+        string output = Path.Combine(dir, "units.npy");
+        var args = new List<string> { "extract", "--model", "rvc-hubert-base", "--input", PublishedLayoutTests.File("contentvec_500", "input_wav"), "--output", output };
+        if (units is not null) args.AddRange(new[] { "--units", units });
+        var r = Run(Env(), args.ToArray());
+        r.ExitCode.Should().Be(0, r.ToString());
+        var actual = Npy.Read(output);
+        using var got = TorchSharp.torch.tensor(actual.Data!).reshape(actual.Shape);
+        using var want = TestFiles.LoadFloat(PublishedLayoutTests.File("contentvec_500", expected));
+        TensorAssert.Close(got, want, 1e-5, $"--model rvc-hubert-base {(units is null ? "(preset)" : "--units " + units)}");
     }
 
     [Fact]
