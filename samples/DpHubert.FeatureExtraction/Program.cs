@@ -10,4 +10,5 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(PruneCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 return Cli.Run(root, args);

@@ -185,12 +185,15 @@ public sealed class SpeechEncoder : IDisposable
     /// <summary>Whether outputs go through the checkpoint's optional projection.</summary>
     public bool ProjectsOutputs => projection is not null;
 
-    /// <summary>Loads a checkpoint (any supported format: file or folder).</summary>
-    /// <param name="checkpoint">Path.</param>
+    /// <summary>Loads a checkpoint (any supported format: file or folder, or <c>hf://ORG/REPO[@REVISION][/PATH]</c> on the
+    /// Hugging Face Hub, fetched into huggingface_hub's cache by <see cref="SpeechEncoderOptions.Checkpoint"/>'s
+    /// <see cref="CheckpointReadOptions.Hub"/> settings; <see cref="DpHubert.Hub.KnownModels"/> has the well-known ones).</summary>
+    /// <param name="checkpoint">Path or Hub reference.</param>
     /// <param name="options">Device, dtype, threads.</param>
     /// <exception cref="ArgumentException">CUDA unavailable or past the last device, or float16 on the CPU.</exception>
     /// <exception cref="FileNotFoundException">No such checkpoint.</exception>
     /// <exception cref="CheckpointFormatException">Not a readable checkpoint.</exception>
+    /// <exception cref="DpHubert.Hub.HubException">A Hub reference that could not be fetched.</exception>
     public static SpeechEncoder Load(string checkpoint, SpeechEncoderOptions? options = null)
     {
         options ??= new SpeechEncoderOptions();
