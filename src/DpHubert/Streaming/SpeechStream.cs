@@ -190,6 +190,30 @@ public sealed class SpeechStream : IDisposable
         }
     }
 
+    /// <summary>Runs the model once on a full window of silence (block + context) without changing the stream, so the
+    /// first real block does not pay for libtorch's first pass and kernel choices.</summary>
+    /// <exception cref="InvalidOperationException">Another thread is inside a call on this stream.</exception>
+    public void WarmUp()
+    {
+        Enter();
+        try
+        {
+            long length = Math.Max(field, block + context) / hop * hop + field - hop;
+            var window = new SampleBuffer();
+            window.AppendZeros((int)length);
+            using var warm = FrontEnd.For(model, reuse: false);
+            using var lease = encoder.Use();
+            using var scope = NewDisposeScope();
+            using var mode = inference_mode();
+            var features = warm.Features(window, 0, length, encoder.Device);
+            using var y = model.Encode(features, null);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
     private void Start()
     {
         if (started) return;

@@ -67,6 +67,32 @@ internal static class ConsoleRunner
     public static Process Start(System.Collections.Generic.IReadOnlyDictionary<string, string> environment, params string[] args) =>
         Process.Start(StartInfo(environment, args))!;
 
+    /// <summary>Runs the console with <paramref name="stdin"/> written to its standard input (then closed).</summary>
+    public static Result RunWithInput(byte[] stdin, params string[] args)
+    {
+        var psi = StartInfo(args);
+        psi.RedirectStandardInput = true;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            p.StandardInput.BaseStream.Write(stdin);
+            p.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The console stopped reading (an error it reports on stderr).
+        }
+        if (!p.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dphubert {string.Join(' ', args)} did not finish within 120 s.");
+        }
+        p.WaitForExit();
+        return new Result(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>Runs the console with extra environment variables (HF_ENDPOINT, HF_HUB_CACHE, ...).</summary>
     public static Result RunWithEnvironment(System.Collections.Generic.IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args)
     {
