@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.IO;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.Extraction;
 using DpHubert.PyTorch;
 
 namespace DpHubert.FeatureExtraction;
@@ -67,7 +68,7 @@ internal static class Cli
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException
-        or InvalidDataException or UnauthorizedAccessException;
+        or InvalidDataException or UnauthorizedAccessException or KernelCheckException;
 }
 
 /// <summary><c>--arch</c> and <c>--config</c>: the architecture of a checkpoint that does not carry its own, taken

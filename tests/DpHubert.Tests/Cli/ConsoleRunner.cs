@@ -40,7 +40,7 @@ internal static class ConsoleRunner
     /// <summary>The path of the built console's dll, to run it as <c>dotnet dphubert.dll</c> from a script.</summary>
     public static string DllPath => Dll.Value;
 
-    private static ProcessStartInfo StartInfo(string[] args)
+    private static ProcessStartInfo StartInfo(string[] args, (string Name, string Value)[]? environment = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -51,15 +51,19 @@ internal static class ConsoleRunner
         psi.ArgumentList.Add(Dll.Value);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (name, value) in environment ?? Array.Empty<(string, string)>()) psi.Environment[name] = value;
         return psi;
     }
 
     /// <summary>Starts the console without waiting (to kill it mid-run); the caller reads or discards its output.</summary>
     public static Process Start(params string[] args) => Process.Start(StartInfo(args))!;
 
-    public static Result RunWithTimeout(TimeSpan timeout, params string[] args)
+    public static Result RunWithTimeout(TimeSpan timeout, params string[] args) => RunWithEnvironment(timeout, null, args);
+
+    /// <summary>Runs the console with extra environment variables.</summary>
+    public static Result RunWithEnvironment(TimeSpan timeout, (string Name, string Value)[]? environment, params string[] args)
     {
-        using var p = Process.Start(StartInfo(args))!;
+        using var p = Process.Start(StartInfo(args, environment))!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(timeout))
