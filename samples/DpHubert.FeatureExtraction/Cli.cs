@@ -3,7 +3,7 @@ using System.CommandLine;
 using System.IO;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
-using DpHubert.Extraction;
+using DpHubert.Hub;
 using DpHubert.PyTorch;
 
 namespace DpHubert.FeatureExtraction;
@@ -28,6 +28,11 @@ internal static class Cli
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled (a partial download is kept; the next run resumes it).");
+            return Cancelled;
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -55,6 +60,9 @@ internal static class Cli
         ("ExtractionOptions.ChunkOverlapSeconds", "--chunk-overlap"),
         ("ExtractionOptions.ChunkSeconds", "--chunk-seconds"),
         ("ExtractionOptions.BatchSize", "--batch-size"),
+        ("StreamOptions.BlockSeconds", "--block"),
+        ("StreamOptions.ContextSeconds", "--context"),
+        ("StreamOptions.LookaheadFrames", "--lookahead"),
         ("SpeechEncoderOptions.Threads", "--threads"),
         ("SpeechEncoderOptions.DType", "--dtype"),
         ("CheckpointReadOptions.ConfigPath", "--config"),
@@ -68,7 +76,7 @@ internal static class Cli
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException
-        or InvalidDataException or UnauthorizedAccessException or KernelCheckException;
+        or InvalidDataException or UnauthorizedAccessException or HubException or KernelCheckException;
 }
 
 /// <summary><c>--arch</c> and <c>--config</c>: the architecture of a checkpoint that does not carry its own, taken

@@ -27,7 +27,7 @@ internal static class ExtractCommand
 
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
+        var source = CheckpointSource.Create("Checkpoint file or model folder.");
         var input = new Option<string>("--input") { Description = "Input WAV file, or a folder searched recursively for *.wav.", Required = true };
         var output = new Option<string>("--output") { Description = "Output .npy file; for a folder --input, the output folder (the tree is mirrored).", Required = true };
         var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
@@ -45,7 +45,7 @@ internal static class ExtractCommand
         var units = new Option<string>("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
         {
-            checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
+            source.Checkpoint, source.Model, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
             memoryLimit, hints.Arch, hints.Config, projection, units,
         };
         var corpus = new CorpusOptions();
@@ -73,7 +73,14 @@ internal static class ExtractCommand
             var corpusSettings = corpus.Parse(parse, isFolder, selection);
             var format = corpusSettings.Format;
 
-            using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
+            var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
+            // A short name brings its units preset unless the user chose an output.
+            if (named is null && parse.GetValue(layer) is null && known?.Units is { } preset)
+            {
+                named = preset;
+                selection = preset.Layers; // one layer, which every --format holds
+            }
+            using var encoder = SpeechEncoder.Load(checkpointPath, new SpeechEncoderOptions
             {
                 Threads = parse.GetValue(threads),
                 MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb

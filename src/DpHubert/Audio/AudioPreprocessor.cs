@@ -265,7 +265,7 @@ public static class AudioPreprocessor
     /// time, this keeps the many small libtorch calls that build it, each a chance for TorchSharp's scalar race, off
     /// the per-clip path. Callers get a fresh handle to the same storage, which they may dispose.
     /// </summary>
-    private static (Tensor Kernel, int Width) CachedKernel(int orig, int next, ScalarType dtype, Device device)
+    internal static (Tensor Kernel, int Width) CachedKernel(int orig, int next, ScalarType dtype, Device device)
     {
         var key = (orig, next, dtype, device.ToString());
         if (!Kernels.TryGetValue(key, out var entry))
@@ -319,7 +319,7 @@ public static class AudioPreprocessor
         }
     }
 
-    private static int Gcd(int a, int b)
+    internal static int Gcd(int a, int b)
     {
         while (b != 0)
         {

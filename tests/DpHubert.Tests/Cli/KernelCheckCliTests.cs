@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Tests.Support;
@@ -35,13 +36,13 @@ public class KernelCheckCliTests
     [Fact]
     public void The_environment_turns_onednn_or_the_check_off_and_a_bad_value_is_a_usage_error()
     {
-        var r = ConsoleRunner.RunWithEnvironment(Timeout, new[] { ("DPHUBERT_ONEDNN", "off") }, "info", "--checkpoint", Tiny);
+        var r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_ONEDNN"] = "off" }, Timeout, "info", "--checkpoint", Tiny);
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdOut.Should().Contain("all right; oneDNN off", "DPHUBERT_ONEDNN=off turns oneDNN off before the first model runs");
-        r = ConsoleRunner.RunWithEnvironment(Timeout, new[] { ("DPHUBERT_KERNEL_CHECK", "off") }, "info", "--checkpoint", Tiny);
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_KERNEL_CHECK"] = "off" }, Timeout, "info", "--checkpoint", Tiny);
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdOut.Should().Contain("kernel check: skipped (turned off); oneDNN on");
-        r = ConsoleRunner.RunWithEnvironment(Timeout, new[] { ("DPHUBERT_ONEDNN", "sometimes") }, "info", "--checkpoint", Tiny);
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_ONEDNN"] = "sometimes" }, Timeout, "info", "--checkpoint", Tiny);
         r.ExitCode.Should().Be(2, r.ToString());
         r.StdErr.Should().Contain("error: DPHUBERT_ONEDNN=sometimes is not a valid setting");
     }

@@ -1,0 +1,56 @@
+using System;
+using System.Linq;
+using DpHubert.Audio;
+using DpHubert.Extraction;
+using DpHubert.Streaming;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DpHubert.Tests.Streaming;
+
+/// <summary>A recording pushed block by block gives, frame for frame, the model's output on each window (≤ 1e-5) and,
+/// over the whole recording, exactly offline extraction's frame count, whatever the push sizes and input rate.</summary>
+public sealed class SpeechStreamTests(ITestOutputHelper output)
+{
+    private static string Checkpoint(string name) => TestFiles.DpHubertCase(name, "checkpoint.pth");
+
+    public static TheoryData<string, double, double> Grid()
+    {
+        // Every cell on the group-norm HuBERT; two cells on the layer-norm (waveform-normalizing) Large and WavLM.
+        var data = new TheoryData<string, double, double>();
+        foreach (double block in new[] { 0.1, 0.25, 0.5 })
+            foreach (double context in new[] { 0.5, 1.0, 2.5 })
+                data.Add("hubert_post_ln", block, context);
+        foreach (var model in new[] { "large_pre_ln", "wavlm_pre_ln" })
+        {
+            data.Add(model, 0.25, 1.0);
+            data.Add(model, 0.5, 2.5);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Grid))]
+    public void A_recording_pushed_in_blocks_of_the_grid_equals_the_window_reference_and_the_offline_frame_count(string model, double block, double context)
+    {
+        using var encoder = SpeechEncoder.Load(Checkpoint(model));
+        var x48 = StreamReference.Speech48k();
+        var x16 = AudioPreprocessor.Resample(x48, 48000, 16000);
+        var options = new StreamOptions { BlockSeconds = block, ContextSeconds = context };
+        var expected = StreamReference.WindowFrames(encoder, x16, options, out long expectedFrames);
+        long offline = encoder.Extract(x48, 48000).Frames;
+        expectedFrames.Should().Be(offline);
+        // Pushes of exactly one block at 48 kHz, and of odd sizes that straddle block boundaries.
+        foreach (int piece in new[] { (int)Math.Round(block * 48000), 12347 })
+        {
+            using var stream = encoder.OpenStream(options);
+            var got = StreamReference.Stream(stream, x48, 48000, piece, out long frames);
+            frames.Should().Be(offline, $"pushes of {piece} samples");
+            double diff = StreamReference.MaxAbsDiff(got, expected);
+            output.WriteLine($"{model} block {block} s context {context} s, pushes of {piece}: {frames} frames, max |diff| {diff:E2}");
+            diff.Should().BeLessThanOrEqualTo(1e-5, $"pushes of {piece} samples");
+        }
+    }
+}
