@@ -365,7 +365,17 @@ public static class KernelCheck
             return randn(new long[] { 1, w.shape[1], steps }, generator: gen).to(dtype);
         }
 
+        public override string Path => block.Path == ConvolutionPath.Gemm ? "gemm" : "libtorch";
+
         public override Tensor Run(Tensor input) => block.forward(input, null).Output; // forward: no user hooks
+
+        /// <summary>A wrong libtorch convolution goes to the matrix-product path (this block only).</summary>
+        public override bool TryReroute()
+        {
+            if (block.Path == ConvolutionPath.Gemm) return false;
+            block.Path = ConvolutionPath.Gemm;
+            return true;
+        }
 
         public override Tensor Pick(Tensor output) => output.index_select(1, channels);
 

@@ -84,7 +84,12 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <summary>Sets how every convolution of the feature extractor is computed (<see cref="FeatureExtractor.SetPath"/>);
     /// <see cref="ConvolutionPath.Gemm"/> is the default.</summary>
     /// <param name="path">The path.</param>
-    public void SetConvolutionPath(ConvolutionPath path) => feature_extractor.SetPath(path);
+    /// <remarks>The kernel self-check runs again before the next pass, for the new path.</remarks>
+    public void SetConvolutionPath(ConvolutionPath path)
+    {
+        feature_extractor.SetPath(path);
+        lock (checkGate) kernelCheck = null;
+    }
 
     /// <summary>The encoder.</summary>
     public Encoder Encoder => encoder;

@@ -62,6 +62,35 @@ public class KernelCheckTests
     }
 
     [Fact]
+    public void A_wrong_libtorch_convolution_is_routed_to_the_gemm_path_of_that_layer_alone_and_features_stay_exact()
+    {
+        var (model, _) = DpHubert.Checkpoints.CheckpointLoader.LoadModel(Checkpoint("pruned_uneven"));
+        using var _m = model;
+        model.SetConvolutionPath(ConvolutionPath.LibTorch);
+        // As on the CPU that showed it: libtorch's kernel-3 stride-2 convolutions wrong, the others right.
+        KernelCheck.FaultInjector fault = p => p.Operation.StartsWith("conv1d") && p.Operation.Contains(" k3 s2") && p.Path == "libtorch";
+        var report = model.EnsureKernelsChecked(KernelCheckMode.Force, fault, null)!;
+
+        var layers = model.FeatureExtractor.ConvLayers;
+        for (int i = 0; i < layers.Count; i++)
+            layers[i].Path.Should().Be(layers[i].KernelSize == 3 ? ConvolutionPath.Gemm : ConvolutionPath.LibTorch, $"layer {i} (k{layers[i].KernelSize})");
+        var convs = report.Entries.Where(e => e.Operation.StartsWith("conv1d")).ToArray();
+        convs.Where(e => e.Operation.Contains(" k3 s2")).Should().HaveCount(4).And.OnlyContain(e =>
+            e.Path == "gemm" && e.RoutedTo == "gemm" && e.WrongError > e.Tolerance && e.Passed, report.ToString());
+        convs.Where(e => !e.Operation.Contains(" k3 s2")).Should().OnlyContain(e => e.Path == "libtorch" && e.RoutedTo == null && e.Passed);
+        report.OneDnnTurnedOff.Should().BeFalse("a per-layer route fixed it");
+        report.Summary.Should().Contain("-> gemm");
+
+        using var wave = ModelAssert.Wave(TestFiles.DpHubertCase("pruned_uneven", "input.wav"));
+        using var _g = inference_mode();
+        var (y, _) = model.forward(wave, null);
+        using var _y = y;
+        model.KernelCheck.Should().BeSameAs(report, "the pass did not check again");
+        using var expected = TestFiles.LoadFloat(TestFiles.DpHubertCase("pruned_uneven", "single_output.npy"));
+        TensorAssert.Close(y[0], expected, 1e-4, "pruned_uneven with mixed convolution paths");
+    }
+
+    [Fact]
     public void A_second_model_with_the_same_shapes_reuses_the_verdicts_and_off_checks_nothing()
     {
         using (var first = SpeechEncoder.Load(Checkpoint("hubert_post_ln")))
