@@ -139,7 +139,7 @@ internal static class StreamCommand
         public WavSource(string path)
         {
             this.path = path;
-            var clip = WavReader.Read(path);
+            var clip = AudioReader.Read(path); // WAV, FLAC, MP3, Ogg Vorbis (and more with ffmpeg)
             Rate = clip.SampleRate;
             mono = AudioPreprocessor.ToMono(clip);
         }
