@@ -1,6 +1,8 @@
 using System;
 using System.CommandLine;
 using System.IO;
+using System.Runtime.InteropServices;
+using System.Threading;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
 using DpHubert.Hub;
@@ -72,6 +74,29 @@ internal static class Cli
         ("A LayerSelection", "--layer"),
         ("Layer index ", "--layer "),
     };
+
+    /// <summary>Ctrl+C and SIGTERM cancel <paramref name="cancel"/> instead of ending the process, until the result is
+    /// disposed; a second Ctrl+C ends the process at once.</summary>
+    public static IDisposable CancelOnSignals(CancellationTokenSource cancel)
+    {
+        void OnSignal(PosixSignalContext context)
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+        }
+        return new Registrations(PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
+    }
+
+    private sealed record Registrations(IDisposable First, IDisposable Second) : IDisposable
+    {
+        public void Dispose()
+        {
+            First.Dispose();
+            Second.Dispose();
+        }
+    }
 
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException

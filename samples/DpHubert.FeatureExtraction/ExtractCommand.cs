@@ -70,8 +70,7 @@ internal static class ExtractCommand
             var format = corpusSettings.Format;
 
             var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
-            // A short name brings its units preset unless the user chose an output.
-            if (named is null && parse.GetValue(layer) is null && known?.Units is { } preset)
+            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
             {
                 named = preset;
                 selection = preset.Layers; // one layer, which every --format holds
@@ -181,14 +180,7 @@ internal static class ExtractCommand
         // Ctrl+C / SIGTERM: stop between files and forward passes, keep what is written, say what was not done.
         // A second Ctrl+C ends the process at once.
         using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = Cli.CancelOnSignals(cancel);
         var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options, cancel.Token);
         bool cancelled = false;
         try

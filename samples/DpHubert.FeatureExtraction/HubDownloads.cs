@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Threading;
+using DpHubert.Extraction;
 using DpHubert.Hub;
 using Spectre.Console;
 
@@ -20,6 +21,10 @@ internal sealed record CheckpointSource(Option<string> Checkpoint, Option<string
             Description = description + " Or hf://ORG/REPO[@REVISION][/FILE] on the Hugging Face Hub (fetched into huggingface_hub's cache).",
         },
         new Option<string>("--model") { Description = "A well-known encoder by short name instead of --checkpoint ('dphubert models' lists them)." });
+
+    /// <summary>The units preset of a short name, when the user chose neither --units nor --layer.</summary>
+    public static SpeechUnits? PresetUnits(KnownModel? known, SpeechUnits? units, string? layer) =>
+        units is null && layer is null ? known?.Units : null;
 
     /// <summary>The local checkpoint path (downloading it first for a Hub reference or short name), what the user
     /// named it, and the short name's table row.</summary>
@@ -49,14 +54,7 @@ internal static class HubDownloads
     {
         using var hub = new HubClient();
         using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = Cli.CancelOnSignals(cancel);
         if (quiet) return hub.DownloadModel(reference, null, cancel.Token);
         if (!Console.IsErrorRedirected)
         {

@@ -24,7 +24,7 @@ internal static class StreamCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
+        var source = CheckpointSource.Create("Checkpoint file or model folder.");
         var input = new Option<string>("--input") { Description = "Input WAV file, or - for raw PCM on standard input (with --raw-rate).", Required = true };
         var output = new Option<string>("--output") { Description = "Output .npy file: every frame of the stream, (frames, dim) or (layers + 1, frames, dim).", Required = true };
         var block = new Option<double>("--block") { Description = "Seconds of audio per block.", DefaultValueFactory = _ => 0.25 };
@@ -45,7 +45,7 @@ internal static class StreamCommand
         var units = new Option<string>("--units") { Description = "so-vits-svc units by name: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("stream", "Stream a WAV file or raw PCM from standard input block by block, as a live voice changer would, into one float32 .npy; prints per-block latency.")
         {
-            checkpoint, input, output, block, context, lookahead, realtime, rawRate, rawFormat, rawChannels, layer, device, dtype, threads,
+            source.Checkpoint, source.Model, input, output, block, context, lookahead, realtime, rawRate, rawFormat, rawChannels, layer, device, dtype, threads,
             quiet, verbose, hints.Arch, hints.Config, projection, units,
         };
         command.SetAction(parse =>
@@ -72,7 +72,13 @@ internal static class StreamCommand
             if (Directory.Exists(outputPath))
                 throw new ArgumentException($"--output '{outputPath}' is a folder; give the .npy file to write.");
 
-            using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
+            var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
+            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
+            {
+                named = preset;
+                options = options with { Layers = preset.Layers };
+            }
+            using var encoder = SpeechEncoder.Load(checkpointPath, new SpeechEncoderOptions
             {
                 Threads = parse.GetValue(threads),
                 Checkpoint = hints.Read(parse),
@@ -133,7 +139,7 @@ internal static class StreamCommand
         public WavSource(string path)
         {
             this.path = path;
-            var clip = WavReader.Read(path);
+            var clip = AudioReader.Read(path); // WAV, FLAC, MP3, Ogg Vorbis (and more with ffmpeg)
             Rate = clip.SampleRate;
             mono = AudioPreprocessor.ToMono(clip);
         }

@@ -88,6 +88,9 @@ public sealed class SpeechStream : IDisposable
     /// <summary>Absolute index of the next frame to be returned.</summary>
     public long NextFrame => nextFrame;
 
+    /// <summary>What the stream keeps between windows: "conv features per frame", "first convolution" or "none".</summary>
+    public string Reuse => frontEnd.Kind;
+
     /// <summary>The input rate of this utterance, or null before the first push.</summary>
     public int? SampleRate => resampler?.FromRate;
 

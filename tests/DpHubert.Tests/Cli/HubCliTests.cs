@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using System.Threading.Tasks;
 using DpHubert.IO;
+using DpHubert.Tests.Checkpoints;
 using DpHubert.Tests.Hub;
 using DpHubert.Tests.Support;
 using FluentAssertions;
@@ -72,6 +73,30 @@ public sealed class HubCliTests : IDisposable
     }
 
     [Fact]
+    public async Task On_a_terminal_the_download_shows_a_progress_bar_with_bytes_rate_and_time_left()
+    {
+        // util-linux's script (essential in Debian) gives the console a terminal.
+        Serve("org/tiny", "model.pth");
+        server.TrickleBytes = 16384;
+        server.TricklePause = TimeSpan.FromMilliseconds(50); // about 1 s for the file, so the bar is drawn several times
+        string command = string.Join(' ', new[] { "dotnet", ConsoleRunner.DllPath, "info", "--checkpoint", "hf://org/tiny/model.pth" }.Select(Quote));
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in Env()) psi.Environment[k] = v;
+        psi.Environment["COLUMNS"] = "160";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        using (var limit = new System.Threading.CancellationTokenSource(Timeout))
+            await p.WaitForExitAsync(limit.Token);
+        string screen = System.Text.RegularExpressions.Regex.Replace(await stdout, @"\x1b(\[[0-9;?]*[A-Za-z]|[=>])", ""); // colours and cursor moves
+        p.ExitCode.Should().Be(0, screen);
+        screen.Should().Contain("org/tiny/model.pth").And.MatchRegex(@"[0-9.]+/[0-9.]+ [KMG]i?B", "bytes done of the total")
+            .And.MatchRegex(@"[0-9.]+ [KMG]i?B/s", "the rate").And.MatchRegex(@"\d\d:\d\d:\d\d", "the time left").And.Contain("100%");
+    }
+
+    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    [Fact]
     public void A_short_name_fetches_its_row_from_the_endpoint()
     {
         Serve("pyf98/DPHuBERT", "DPHuBERT-sp0.75.pth");
@@ -82,12 +107,72 @@ public sealed class HubCliTests : IDisposable
         Npy.Read(output).Shape.Should().HaveCount(2);
         server.Requests.First().Path.Should().Be("/pyf98/DPHuBERT/resolve/main/DPHuBERT-sp0.75.pth");
 
+        // Every command that loads a checkpoint takes the short name (now from the cache).
+        string streamed = Path.Combine(dir, "streamed.npy");
+        r = Run(Env(), "stream", "--model", "dphubert-sp0.75", "--input", Wav, "--output", streamed, "--block", "0.1", "--context", "0.5", "--quiet");
+        r.ExitCode.Should().Be(0, r.ToString());
+        Npy.Read(streamed).Shape[1].Should().Be(Npy.Read(output).Shape[1]);
+        r = Run(Env(), "convert", "--model", "dphubert-sp0.75", "--output", Path.Combine(dir, "converted.safetensors"));
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().StartWith("hf://pyf98/DPHuBERT/DPHuBERT-sp0.75.pth (");
+        server.Count("GET", "/").Should().Be(1, "one download, then the cache");
+
         r = Run(Env(), "info", "--model", "dphubert-sp0.75", "--checkpoint", "x.pth");
         r.ExitCode.Should().Be(2);
         r.StdErr.Should().Contain("not both");
         r = Run(Env(), "info", "--model", "no-such-model");
         r.ExitCode.Should().Be(2);
         r.StdErr.Trim().Should().StartWith("error: --model 'no-such-model' is not a known model; known: dphubert-sp0.75");
+    }
+
+    [LinuxFact]
+    public void Ctrl_C_during_a_download_exits_130_and_the_next_run_resumes_the_partial_file()
+    {
+        Serve("org/tiny", "model.pth");
+        server.TrickleBytes = 8192;
+        server.TricklePause = TimeSpan.FromMilliseconds(100); // about 4.5 s for the file
+        string incomplete = Path.Combine(dir, "cache", "models--org--tiny", "blobs", HubTestServer.Sha256(Checkpoint) + ".incomplete");
+        using var p = ConsoleRunner.Start(Env(), "info", "--checkpoint", "hf://org/tiny/model.pth");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        var wait = System.Diagnostics.Stopwatch.StartNew();
+        while (!(File.Exists(incomplete) && new FileInfo(incomplete).Length > 0) && wait.Elapsed < Timeout && !p.HasExited)
+            System.Threading.Thread.Sleep(20);
+        p.HasExited.Should().BeFalse("the trickled download takes seconds");
+        using (var kill = System.Diagnostics.Process.Start("kill", new[] { "-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) })!) kill.WaitForExit();
+        bool exited = p.WaitForExit(60_000);
+        if (!exited) p.Kill(entireProcessTree: true);
+        p.WaitForExit();
+        exited.Should().BeTrue("Ctrl+C stops the download");
+        p.ExitCode.Should().Be(130, stderr.Result);
+        stderr.Result.Should().Contain("cancelled (a partial download is kept; the next run resumes it).");
+        long kept = new FileInfo(incomplete).Length;
+        kept.Should().BeInRange(1, Checkpoint.Length - 1);
+
+        server.TrickleBytes = 0;
+        var r = Run(Env(), "info", "--checkpoint", "hf://org/tiny/model.pth");
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdErr.Should().Contain(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"resuming at {kept / 1e6:0.0} MB"));
+        server.Requests.Last(q => q.Method == "GET").Range.Should().Be($"bytes={kept}-");
+    }
+
+    [Theory]
+    [InlineData(null, "units_vec768l12")]
+    [InlineData("vec256l9", "units_vec256l9")]
+    public void A_short_name_brings_its_units_preset_unless_units_are_given(string? units, string expected)
+    {
+        var repo = new HubTestServer.Repo { Id = "lj1995/VoiceConversionWebUI" };
+        repo.Files["hubert_base.pt"] = File.ReadAllBytes(PublishedLayoutTests.File("contentvec_500", "checkpoint"));
+        server.Add(repo);
+        string output = Path.Combine(dir, "units.npy");
+        var args = new List<string> { "extract", "--model", "rvc-hubert-base", "--input", PublishedLayoutTests.File("contentvec_500", "input_wav"), "--output", output };
+        if (units is not null) args.AddRange(new[] { "--units", units });
+        var r = Run(Env(), args.ToArray());
+        r.ExitCode.Should().Be(0, r.ToString());
+        var actual = Npy.Read(output);
+        using var got = TorchSharp.torch.tensor(actual.Data!).reshape(actual.Shape);
+        using var want = TestFiles.LoadFloat(PublishedLayoutTests.File("contentvec_500", expected));
+        TensorAssert.Close(got, want, 1e-5, $"--model rvc-hubert-base {(units is null ? "(preset)" : "--units " + units)}");
     }
 
     [Fact]

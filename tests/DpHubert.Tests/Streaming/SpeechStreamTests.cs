@@ -53,4 +53,47 @@ public sealed class SpeechStreamTests(ITestOutputHelper output)
             diff.Should().BeLessThanOrEqualTo(1e-5, $"pushes of {piece} samples");
         }
     }
+
+    [Theory]
+    [InlineData("hubert_post_ln", "first convolution")]
+    [InlineData("large_pre_ln", "first convolution")]
+    [InlineData("raw_layer_norm", "conv features per frame")]
+    public void Reusing_the_front_end_between_windows_changes_nothing_but_the_work(string model, string kind)
+    {
+        string checkpoint = model == "raw_layer_norm" ? RawLayerNormCheckpoint() : Checkpoint(model);
+        using var encoder = SpeechEncoder.Load(checkpoint);
+        var x48 = StreamReference.Speech48k();
+        var reuse = new StreamOptions { BlockSeconds = 0.25, ContextSeconds = 1, LookaheadFrames = 2, Layers = LayerSelection.Layer(1) };
+        var none = reuse with { ReuseFrontEnd = false };
+        using var kept = encoder.OpenStream(reuse);
+        using var recomputed = encoder.OpenStream(none);
+        kept.Reuse.Should().Be(kind);
+        recomputed.Reuse.Should().Be("none");
+        var a = StreamReference.Stream(kept, x48, 48000, 6007, out long frames);
+        var b = StreamReference.Stream(recomputed, x48, 48000, 6007, out _);
+        var expected = StreamReference.WindowFrames(encoder, AudioPreprocessor.Resample(x48, 48000, 16000), reuse, out _);
+        frames.Should().Be(encoder.Extract(x48, 48000).Frames);
+        double reuseDiff = StreamReference.MaxAbsDiff(a, b), windowDiff = StreamReference.MaxAbsDiff(a, expected);
+        output.WriteLine($"{model} ({kind}): reuse vs none {reuseDiff:E2}, vs window reference {windowDiff:E2}");
+        reuseDiff.Should().BeLessThanOrEqualTo(1e-5);
+        windowDiff.Should().BeLessThanOrEqualTo(1e-5);
+        // The stream keeps state per utterance: after Reset the same audio gives the same frames.
+        kept.Reset();
+        StreamReference.Stream(kept, x48, 48000, 6007, out _).Should().Equal(a);
+    }
+
+    // A layer-norm extractor on the raw waveform (no waveform normalization), as wav2vec 2.0 Large's layout with
+    // normalize off: random weights, the large_pre_ln architecture.
+    private static string RawLayerNormCheckpoint()
+    {
+        string path = System.IO.Path.Combine(TestFiles.TempDir(), "raw_layer_norm.safetensors");
+        var (source, _) = DpHubert.Checkpoints.CheckpointLoader.LoadModel(Checkpoint("large_pre_ln"));
+        using (source)
+        {
+            source.Config.ExtractorMode.Should().Be(DpHubert.Config.ExtractorMode.LayerNorm);
+            using var model = ModelFactory.Build(source.Config with { NormalizeWaveform = false });
+            DpHubert.Checkpoints.CheckpointWriter.SaveSafeTensors(path, model.Config, model.state_dict());
+        }
+        return path;
+    }
 }
