@@ -1,3 +1,4 @@
+using System;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -82,16 +83,94 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
             using (var back = cf.transpose(1, 2))
                 return (back.contiguous(), len);
         }
-        var input = x;
+        if (IsNarrow) return (ForwardNarrow(x, null), NewLengths(length));
         x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
-        if (layer_norm is not null) x = Scopes.Replace(x, NormChannelsLast(layer_norm, x), input);
-        x = Scopes.Gelu(x, owned: true);
-        if (hard_concrete is not null)
+        using var mask = hard_concrete?.forward();
+        return (Activate(x, mask, normFolded: false), NewLengths(length));
+    }
+
+    /// <summary>Frames of the next block's output computed per chunk in <see cref="ForwardNarrow"/>: this block's
+    /// part of a chunk (2·256 + 1 frames × 512 float32 channels, 1 MiB) stays in a core's cache for the next GEMM.</summary>
+    internal const long ChunkFrames = 256;
+
+    /// <summary>A narrow block (the waveform layer: C_in·k ≤ <see cref="GemmConvolution.NarrowWindow"/>) whose norm is
+    /// none, GroupNorm (folded into the weights) or a per-frame LayerNorm.</summary>
+    internal bool IsNarrow => conv.Weight.shape[1] * KernelSize <= GemmConvolution.NarrowWindow
+        && layer_norm is null or PerChannelGroupNorm or PrunableLayerNorm { ChannelsFirst: true };
+
+    /// <summary>Whether <paramref name="next"/> may run chunk by chunk on this narrow block's output: its own
+    /// computation is local in time (no GroupNorm) and both are on the GEMM path.</summary>
+    internal bool FusesWith(ConvLayerBlock next) => IsNarrow && Path == ConvolutionPath.Gemm && next.Path == ConvolutionPath.Gemm
+        && next.layer_norm is null or PrunableLayerNorm { ChannelsFirst: true } && next.conv.Weight.shape[1] == OutChannels;
+
+    /// <summary>
+    /// This narrow block, then <paramref name="next"/> when given, row by row and in chunks of frames: the window
+    /// matrix times the (GroupNorm-folded) weights, activation, then the next block's GEMMs on that chunk while it is
+    /// in cache, so this block's output (64 MB per 10 s of audio for 512 channels) is never materialised when
+    /// <paramref name="next"/> is given. In a reduced-precision model this block (K = C_in·k, memory-bound) runs in
+    /// float32 and its output is rounded once, for the next block.
+    /// </summary>
+    /// <param name="x">[batch, frames, C_in] channels-last.</param>
+    /// <param name="next">The following block (see <see cref="FusesWith"/>), or null.</param>
+    /// <returns>[batch, frames_out, C_out] of the last block run, in <paramref name="x"/>'s dtype.</returns>
+    internal Tensor ForwardNarrow(Tensor x, ConvLayerBlock? next)
+    {
+        var dtype = x.dtype;
+        var work = dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : dtype;
+        using var scope = NewDisposeScope();
+        var mask = hard_concrete?.forward();
+        var nextMask = next?.hard_concrete?.forward();
+        var rows = GemmConvolution.TapRows(conv.Weight.to(work));
+        var bias = conv.Bias?.to(work);
+        var nextRows = next is null ? null : GemmConvolution.TapRows(next.conv.Weight);
+        long nextK = next?.KernelSize ?? 1, nextS = next?.Stride ?? 1;
+        long channels = next?.OutChannels ?? OutChannels;
+        var outs = new Tensor[x.shape[0]];
+        for (long b = 0; b < x.shape[0]; b++)
         {
-            using var mask = hard_concrete.forward();
-            x = Scopes.Replace(x, x * mask, input);
+            using var rowScope = NewDisposeScope();
+            var row = x[b].to(work);
+            var windows = GemmConvolution.Windows(row, KernelSize, Stride);
+            var (w, c) = layer_norm is PerChannelGroupNorm gn
+                ? GemmConvolution.FoldGroupNorm(windows, rows, gn.Weight, gn.Bias, gn.Eps)
+                : (rows, bias);
+            long frames = windows.shape[0];
+            long outFrames = next is null ? frames : GemmConvolution.OutFrames(frames, nextK, nextS);
+            if (outFrames == 0)
+                throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({nextK}).", nameof(x));
+            var output = empty(new[] { outFrames, channels }, dtype, x.device);
+            for (long first = 0; first < outFrames; first += ChunkFrames)
+            {
+                using var chunkScope = NewDisposeScope();
+                long n = Math.Min(ChunkFrames, outFrames - first);
+                // This block's frames that the chunk reads: all of them for itself, the next block's receptive field otherwise.
+                long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
+                var part = windows.narrow(0, from, count);
+                var y = c is null ? part.mm(w) : addmm(c, part, w, 1, 1);
+                y = Activate(y, mask, normFolded: true);
+                if (y.dtype != dtype) y = y.to(dtype);
+                if (next is not null)
+                {
+                    y = GemmConvolution.ConvFrames(y, nextRows!, next.conv.Bias, nextK, nextS);
+                    y = next.Activate(y, nextMask, normFolded: false);
+                }
+                output.narrow(0, first, n).copy_(y);
+            }
+            outs[b] = output.MoveToOuterDisposeScope();
         }
-        return (x, NewLengths(length));
+        var result = outs.Length == 1 ? outs[0].unsqueeze(0) : stack(outs);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Norm (unless folded into the weights), exact GELU and channel mask on channels-last frames; takes
+    /// ownership of <paramref name="y"/> (a fresh convolution output), which it may change in place or free.</summary>
+    internal Tensor Activate(Tensor y, Tensor? mask, bool normFolded)
+    {
+        if (layer_norm is not null && !(normFolded && layer_norm is PerChannelGroupNorm))
+            y = Scopes.Replace(y, NormChannelsLast(layer_norm, y), null);
+        y = Scopes.Gelu(y, owned: true);
+        if (mask is not null) y = Scopes.Replace(y, y * mask, null);
+        return y;
     }
 
     // libtorch's conv1d on [batch, channels, frames], as the original.
@@ -115,8 +194,12 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     {
         switch (norm)
         {
-            case PrunableLayerNorm { ChannelsFirst: true } ln:
+            case PrunableLayerNorm { ChannelsFirst: true } ln when ln.Weight.dtype == x.dtype:
                 return nn.functional.layer_norm(x, new[] { ln.Weight.shape[0] }, ln.Weight, ln.Bias, ln.Eps);
+            case PrunableLayerNorm { ChannelsFirst: true } ln:
+                using (var w = ln.Weight.to(x.dtype))
+                using (var b = ln.Bias.to(x.dtype))
+                    return nn.functional.layer_norm(x, new[] { ln.Weight.shape[0] }, w, b, ln.Eps);
             case PerChannelGroupNorm gn:
                 return GemmConvolution.GroupNormOverFrames(x, gn.Weight, gn.Bias, gn.Eps);
             default:
@@ -127,7 +210,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         }
     }
 
-    private Tensor? NewLengths(Tensor? length)
+    internal Tensor? NewLengths(Tensor? length)
     {
         if (length is null) return null;
         using var shifted = length.Minus((long)KernelSize);
