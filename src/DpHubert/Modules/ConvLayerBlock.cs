@@ -85,8 +85,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         }
         if (IsNarrow) return (ForwardNarrow(x, null), NewLengths(length));
         x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
-        using var mask = hard_concrete?.forward();
-        return (Activate(x, mask, normFolded: false), NewLengths(length));
+        return (ActivateChannelsLast(x, owned: true), NewLengths(length));
     }
 
     /// <summary>Frames of the next block's output computed per chunk in <see cref="ForwardNarrow"/> (this block's part:
@@ -149,12 +148,12 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
                 long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
                 var part = windows.narrow(0, from, count);
                 var y = c is null ? part.mm(w) : addmm(c, part, w, 1, 1);
-                y = Activate(y, mask, normFolded: true);
+                y = ActivateChannelsLast(y, owned: true, normFolded: true, mask: mask);
                 if (y.dtype != dtype) y = y.to(dtype);
                 if (next is not null)
                 {
                     y = GemmConvolution.ConvFrames(y, nextRows!, next.conv.Bias, nextK, nextS);
-                    y = next.Activate(y, nextMask, normFolded: false);
+                    y = next.ActivateChannelsLast(y, owned: true, mask: nextMask);
                 }
                 output.narrow(0, first, n).copy_(y);
             }
@@ -164,15 +163,25 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Norm (unless folded into the weights), exact GELU and channel mask on channels-last frames; takes
-    /// ownership of <paramref name="y"/> (a fresh convolution output), which it may change in place or free.</summary>
-    internal Tensor Activate(Tensor y, Tensor? mask, bool normFolded)
+    /// <summary>What follows the convolution (norm unless folded into the weights, GELU, channel mask) on its
+    /// channels-last output [batch, frames, C]; frees <paramref name="convOutput"/> when <paramref name="owned"/>.</summary>
+    /// <param name="convOutput">The convolution's output.</param>
+    /// <param name="owned">Whether it may be changed in place and freed.</param>
+    /// <param name="normFolded">The GroupNorm is already in the weights (<see cref="GemmConvolution.FoldGroupNorm"/>).</param>
+    /// <param name="mask">The channel mask when the caller computed it once for many chunks; else computed here.</param>
+    internal Tensor ActivateChannelsLast(Tensor convOutput, bool owned, bool normFolded = false, Tensor? mask = null)
     {
+        var x = convOutput;
+        Tensor? input = owned ? null : convOutput;
         if (layer_norm is not null && !(normFolded && layer_norm is PerChannelGroupNorm))
-            y = Scopes.Replace(y, NormChannelsLast(layer_norm, y), null);
-        y = Scopes.Gelu(y, owned: true);
-        if (mask is not null) y = Scopes.Replace(y, y * mask, null);
-        return y;
+            x = Scopes.Replace(x, NormChannelsLast(layer_norm, x), input);
+        x = Scopes.Gelu(x, owned: !ReferenceEquals(x, input));
+        if (hard_concrete is not null)
+        {
+            using var own = mask is null ? hard_concrete.forward() : null;
+            x = Scopes.Replace(x, x * (mask ?? own!), input);
+        }
+        return x;
     }
 
     // libtorch's conv1d on [batch, channels, frames], as the original.
