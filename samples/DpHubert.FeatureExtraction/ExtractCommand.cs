@@ -92,6 +92,7 @@ internal static class ExtractCommand
             {
                 Console.Error.WriteLine(encoder.Report);
                 Console.Error.WriteLine($"Compute dtype: {encoder.DType} on {encoder.Device.type}.");
+                Console.Error.WriteLine(encoder.KernelCheck.Summary);
             }
             encoder.Validate(selection);
             bool beQuiet = parse.GetValue(quiet);

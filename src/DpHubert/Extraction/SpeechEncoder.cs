@@ -107,6 +107,14 @@ public sealed record SpeechEncoderOptions
     /// before anything is allocated. Null: the memory available when the pass starts (Linux MemAvailable, bounded by
     /// the GC's container-aware limit).</summary>
     public long? MemoryLimitBytes { get; init; }
+
+    /// <summary>The kernel self-check before the first forward pass (<see cref="DpHubert.KernelCheck"/>): on (default,
+    /// each configuration once per process), off, or force (again even if verified); the environment variable
+    /// <c>DPHUBERT_KERNEL_CHECK</c> overrides it.</summary>
+    public KernelCheckMode KernelCheck { get; init; } = KernelCheckMode.On;
+
+    /// <summary>Test hook: configurations the kernel check must treat as wrong.</summary>
+    internal DpHubert.KernelCheck.FaultInjector? KernelFaults { get; init; }
 }
 
 /// <summary>
@@ -152,8 +160,9 @@ public sealed class SpeechEncoder : IDisposable
     private bool disposed;
 
     private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit,
-        FinalProjection? projection, SpeechUnits? units)
+        FinalProjection? projection, SpeechUnits? units, KernelCheckReport kernelCheck)
     {
+        KernelCheck = kernelCheck;
         this.model = model;
         this.projection = projection;
         Units = units;
@@ -170,6 +179,10 @@ public sealed class SpeechEncoder : IDisposable
 
     /// <summary>The model (eval mode).</summary>
     public Wav2Vec2Model Model => model;
+
+    /// <summary>What the kernel self-check at load found: each native operation configuration checked, any that was
+    /// wrong and the verified path it was routed to, and how long it took.</summary>
+    public KernelCheckReport KernelCheck { get; }
 
     /// <summary>What loading the checkpoint did.</summary>
     public LoadReport Report { get; }
@@ -221,20 +234,23 @@ public sealed class SpeechEncoder : IDisposable
         var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw new ArgumentException(
             $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
             + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
-        Wav2Vec2Model model;
+        Wav2Vec2Model? model = null;
+        KernelCheckReport check;
         try
         {
             if (proj is not null && proj.InFeatures != read.Config.EncoderEmbedDim)
                 throw new ArgumentException($"the projection of {checkpoint} takes {proj.InFeatures} features, the model gives {read.Config.EncoderEmbedDim}.");
             model = CheckpointLoader.BuildModel(read, device);
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            check = model.EnsureKernelsChecked(options.KernelCheck, options.KernelFaults, proj)!;
         }
         catch
         {
+            model?.Dispose();
             proj?.Dispose();
             throw;
         }
-        if (dtype != ScalarType.Float32) model.to(dtype);
-        return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units);
+        return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units, check);
     }
 
     /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>

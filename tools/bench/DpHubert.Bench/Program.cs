@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 // DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare, soak on their own). Exit
 // code 0 when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|kernelcheck|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -95,7 +95,7 @@ string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 // "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
 // "shards" (many console processes over a generated corpus) and "compare" (other programs side by side) too, as they
 // take minutes.
-var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" ? new[] { command } : null;
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" or "kernelcheck" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -129,6 +129,7 @@ try
             case "layers": LayerTraceBench.Run(o, verdicts); break;
             case "compare": CompareBench.Run(o, verdicts); break;
             case "soak": SoakBench.Run(o, verdicts); break;
+            case "kernelcheck": KernelCheckBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
