@@ -45,7 +45,8 @@ internal static class StreamBench
             foreach (var dtype in new[] { ComputeDType.Float32, ComputeDType.BFloat16 })
             {
                 // --filter "sp0.75 fp32" (any part of "model dtype") runs only the matching rows; --filter reuse only the reuse table.
-                if (o.Filter is { } f && !$"{name} {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")}".Contains(f, StringComparison.OrdinalIgnoreCase)) continue;
+                string row = $"{name} {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")}";
+                if (o.Filter is { } f && !f.Split(' ', StringSplitOptions.RemoveEmptyEntries).All(t => row.Contains(t, StringComparison.OrdinalIgnoreCase))) continue;
                 using var encoder = Encoder(config, dtype, o.Threads);
                 foreach (double block in BlockGrid)
                     foreach (double context in ContextGrid)
