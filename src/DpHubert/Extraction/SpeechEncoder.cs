@@ -160,7 +160,7 @@ public sealed class SpeechEncoder : IDisposable
         Device = device;
         DType = dtype;
         this.memoryLimit = memoryLimit;
-        if (device.type == DeviceType.CPU) NativeHeap.FixLargeBlockThreshold(); // flat resident memory over many clips
+        if (device.type == DeviceType.CPU) NativeHeap.Configure(); // reuse freed activations; bounded resident memory over many clips
     }
 
     /// <summary>Test seam: runs before each forward pass with (items, longest input in samples); lets a test inject a
@@ -300,15 +300,17 @@ public sealed class SpeechEncoder : IDisposable
 
     /// <summary>Throws an <see cref="InsufficientMemoryException"/> before allocating when a CPU forward pass over
     /// <paramref name="batch"/> inputs of <paramref name="samples"/> samples would not fit in memory.</summary>
-    private void EnsureFits(int batch, long samples)
+    /// <returns>The pass's estimated peak bytes (0 off the CPU).</returns>
+    private long EnsureFits(int batch, long samples)
     {
         BeforeForward?.Invoke(batch, samples);
-        if (Device.type != DeviceType.CPU) return; // CUDA reports its own out-of-memory error, caught per input
+        if (Device.type != DeviceType.CPU) return 0; // CUDA reports its own out-of-memory error, caught per input
         int elementBytes = DType == ScalarType.Float32 ? 4 : 2;
         long need = ForwardMemory.EstimateBytes(model.Config, batch, samples, elementBytes);
-        if (memoryLimit is null && need < 256L << 20) return; // small passes: skip reading /proc/meminfo
+        if (memoryLimit is null && need < 256L << 20) return need; // small passes: skip reading /proc/meminfo
         long available = memoryLimit ?? ForwardMemory.AvailableBytes();
         if (need > available) throw ForwardMemory.TooLong(model.Config, batch, samples, elementBytes, need, available);
+        return need;
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> that gives the numbers when audio is shorter than
@@ -542,9 +544,10 @@ public sealed class SpeechEncoder : IDisposable
     /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
-        EnsureFits(items.Length, items.Max(x => (long)x.Length));
+        long estimate = EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var lease = Use();
-        var clock = Stopwatch.StartNew();
+        // Ends after the scope below has freed the pass's tensors, so the trim policy sees them free.
+        using var pass = Device.type == DeviceType.CPU ? NativeHeap.Pass(estimate) : (NativeHeap.PassLease?)null;
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int max = items.Max(x => x.Length);
@@ -572,7 +575,6 @@ public sealed class SpeechEncoder : IDisposable
                 outs[i] = ToArray(row);
             }
         }
-        if (Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.ElapsedTicks);
         return outs;
     }
 
@@ -609,7 +611,6 @@ public sealed class SpeechEncoder : IDisposable
                 if (--owner.inFlight != 0) return;
                 Monitor.PulseAll(owner.gate);
             }
-            NativeHeap.TrimIfDue(); // idle: return the C heap's free pages now and then
         }
     }
 }
