@@ -79,6 +79,11 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <summary>The conv feature extractor.</summary>
     public FeatureExtractor FeatureExtractor => feature_extractor;
 
+    /// <summary>Sets how every convolution of the feature extractor is computed (<see cref="FeatureExtractor.SetPath"/>);
+    /// <see cref="ConvolutionPath.Gemm"/> is the default.</summary>
+    /// <param name="path">The path.</param>
+    public void SetConvolutionPath(ConvolutionPath path) => feature_extractor.SetPath(path);
+
     /// <summary>The encoder.</summary>
     public Encoder Encoder => encoder;
 

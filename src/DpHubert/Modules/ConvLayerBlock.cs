@@ -51,11 +51,51 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     /// <summary>Current output channels.</summary>
     public int OutChannels => (int)conv.Weight.shape[0];
 
+    /// <summary>How the convolution is computed: <see cref="ConvolutionPath.Gemm"/> (the default) or libtorch's
+    /// <c>conv1d</c>. Per block, so a single faulty kernel configuration can be routed on its own.</summary>
+    public ConvolutionPath Path { get; set; } = ConvolutionPath.Gemm;
+
     /// <summary>Runs the block.</summary>
     /// <param name="x">[batch, in_channels, in_frames].</param>
     /// <param name="length">Valid lengths [batch], or null.</param>
     /// <returns>[batch, out_channels, out_frames] and the new lengths <c>max(0, floor((len - k) / s) + 1)</c>.</returns>
     public override (Tensor Output, Tensor? Lengths) forward(Tensor x, Tensor? length)
+    {
+        if (Path == ConvolutionPath.LibTorch) return ForwardChannelsFirst(x, length);
+        using var t = x.transpose(1, 2);
+        using var channelsLast = t.contiguous();
+        var (y, len) = ForwardChannelsLast(channelsLast, length);
+        using (y) return (y.transpose(1, 2), len);
+    }
+
+    /// <summary>The block on channels-last input, as <see cref="FeatureExtractor"/> runs it.</summary>
+    /// <param name="x">[batch, in_frames, in_channels].</param>
+    /// <param name="length">Valid lengths [batch], or null.</param>
+    /// <returns>[batch, out_frames, out_channels] (contiguous) and the new lengths.</returns>
+    internal (Tensor Output, Tensor? Lengths) ForwardChannelsLast(Tensor x, Tensor? length)
+    {
+        if (Path == ConvolutionPath.LibTorch)
+        {
+            using var t = x.transpose(1, 2);
+            var (cf, len) = ForwardChannelsFirst(t, length);
+            using (cf)
+            using (var back = cf.transpose(1, 2))
+                return (back.contiguous(), len);
+        }
+        var input = x;
+        x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
+        if (layer_norm is not null) x = Scopes.Replace(x, NormChannelsLast(layer_norm, x), input);
+        x = Scopes.Gelu(x, owned: true);
+        if (hard_concrete is not null)
+        {
+            using var mask = hard_concrete.forward();
+            x = Scopes.Replace(x, x * mask, input);
+        }
+        return (x, NewLengths(length));
+    }
+
+    // libtorch's conv1d on [batch, channels, frames], as the original.
+    private (Tensor Output, Tensor? Lengths) ForwardChannelsFirst(Tensor x, Tensor? length)
     {
         var input = x;
         x = conv.call(x);
@@ -64,14 +104,36 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         if (hard_concrete is not null)
         {
             using var mask = hard_concrete.forward();
-            x = x * mask.unsqueeze(-1);
+            x = Scopes.Replace(x, x * mask.unsqueeze(-1), input);
         }
-        if (length is not null)
+        return (x, NewLengths(length));
+    }
+
+    // The block's norm on [batch, frames, channels]: a channel LayerNorm is per frame over the last dim; GroupNorm(C, C)
+    // is per channel over frames; any other norm runs channels-first.
+    private static Tensor NormChannelsLast(nn.Module<Tensor, Tensor> norm, Tensor x)
+    {
+        switch (norm)
         {
-            length = length.Minus((long)KernelSize).FloorDividedBy(Stride).Plus(1L);
-            length = length.ClampMin(0);
+            case PrunableLayerNorm { ChannelsFirst: true } ln:
+                return nn.functional.layer_norm(x, new[] { ln.Weight.shape[0] }, ln.Weight, ln.Bias, ln.Eps);
+            case PerChannelGroupNorm gn:
+                return GemmConvolution.GroupNormOverFrames(x, gn.Weight, gn.Bias, gn.Eps);
+            default:
+                using (var t = x.transpose(1, 2))
+                using (var y = norm.call(t))
+                using (var back = y.transpose(1, 2))
+                    return back.contiguous();
         }
-        return (x, length);
+    }
+
+    private Tensor? NewLengths(Tensor? length)
+    {
+        if (length is null) return null;
+        using var shifted = length.Minus((long)KernelSize);
+        using var frames = shifted.FloorDividedBy(Stride);
+        using var plusOne = frames.Plus(1L);
+        return plusOne.ClampMin(0);
     }
 
     /// <summary>Pruning-aware size: <c>(params, out_channels)</c>, with the expected channel count when masked.</summary>

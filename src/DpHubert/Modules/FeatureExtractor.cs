@@ -36,29 +36,44 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
     /// <summary>Per-channel output scale, [C_last].</summary>
     public Parameter DummyWeight => dummy_weight;
 
+    /// <summary>Sets the <see cref="ConvLayerBlock.Path"/> of every conv block.</summary>
+    /// <param name="path">How the convolutions are computed.</param>
+    public void SetPath(ConvolutionPath path)
+    {
+        foreach (var layer in conv_layers) layer.Path = path;
+    }
+
     /// <summary>Runs the extractor.</summary>
     /// <param name="x">Waveforms [batch, samples].</param>
     /// <param name="length">Valid sample counts [batch], or null.</param>
     /// <returns>Features [batch, frames, channels] and frame counts (or null).</returns>
+    /// <remarks>Blocks on the <see cref="ConvolutionPath.Gemm"/> path work channels-last ([batch, frames, channels]),
+    /// the layout of the result, so the whole extractor converts no layout at all; when every block is on
+    /// <see cref="ConvolutionPath.LibTorch"/> it runs channels-first as the original.</remarks>
     public override (Tensor Output, Tensor? Lengths) forward(Tensor x, Tensor? length)
     {
         if (x.ndim != 2)
             throw new ArgumentException($"Expected the input Tensor to be 2D (batch, time), but received {Shapes.Format(x)}", nameof(x));
+        bool channelsFirst = System.Linq.Enumerable.All(conv_layers, l => l.Path == ConvolutionPath.LibTorch);
         var input = x;
         var lengthInput = length;
-        x = x.unsqueeze(1);
+        x = x.unsqueeze(channelsFirst ? 1 : -1);
         foreach (var layer in conv_layers)
         {
             // Each block in its own scope, and its input freed once it has run: one block's activations at a time.
             using var scope = NewDisposeScope();
-            var (y, len) = layer.call(x, length);
+            var (y, len) = channelsFirst ? layer.call(x, length) : layer.ForwardChannelsLast(x, length);
             Scopes.Keep(scope, y, len);
             x = Scopes.Replace(x, y, input);
             if (length is not null && len is not null) Scopes.Replace(length, len, lengthInput);
             length = len;
         }
-        using (var t = x.transpose(1, 2))
+        if (channelsFirst)
+        {
+            using var t = x.transpose(1, 2);
             x = Scopes.Replace(x, t * dummy_weight, input);
+        }
+        else x = Scopes.Replace(x, x * dummy_weight, input);
         return (x, length);
     }
 

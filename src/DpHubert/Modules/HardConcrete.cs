@@ -94,7 +94,7 @@ public sealed class HardConcrete : nn.Module
         }
         using (var scope = NewDisposeScope())
         {
-            double expectedNumZeros = NIn - L0Norm().item<float>();
+            double expectedNumZeros = NIn - L0Norm().to(ScalarType.Float64).item<double>();
             // Python's round() rounds halves to even, as Math.Round does by default.
             int numZeros = (int)Math.Round(expectedNumZeros);
             var softMask = log_alpha.DividedBy(Beta).Times(0.8).sigmoid();
