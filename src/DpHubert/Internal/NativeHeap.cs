@@ -16,7 +16,7 @@ namespace DpHubert;
 /// <see cref="LargeBlockBytes"/> now come from the arenas and are reused pass after pass, free memory at the heap's top
 /// is kept (<see cref="KeepTopBytes"/>), and <see cref="HeapTrimPolicy"/> returns free pages (<c>malloc_trim</c>) only
 /// when no pass is running and either the resident free memory exceeds what the passes since the last trim can use, or
-/// the process has been idle for <see cref="HeapTrimPolicy.IdleDelay"/>.
+/// the process has been idle for <see cref="HeapTrimPolicy.DefaultIdleDelay"/>.
 /// </summary>
 internal static class NativeHeap
 {
@@ -36,7 +36,7 @@ internal static class NativeHeap
     private static int activePasses;
 
     /// <summary>The process's trim policy (reads this process's resident memory, trims glibc's heap).</summary>
-    public static HeapTrimPolicy Policy { get; } = new(ResidentBytes, Trim, () => Volatile.Read(ref activePasses) == 0);
+    public static HeapTrimPolicy Policy { get; } = new(ResidentBytes, Trim, () => Volatile.Read(ref activePasses) == 0, HeapTrimPolicy.DefaultIdleDelay);
 
     /// <summary>Sets glibc's mmap and trim thresholds once per process (they are process-wide; setting the mmap
     /// threshold also stops glibc from sliding it). Each is left alone where the process was started with glibc's own
@@ -176,7 +176,7 @@ internal static class NativeHeap
 /// no pass runs and that excess exceeds <see cref="SlackPerEstimatedByte"/> times the largest pass estimated since the
 /// last trim (at least <see cref="MinimumSlackBytes"/>), so passes of a steady size never trim (every trim makes the next
 /// pass fault its memory in again: trimming after every pass cost about 25% more CPU) and growth by fragmentation is cut
-/// off; and, once no pass has started for <see cref="IdleDelay"/>, it trims so an idle process holds little.
+/// off; and, once no pass has run for the idle delay (<see cref="DefaultIdleDelay"/>), it trims so an idle process holds little.
 /// </summary>
 internal sealed class HeapTrimPolicy
 {
@@ -186,14 +186,15 @@ internal sealed class HeapTrimPolicy
     /// <summary>Resident free memory always allowed.</summary>
     public const long MinimumSlackBytes = 64L << 20;
 
-    /// <summary>No pass for this long: trim.</summary>
-    public static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(2);
+    /// <summary>No pass for this long: trim (long enough that requests a few seconds apart keep their memory warm).</summary>
+    public static readonly TimeSpan DefaultIdleDelay = TimeSpan.FromSeconds(10);
 
     private readonly Func<long?> residentBytes;
     private readonly Func<bool> trim;
     private readonly object gate = new();
     private readonly Func<bool> noPassRunning;
     private readonly Timer? idleTimer;
+    private readonly TimeSpan idleDelay;
     private long floor = -1;     // resident bytes right after the last trim; -1 before the first
     private long largestPass;    // largest pass estimate since the last trim
     private long passesEnded;    // passes ended so far (the idle timer trims only if none ended since it was set)
@@ -203,13 +204,15 @@ internal sealed class HeapTrimPolicy
     /// <param name="residentBytes">The process's resident memory now, or null where unknown (then only idle trims).</param>
     /// <param name="trim">Returns free pages to the system; false where it cannot.</param>
     /// <param name="noPassRunning">Whether no pass runs now (checked again when the idle timer fires).</param>
-    /// <param name="idleTimer">Whether to arm a timer for <see cref="IdleDelay"/> (tests call <see cref="IdleTimerFired"/> themselves).</param>
-    public HeapTrimPolicy(Func<long?> residentBytes, Func<bool> trim, Func<bool> noPassRunning, bool idleTimer = true)
+    /// <param name="idleDelay">How long without a pass before the idle timer trims (<see cref="DefaultIdleDelay"/>);
+    /// null: no timer (tests call <see cref="IdleTimerFired"/> themselves).</param>
+    public HeapTrimPolicy(Func<long?> residentBytes, Func<bool> trim, Func<bool> noPassRunning, TimeSpan? idleDelay)
     {
+        this.idleDelay = idleDelay ?? TimeSpan.Zero;
         this.residentBytes = residentBytes;
         this.trim = trim;
         this.noPassRunning = noPassRunning;
-        if (idleTimer) this.idleTimer = new Timer(_ => IdleTimerFired(), null, Timeout.Infinite, Timeout.Infinite);
+        if (idleDelay is not null) this.idleTimer = new Timer(_ => IdleTimerFired(), null, Timeout.Infinite, Timeout.Infinite);
     }
 
     /// <summary>Trims done by this policy.</summary>
@@ -241,7 +244,7 @@ internal sealed class HeapTrimPolicy
         lock (gate)
         {
             timerSetAt = passesEnded;
-            idleTimer?.Change(IdleDelay, Timeout.InfiniteTimeSpan);
+            idleTimer?.Change(idleDelay, Timeout.InfiniteTimeSpan);
             if (residentBytes() is not { } now) return false;
             if (floor >= 0 && now - floor <= Allowance) return false;
             return TrimNow();

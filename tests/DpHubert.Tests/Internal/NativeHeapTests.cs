@@ -88,7 +88,7 @@ public sealed class NativeHeapTests
         public int Trims;
         public bool Running;
 
-        public HeapTrimPolicy Policy(bool timer = false) => new(() => Resident, () => { Trims++; Resident = Floor; return true; }, () => !Running, timer);
+        public HeapTrimPolicy Policy(TimeSpan? idleDelay = null) => new(() => Resident, () => { Trims++; Resident = Floor; return true; }, () => !Running, idleDelay);
 
         public long Floor = 600L << 20; // what a trim leaves resident
     }
@@ -163,7 +163,7 @@ public sealed class NativeHeapTests
     public void Without_a_resident_reading_only_the_idle_timer_trims()
     {
         int trims = 0;
-        var policy = new HeapTrimPolicy(() => null, () => { trims++; return true; }, () => true, idleTimer: false);
+        var policy = new HeapTrimPolicy(() => null, () => { trims++; return true; }, () => true, idleDelay: null);
         policy.PassEnded(1L << 20);
         policy.Idle().Should().BeFalse();
         policy.IdleTimerFired().Should().BeTrue();
@@ -174,7 +174,7 @@ public sealed class NativeHeapTests
     public void The_idle_timer_is_armed_by_the_last_pass_ending()
     {
         var heap = new FakeHeap();
-        var policy = heap.Policy(timer: true);
+        var policy = heap.Policy(TimeSpan.FromMilliseconds(100));
         policy.PassEnded(100L << 20);
         policy.Idle(); // first: trims
         heap.Resident = heap.Floor + (50L << 20);
