@@ -123,9 +123,10 @@ public sealed record SpeechEncoderOptions
 /// <see cref="SpeechEncoderOptions.Threads"/> sets it (<c>torch.set_num_threads</c>) for every encoder and all
 /// TorchSharp code, and concurrent calls share those threads, so N concurrent calls on C cores take about as long as
 /// running them one by one; concurrency buys latency fairness, not throughput, on a busy CPU. On Linux (glibc) the
-/// first CPU encoder also sets the C heap's mmap threshold to 4 MB (<c>mallopt(M_MMAP_THRESHOLD)</c>, unless the process
-/// was started with its own) and an idle encoder returns free C heap pages now and then (<c>malloc_trim</c>), so
-/// resident memory stays flat over thousands of clips of varying length.</para>
+/// first CPU encoder also sets the C heap's mmap and trim thresholds to 256 MB (<c>mallopt</c>; each one the process was
+/// started with stays), so freed activations are reused by the next pass instead of mapped and zeroed afresh, and when
+/// no pass runs free C heap pages are returned (<c>malloc_trim</c>) once they exceed twice the largest recent pass's
+/// need or after 10 s idle, so resident memory stays bounded over thousands of clips of varying length.</para>
 /// <para><b>Cancellation.</b> The <see cref="CancellationToken"/> of the file, folder and batch methods is checked
 /// between files, between forward passes (batches, chunks) and before each pass; a pass already running in libtorch
 /// completes first. Cancellation throws <see cref="OperationCanceledException"/>; results already returned stay valid.</para>

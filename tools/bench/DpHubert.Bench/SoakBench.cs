@@ -54,15 +54,7 @@ internal static class SoakBench
             var inputs = Enumerable.Range(0, total).Select(i => files[i % files.Length]).ToList();
             Console.WriteLine($"== soak: {total} clips (50 distinct WAVs, 0.5-4 s, 16/44.1/48 kHz) through one {o.Model} encoder, " +
                               $"{o.Threads} threads, ExtractFiles batch 1; peak RSS per {WindowClips} clips after {WarmupClips} of warm-up ==");
-            // The raw forward runs first, before any encoder exists, so it sees the C allocator as the host left it:
-            // whatever the encoder sets process-wide must not make its own Extract slower than this.
             var audio = Bench.Audio(o.Seconds);
-            (Timing Time, Usage? Use) rawForward;
-            using (var model = Bench.BuildModel(o.Model))
-            using (var wave = tensor(audio).unsqueeze(0))
-                rawForward = Measure(() => Forward(model, wave), o.Warmup, o.Runs);
-            Bench.Settle();
-            Console.WriteLine($"  raw Wav2Vec2Model.forward, {Bench.F(o.Seconds, "0.#")} s, before any encoder: {Describe(rawForward)}");
             using var encoder = Bench.BuildEncoder(o.Model, o.Threads);
             // Each window's peak comes from the kernel (VmHWM, reset when the window starts), so it counts the
             // highest point of every forward pass; a settled RSS sampled between the idle heap trims lands anywhere
@@ -101,21 +93,29 @@ internal static class SoakBench
             Console.WriteLine($"  settled RSS at each window's end MiB (between idle heap trims, information): " + string.Join(", ", windows.Select(w => $"{w.Clips}: {Bench.F(w.Settled, "0")}")));
             foreach (var w in windows) Console.WriteLine($"    at {w.Clips}: {w.Heaps} MiB; {w.Use}");
 
-            // After the soak (the heap as a long run leaves it): Extract back to back, as a folder run calls it, then
-            // the raw forward of the encoder's own model (information: what the encoder's setting does to it).
+            // After the soak (the heap as a long run leaves it), Extract alternates with the raw forward of the same
+            // preset in a child process that never made an encoder, so it runs with the C allocator as the host left
+            // it, and both see the same moments of a shared machine's load.
             var extractRuns = new List<(Timing Time, Usage? Use)>();
+            var rawRuns = new List<(Timing Time, Usage? Use)>();
+            using (var child = ForwardChild.Start(o))
+                for (int round = 0; round < o.Warmup + o.Runs; round++)
+                {
+                    var f = child.Forward();
+                    var e = Measure(() => encoder.Extract(audio), 0, 1);
+                    if (round < o.Warmup) continue;
+                    rawRuns.Add(f);
+                    extractRuns.Add(e);
+                }
+            var rawForward = Join(rawRuns);
+            Console.WriteLine($"  raw Wav2Vec2Model.forward, {Bench.F(o.Seconds, "0.#")} s, in a process without an encoder: {Describe(rawForward)}");
             var forwardRuns = new List<(Timing Time, Usage? Use)>();
-            for (int run = 0; run < o.Warmup + o.Runs; run++)
-            {
-                var e = Measure(() => encoder.Extract(audio), 0, 1);
-                if (run >= o.Warmup) extractRuns.Add(e);
-            }
             using (var wave = tensor(audio).unsqueeze(0))
                 forwardRuns.Add(Measure(() => Forward(encoder.Model, wave), 0, o.Runs));
             var extract = Join(extractRuns);
             var forwardAfter = Join(forwardRuns);
-            Console.WriteLine($"  SpeechEncoder.Extract, {Bench.F(o.Seconds, "0.#")} s, after the soak: {Describe(extract)}");
-            Console.WriteLine($"  Wav2Vec2Model.forward of the encoder's model, after it: {Describe(forwardAfter)}");
+            Console.WriteLine($"  SpeechEncoder.Extract, {Bench.F(o.Seconds, "0.#")} s, after the soak, alternating with it: {Describe(extract)}");
+            Console.WriteLine($"  Wav2Vec2Model.forward of the encoder's model in this process, after them (information): {Describe(forwardAfter)}");
             verdicts.Check("soak: every clip extracted", failed == 0, $"{failed} failed");
             if (windows.Count >= 2)
             {
@@ -138,11 +138,78 @@ internal static class SoakBench
                 cpuRatio <= TargetExtractOverForward,
                 $"{Bench.F(cpuRatio, "0.00")}x CPU ({Bench.F(extract.Time.CpuMedian, "0.00")} vs {Bench.F(rawForward.Time.CpuMedian, "0.00")} s), " +
                 $"{Bench.F(wallRatio, "0.00")}x wall ({Bench.F(extract.Time.WallMedian, "0.00")} vs {Bench.F(rawForward.Time.WallMedian, "0.00")} s); " +
+                $"minor faults per pass {FaultsPerRun(extract)} vs {FaultsPerRun(rawForward)}; " +
                 $"forward after the encoder's setting {Bench.F(forwardAfter.Time.CpuMedian / rawForward.Time.CpuMedian, "0.00")}x CPU");
         }
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The argument that makes the benchmark a raw-forward child (see <see cref="ForwardChild"/>).</summary>
+    public const string ForwardChildCommand = "soak-forward-child";
+
+    /// <summary>Child side: builds the preset, runs the warm-up, then one timed forward per line read from stdin,
+    /// answering "FORWARD wall cpu user sys minorFaults majorFaults".</summary>
+    public static int ChildMain(string model, double seconds, int warmup)
+    {
+        var audio = Bench.Audio(seconds);
+        using var m = Bench.BuildModel(model);
+        using var wave = tensor(audio).unsqueeze(0);
+        for (int i = 0; i < warmup; i++) Forward(m, wave);
+        Console.WriteLine("READY");
+        while (Console.ReadLine() is not null)
+        {
+            var (time, use) = Measure(() => Forward(m, wave), 0, 1);
+            var u = use ?? new Usage(double.NaN, double.NaN, -1, -1);
+            Console.WriteLine(string.Join(' ', "FORWARD", Bench.F(time.Wall[0], "R"), Bench.F(time.Cpu[0], "R"), Bench.F(u.User, "R"), Bench.F(u.Sys, "R"),
+                u.MinorFaults.ToString(System.Globalization.CultureInfo.InvariantCulture), u.MajorFaults.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return 0;
+    }
+
+    /// <summary>Parent side of the raw-forward child.</summary>
+    private sealed class ForwardChild : IDisposable
+    {
+        private readonly Process process;
+
+        private ForwardChild(Process process) => this.process = process;
+
+        public static ForwardChild Start(BenchOptions o)
+        {
+            var psi = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            string self = Environment.ProcessPath!;
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+                psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+            psi.FileName = self;
+            foreach (var a in new[] { ForwardChildCommand, o.Model, Bench.F(o.Seconds, "R"), o.Warmup.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", o.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+                psi.ArgumentList.Add(a);
+            var child = new ForwardChild(Process.Start(psi)!);
+            child.Expect("READY");
+            return child;
+        }
+
+        public (Timing Time, Usage? Use) Forward()
+        {
+            process.StandardInput.WriteLine("go");
+            process.StandardInput.Flush();
+            var v = Expect("FORWARD ").Split(' ').Skip(1).Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            return (new Timing(new[] { v[0] }, new[] { v[1] }), double.IsNaN(v[2]) ? null : new Usage(v[2], v[3], (long)v[4], (long)v[5]));
+        }
+
+        private string Expect(string prefix)
+        {
+            while (process.StandardOutput.ReadLine() is { } line)
+                if (line.StartsWith(prefix, StringComparison.Ordinal)) return line;
+            throw new InvalidOperationException($"the raw-forward child ended without '{prefix.Trim()}' (exit {(process.HasExited ? process.ExitCode : -1)})");
+        }
+
+        public void Dispose()
+        {
+            process.StandardInput.Close();
+            if (!process.WaitForExit(60_000)) process.Kill();
+            process.Dispose();
         }
     }
 
@@ -165,6 +232,9 @@ internal static class SoakBench
     private static (Timing Time, Usage? Use) Join(List<(Timing Time, Usage? Use)> runs) =>
         (new Timing(runs.SelectMany(r => r.Time.Wall).ToArray(), runs.SelectMany(r => r.Time.Cpu).ToArray()),
          runs.Aggregate((Usage?)new Usage(0, 0, 0, 0), (sum, r) => sum is { } a && r.Use is { } b ? new Usage(a.User + b.User, a.Sys + b.Sys, a.MinorFaults + b.MinorFaults, a.MajorFaults + b.MajorFaults) : null));
+
+    private static string FaultsPerRun((Timing Time, Usage? Use) m) =>
+        m.Use is { } u ? (u.MinorFaults / m.Time.Wall.Length).ToString(System.Globalization.CultureInfo.InvariantCulture) : "n/a";
 
     private static string Describe((Timing Time, Usage? Use) m) =>
         $"median {Bench.F(m.Time.WallMedian, "0.000")} s wall, {Bench.F(m.Time.CpuMedian, "0.000")} s CPU ({Bench.Spread(m.Time.Wall)})" +
