@@ -156,6 +156,18 @@ internal static class Bench
         return SpeechEncoder.Load(path, new SpeechEncoderOptions { Threads = threads, DType = dtype });
     }
 
+    /// <summary>Starts this benchmark again as a child process with <paramref name="args"/>, its output redirected.</summary>
+    public static ProcessStartInfo SelfStartInfo(bool redirectInput, params string[] args)
+    {
+        var psi = new ProcessStartInfo { RedirectStandardInput = redirectInput, RedirectStandardOutput = true, RedirectStandardError = !redirectInput, UseShellExecute = false };
+        string self = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+        psi.FileName = self;
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     public static void CleanTemp()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");

@@ -178,13 +178,8 @@ internal static class SoakBench
 
         public static ForwardChild Start(BenchOptions o)
         {
-            var psi = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-            string self = Environment.ProcessPath!;
-            if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-                psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-            psi.FileName = self;
-            foreach (var a in new[] { ForwardChildCommand, o.Model, Bench.F(o.Seconds, "R"), o.Warmup.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", o.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-                psi.ArgumentList.Add(a);
+            var psi = Bench.SelfStartInfo(true, ForwardChildCommand, o.Model, Bench.F(o.Seconds, "R"),
+                o.Warmup.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", o.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var child = new ForwardChild(Process.Start(psi)!);
             child.Expect("READY");
             return child;
