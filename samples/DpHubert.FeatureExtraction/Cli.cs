@@ -1,8 +1,11 @@
 using System;
 using System.CommandLine;
 using System.IO;
+using System.Runtime.InteropServices;
+using System.Threading;
 using DpHubert.Audio;
 using DpHubert.Checkpoints;
+using DpHubert.Hub;
 using DpHubert.PyTorch;
 
 namespace DpHubert.FeatureExtraction;
@@ -27,6 +30,11 @@ internal static class Cli
         try
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled (a partial download is kept; the next run resumes it).");
+            return Cancelled;
         }
         catch (Exception e) when (IsUserError(e))
         {
@@ -54,6 +62,9 @@ internal static class Cli
         ("ExtractionOptions.ChunkOverlapSeconds", "--chunk-overlap"),
         ("ExtractionOptions.ChunkSeconds", "--chunk-seconds"),
         ("ExtractionOptions.BatchSize", "--batch-size"),
+        ("StreamOptions.BlockSeconds", "--block"),
+        ("StreamOptions.ContextSeconds", "--context"),
+        ("StreamOptions.LookaheadFrames", "--lookahead"),
         ("SpeechEncoderOptions.Threads", "--threads"),
         ("SpeechEncoderOptions.DType", "--dtype"),
         ("CheckpointReadOptions.ConfigPath", "--config"),
@@ -64,10 +75,33 @@ internal static class Cli
         ("Layer index ", "--layer "),
     };
 
+    /// <summary>Ctrl+C and SIGTERM cancel <paramref name="cancel"/> instead of ending the process, until the result is
+    /// disposed; a second Ctrl+C ends the process at once.</summary>
+    public static IDisposable CancelOnSignals(CancellationTokenSource cancel)
+    {
+        void OnSignal(PosixSignalContext context)
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+        }
+        return new Registrations(PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
+    }
+
+    private sealed record Registrations(IDisposable First, IDisposable Second) : IDisposable
+    {
+        public void Dispose()
+        {
+            First.Dispose();
+            Second.Dispose();
+        }
+    }
+
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException
-        or InvalidDataException or UnauthorizedAccessException;
+        or InvalidDataException or UnauthorizedAccessException or HubException;
 }
 
 /// <summary><c>--arch</c> and <c>--config</c>: the architecture of a checkpoint that does not carry its own, taken

@@ -7,6 +7,7 @@ using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
+using DpHubert.Audio;
 using DpHubert.Corpus;
 using DpHubert.Extraction;
 using DpHubert.IO;
@@ -15,20 +16,15 @@ using Spectre.Console;
 namespace DpHubert.FeatureExtraction;
 
 /// <summary>
-/// <c>dphubert extract --checkpoint FILE --input FILE.wav|DIR --output FILE.npy|DIR [--layer N|all] ...</c>:
+/// <c>dphubert extract --checkpoint FILE --input AUDIO|DIR --output FILE.npy|DIR [--layer N|all] ...</c>:
 /// a thin layer over <see cref="SpeechEncoder.ExtractFiles"/>.
 /// </summary>
 internal static class ExtractCommand
 {
-    private static readonly HashSet<string> OtherAudio = new(StringComparer.Ordinal)
-    {
-        ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".aif", ".aiff", ".webm",
-    };
-
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
-        var input = new Option<string>("--input") { Description = "Input WAV file, or a folder searched recursively for *.wav.", Required = true };
+        var source = CheckpointSource.Create("Checkpoint file or model folder.");
+        var input = new Option<string>("--input") { Description = "Input audio file (WAV, FLAC, MP3, Ogg Vorbis; M4A/AAC, Opus, WebM and more with ffmpeg on the PATH), or a folder searched recursively for audio files.", Required = true };
         var output = new Option<string>("--output") { Description = "Output .npy file; for a folder --input, the output folder (the tree is mirrored).", Required = true };
         var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
@@ -43,9 +39,9 @@ internal static class ExtractCommand
         var hints = CheckpointHintOptions.Create();
         var projection = new Option<bool>("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
         var units = new Option<string>("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
-        var command = new Command("extract", "Extract features from a WAV file or a folder of WAV files into float32 .npy files.")
+        var command = new Command("extract", "Extract features from an audio file or a folder of audio files into float32 .npy files.")
         {
-            checkpoint, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
+            source.Checkpoint, source.Model, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
             memoryLimit, hints.Arch, hints.Config, projection, units,
         };
         var corpus = new CorpusOptions();
@@ -73,7 +69,13 @@ internal static class ExtractCommand
             var corpusSettings = corpus.Parse(parse, isFolder, selection);
             var format = corpusSettings.Format;
 
-            using var encoder = SpeechEncoder.Load(parse.GetValue(checkpoint)!, new SpeechEncoderOptions
+            var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
+            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
+            {
+                named = preset;
+                selection = preset.Layers; // one layer, which every --format holds
+            }
+            using var encoder = SpeechEncoder.Load(checkpointPath, new SpeechEncoderOptions
             {
                 Threads = parse.GetValue(threads),
                 MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb
@@ -103,16 +105,13 @@ internal static class ExtractCommand
                 {
                     if (!beQuiet) Console.Error.WriteLine($"note: not following '{link}': it is '{real}', a folder this run already reads.");
                 });
-                int otherAudio = files.Count(f => OtherAudio.Contains(Path.GetExtension(f).ToLowerInvariant()));
-                if (otherAudio > 0)
-                    Console.Error.WriteLine($"note: skipping {otherAudio} non-WAV audio file(s) under '{inputPath}' (only .wav is read; convert with e.g. sox or ffmpeg).");
                 jobs = files
-                    .Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wave", StringComparison.OrdinalIgnoreCase))
+                    .Where(AudioReader.HasAudioExtension)
                     .Order(StringComparer.Ordinal)
                     .Select(f => (f, format.OutputName(Path.Combine(outputPath, Path.GetRelativePath(root, f)))))
                     .ToList();
                 if (jobs.Count == 0)
-                    throw new ArgumentException($"no .wav files found under '{inputPath}'.");
+                    throw new ArgumentException($"no audio files ({string.Join(" ", AudioReader.Extensions)}) found under '{inputPath}'.");
                 // A FIFO named .wav would block the run forever when opened; such entries fail without being opened.
                 var regular = jobs.ToLookup(j => FileKinds.IsRegularOrUnknown(j.In));
                 notRegular = regular[false].Select(j => j.In).ToList();
@@ -184,14 +183,7 @@ internal static class ExtractCommand
         // Ctrl+C / SIGTERM: stop between files and forward passes, keep what is written, say what was not done.
         // A second Ctrl+C ends the process at once.
         using var cancel = new CancellationTokenSource();
-        void OnSignal(PosixSignalContext context)
-        {
-            if (cancel.IsCancellationRequested) return;
-            context.Cancel = true;
-            cancel.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = Cli.CancelOnSignals(cancel);
         var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options, cancel.Token);
         bool cancelled = false;
         try

@@ -13,18 +13,19 @@ internal static class InfoCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file or model folder.", Required = true };
+        var source = CheckpointSource.Create("Checkpoint file or model folder.");
         var hints = CheckpointHintOptions.Create();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
         var verbose = new Option<bool>("--verbose") { Description = "Also print the checkpoint load report." };
         var command = new Command("info", "Describe a checkpoint: architecture, per-layer heads and sizes, parameter counts.")
         {
-            checkpoint, hints.Arch, hints.Config, json, verbose,
+            source.Checkpoint, source.Model, hints.Arch, hints.Config, json, verbose,
         };
         command.SetAction(parse =>
         {
             var options = hints.Read(parse);
-            var (model, report) = CheckpointLoader.LoadModel(parse.GetValue(checkpoint)!, null, options);
+            var (path, named, _) = source.Resolve(parse, parse.GetValue(json));
+            var (model, report) = CheckpointLoader.LoadModel(path, null, options);
             using var _ = model;
             if (parse.GetValue(verbose)) Console.Error.WriteLine(report);
             var c = model.Config;
@@ -45,7 +46,7 @@ internal static class InfoCommand
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
-                    checkpoint = parse.GetValue(checkpoint),
+                    checkpoint = named,
                     format = report.Format.ToString(),
                     architecture = kind,
                     parameters,
@@ -56,7 +57,7 @@ internal static class InfoCommand
                 return Cli.Ok;
             }
             var inv = CultureInfo.InvariantCulture;
-            Console.WriteLine($"checkpoint: {parse.GetValue(checkpoint)}");
+            Console.WriteLine($"checkpoint: {named}");
             Console.WriteLine($"format: {report.Format}");
             Console.WriteLine($"architecture: {kind}");
             Console.WriteLine($"extractor: {(c.ExtractorMode == ExtractorMode.GroupNorm ? "group_norm" : "layer_norm")}, conv bias {c.ExtractorConvBias.ToString().ToLowerInvariant()}, conv layers " +

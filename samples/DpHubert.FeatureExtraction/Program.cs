@@ -10,4 +10,6 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(PruneCommand.Create());
 root.Subcommands.Add(ConvertCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(StreamCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 return Cli.Run(root, args);

@@ -128,8 +128,16 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         return stack(rows);
     }
 
+    /// <summary>Conv features [batch, frames, C] to <see cref="forward(Tensor, Tensor?)"/>'s output: the encoder, then the
+    /// aux head if any. The features stay the caller's.</summary>
+    internal Tensor Encode(Tensor features, Tensor? frameLengths)
+    {
+        var y = encoder.call(features, frameLengths);
+        return aux is null ? y : Scopes.Replace(y, aux.call(y), features);
+    }
+
     // Waveform to conv features [batch, frames, C] and frame counts; the normalized wave is freed once used.
-    private (Tensor Features, Tensor? Lengths) ConvFeatures(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
+    internal (Tensor Features, Tensor? Lengths) ConvFeatures(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
     {
         var x = PrepareWaveforms(waveforms, lengths);
         var (features, frames) = semantics == BatchSemantics.PerItem && lengths is not null && Config.ExtractorMode == ExtractorMode.GroupNorm
@@ -212,8 +220,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         CheckInput(waveforms, lengths);
         using var scope = NewDisposeScope();
         var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
-        x = Scopes.Replace(x, encoder.call(x, len), waveforms);
-        if (aux is not null) x = Scopes.Replace(x, aux.call(x), waveforms);
+        x = Scopes.Replace(x, Encode(x, len), waveforms);
         Scopes.Keep(scope, x, len);
         return (x, len);
     }

@@ -186,21 +186,23 @@ public static class AudioPreprocessor
         return tensor(output, outShape).to(waveform.dtype, waveform.device).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Reads a WAV file, mixes it to mono and resamples it to <see cref="TargetSampleRate"/>.</summary>
-    /// <param name="path">The WAV file.</param>
+    /// <summary>Reads an audio file (any format <see cref="AudioReader"/> reads: WAV, FLAC, MP3, Ogg Vorbis, and more
+    /// with ffmpeg), mixes it to mono and resamples it to <see cref="TargetSampleRate"/>.</summary>
+    /// <param name="path">The audio file.</param>
     /// <returns>The 16 kHz mono waveform.</returns>
     /// <exception cref="AudioFormatException">The file cannot be decoded, or its sample rate is outside
     /// <see cref="MinSampleRate"/>..<see cref="MaxSampleRate"/>.</exception>
-    public static float[] LoadMono16k(string path) => ToMono16k(WavReader.Read(path), $"WAV '{path}'", path);
+    public static float[] LoadMono16k(string path) => ToMono16k(AudioReader.Read(path), $"audio '{path}'", path);
 
-    /// <summary>Reads WAV data from a stream, mixes it to mono and resamples it to <see cref="TargetSampleRate"/>.</summary>
-    /// <param name="stream">The WAV data; it is left open.</param>
-    /// <param name="name">A name for error messages.</param>
+    /// <summary>Reads audio of any format <see cref="AudioReader"/> reads from a stream, mixes it to mono and resamples
+    /// it to <see cref="TargetSampleRate"/>.</summary>
+    /// <param name="stream">The audio data; it is left open.</param>
+    /// <param name="name">A name for error messages (its extension helps where the content does not say).</param>
     /// <returns>The 16 kHz mono waveform.</returns>
     /// <exception cref="AudioFormatException">The data cannot be decoded, or its sample rate is outside
     /// <see cref="MinSampleRate"/>..<see cref="MaxSampleRate"/>.</exception>
     public static float[] LoadMono16k(Stream stream, string? name = null) =>
-        ToMono16k(WavReader.Read(stream, name), name is null ? "WAV stream" : $"WAV '{name}'", name);
+        ToMono16k(AudioReader.Read(stream, name), name is null ? "audio stream" : $"audio '{name}'", name);
 
     /// <summary>Mixes a clip to mono, then resamples it to <see cref="TargetSampleRate"/>.</summary>
     /// <param name="clip">The audio.</param>
@@ -265,7 +267,7 @@ public static class AudioPreprocessor
     /// time, this keeps the many small libtorch calls that build it, each a chance for TorchSharp's scalar race, off
     /// the per-clip path. Callers get a fresh handle to the same storage, which they may dispose.
     /// </summary>
-    private static (Tensor Kernel, int Width) CachedKernel(int orig, int next, ScalarType dtype, Device device)
+    internal static (Tensor Kernel, int Width) CachedKernel(int orig, int next, ScalarType dtype, Device device)
     {
         var key = (orig, next, dtype, device.ToString());
         if (!Kernels.TryGetValue(key, out var entry))
@@ -319,7 +321,7 @@ public static class AudioPreprocessor
         }
     }
 
-    private static int Gcd(int a, int b)
+    internal static int Gcd(int a, int b)
     {
         while (b != 0)
         {

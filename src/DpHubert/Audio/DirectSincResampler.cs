@@ -32,17 +32,46 @@ internal static class DirectSincResampler
         long n = input.Length;
         if (output.Length != OutputLength(n, fromRate, toRate))
             throw new ArgumentException($"output holds {output.Length} samples, expected {OutputLength(n, fromRate, toRate)}", nameof(output));
-        double s = Rolloff * Math.Min(fromRate, toRate) / fromRate;  // kernel argument per input sample
-        double half = LowpassFilterWidth / s;                         // taps reach this far (input samples) each side
-        double step = Math.PI * s, cosStep = Math.Cos(step), sinStep = Math.Sin(step);
-        double wStep = step / LowpassFilterWidth, cosW = Math.Cos(wStep), sinW = Math.Sin(wStep);
-        for (long o = 0; o < output.Length; o++)
+        var filter = new Filter(fromRate, toRate);
+        for (long o = 0; o < output.Length; o++) output[(int)o] = T.CreateTruncating(filter.Output(input, 0, n, o));
+    }
+
+    /// <summary>The filter for one rate pair; <see cref="Output{T}"/> computes one output sample from any window of the
+    /// input that holds its taps, so a stream gives exactly the whole-input values.</summary>
+    internal readonly struct Filter
+    {
+        private readonly int fromRate, toRate;
+        private readonly double s, half, cosStep, sinStep, cosW, sinW;
+
+        public Filter(int fromRate, int toRate)
+        {
+            this.fromRate = fromRate;
+            this.toRate = toRate;
+            s = Rolloff * Math.Min(fromRate, toRate) / fromRate;  // kernel argument per input sample
+            half = LowpassFilterWidth / s;                         // taps reach this far (input samples) each side
+            double step = Math.PI * s, wStep = step / LowpassFilterWidth;
+            (cosStep, sinStep, cosW, sinW) = (Math.Cos(step), Math.Sin(step), Math.Cos(wStep), Math.Sin(wStep));
+        }
+
+        /// <summary>The first and last input sample output <paramref name="o"/> reads when the input is long enough.</summary>
+        public (long First, long Last) Taps(long o)
         {
             long num = o * fromRate;             // exact: o < 2^40 and fromRate < 2^21 for the supported rates
             long q = num / toRate;
             double frac = (double)(num % toRate) / toRate;
-            long lo = Math.Max(0, (long)Math.Floor(q + frac - half) + 1);
-            long hi = Math.Min(n - 1, (long)Math.Ceiling(q + frac + half) - 1);
+            return (Math.Max(0, (long)Math.Floor(q + frac - half) + 1), (long)Math.Ceiling(q + frac + half) - 1);
+        }
+
+        /// <summary>Output sample <paramref name="o"/> (before rounding to the output type) of an input of
+        /// <paramref name="length"/> samples, of which <paramref name="input"/> holds those from <paramref name="offset"/>.</summary>
+        public double Output<T>(ReadOnlySpan<T> input, long offset, long length, long o)
+            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            long num = o * fromRate;
+            long q = num / toRate;
+            double frac = (double)(num % toRate) / toRate;
+            var (lo, last) = Taps(o);
+            long hi = Math.Min(length - 1, last);
             double acc = 0;
             if (lo <= hi)
             {
@@ -57,13 +86,13 @@ internal static class DirectSincResampler
                     {
                         double pt = Math.PI * t;
                         double sinc = Math.Abs(pt) < 1e-9 ? 1.0 : sn / pt;
-                        acc += double.CreateTruncating(input[(int)i]) * sinc * (0.5 + 0.5 * wc);
+                        acc += double.CreateTruncating(input[(int)(i - offset)]) * sinc * (0.5 + 0.5 * wc);
                     }
                     (sn, cs) = (sn * cosStep + cs * sinStep, cs * cosStep - sn * sinStep);
                     (wc, ws) = (wc * cosW - ws * sinW, ws * cosW + wc * sinW);
                 }
             }
-            output[(int)o] = T.CreateTruncating(acc * s);
+            return acc * s;
         }
     }
 }

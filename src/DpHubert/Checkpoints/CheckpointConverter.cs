@@ -13,7 +13,7 @@ namespace DpHubert.Checkpoints;
 public static class CheckpointConverter
 {
     /// <summary>
-    /// Reads <paramref name="input"/> (any format <see cref="CheckpointLoader.Read"/> accepts), validates it by building
+    /// Reads <paramref name="input"/> (any format <see cref="CheckpointLoader.Read(string, CheckpointReadOptions)"/> accepts), validates it by building
     /// the model and loading it strictly, then writes <paramref name="output"/>: <c>.pth</c> / <c>.pt</c> → DPHuBERT
     /// layout (<see cref="CheckpointWriter.SaveDpHubert(string, Wav2Vec2Config, IEnumerable{KeyValuePair{string, Tensor}}, StateDict?, StateDict?)"/>),
     /// <c>.safetensors</c> → safetensors + <c>&lt;name&gt;.json</c>. The written state_dict is the model's (so it

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Config;
+using DpHubert.Hub;
 using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -46,7 +47,7 @@ public static class CheckpointLoader
     /// parameters take over the memory of the checkpoint's float32 CPU tensors, so change neither afterwards
     /// expecting the other to stay as it was (disposing the checkpoint is fine).
     /// </summary>
-    /// <param name="checkpoint">A checkpoint from <see cref="Read"/>.</param>
+    /// <param name="checkpoint">A checkpoint from <see cref="Read(string, CheckpointReadOptions)"/>.</param>
     /// <param name="device">Target device (CPU when null).</param>
     public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null)
     {
@@ -77,12 +78,15 @@ public static class CheckpointLoader
     /// renamed by the format's table (<see cref="KeyMaps"/>) and everything done is recorded in
     /// <see cref="ModelCheckpoint.Report"/>.
     /// </summary>
-    /// <param name="path">The file or folder.</param>
+    /// <param name="path">The file or folder, or a model on the Hugging Face Hub, <c>hf://ORG/REPO[@REVISION][/PATH]</c>
+    /// (fetched into the huggingface_hub cache first, by <see cref="CheckpointReadOptions.Hub"/>'s settings).</param>
     /// <param name="options">Format hints.</param>
+    /// <exception cref="HubException">A Hub reference that could not be fetched.</exception>
     public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
+        if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options);
         if (Directory.Exists(path)) return HuggingFaceFormat.ReadFolder(path, options);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFormat.Read(path, options);
@@ -91,6 +95,23 @@ public static class CheckpointLoader
         var checkpoint = FromPickle(root, path, options);
         checkpoint.Report.Ignored.AddRange(ignored);
         return checkpoint;
+    }
+
+    /// <summary>Reads a model from the Hugging Face Hub (or the cache): a checkpoint file in a repository, or a
+    /// repository that is a model folder (only config.json, preprocessor_config.json and one weight layout are
+    /// fetched). For progress and cancellation, fetch with <see cref="HubClient.DownloadModelAsync"/> and read the
+    /// path it returns.</summary>
+    /// <param name="reference">The repository, revision and optional file.</param>
+    /// <param name="options">Format hints and <see cref="CheckpointReadOptions.Hub"/>.</param>
+    /// <exception cref="HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
+    public static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        options ??= new CheckpointReadOptions();
+        string local;
+        using (var hub = new HubClient(options.Hub))
+            local = hub.DownloadModel(reference);
+        return Read(local, options);
     }
 
     private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>
@@ -116,4 +137,8 @@ public sealed record CheckpointReadOptions
 
     /// <summary>A DPHuBERT config JSON file for a bare state_dict or safetensors file.</summary>
     public string? ConfigPath { get; init; }
+
+    /// <summary>How <c>hf://</c> checkpoints are fetched (null: endpoint, token, cache and offline mode from the
+    /// environment, as huggingface_hub reads them).</summary>
+    public HubOptions? Hub { get; init; }
 }

@@ -8,6 +8,7 @@ using DpHubert.Audio;
 using DpHubert.Checkpoints;
 using DpHubert.Modules;
 using DpHubert.PyTorch;
+using DpHubert.Streaming;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -186,12 +187,24 @@ public sealed class SpeechEncoder : IDisposable
     /// <summary>Whether outputs go through the checkpoint's optional projection.</summary>
     public bool ProjectsOutputs => projection is not null;
 
-    /// <summary>Loads a checkpoint (any supported format: file or folder).</summary>
-    /// <param name="checkpoint">Path.</param>
+    /// <summary>The projection applied to every output, or null.</summary>
+    internal FinalProjection? Projection => projection;
+
+    /// <summary>Opens a stream that turns audio pushed block by block into the frames that became final (live voice
+    /// conversion); see <see cref="SpeechStream"/>. Streams share this encoder and may run on different threads.</summary>
+    /// <param name="options">Block, context, lookahead and output selection (null: the defaults).</param>
+    /// <exception cref="ArgumentException">An option out of range or a layer past the last layer.</exception>
+    public SpeechStream OpenStream(StreamOptions? options = null) => new(this, options ?? new StreamOptions());
+
+    /// <summary>Loads a checkpoint (any supported format: file or folder, or <c>hf://ORG/REPO[@REVISION][/PATH]</c> on the
+    /// Hugging Face Hub, fetched into huggingface_hub's cache by <see cref="SpeechEncoderOptions.Checkpoint"/>'s
+    /// <see cref="CheckpointReadOptions.Hub"/> settings; <see cref="DpHubert.Hub.KnownModels"/> has the well-known ones).</summary>
+    /// <param name="checkpoint">Path or Hub reference.</param>
     /// <param name="options">Device, dtype, threads.</param>
     /// <exception cref="ArgumentException">CUDA unavailable or past the last device, or float16 on the CPU.</exception>
     /// <exception cref="FileNotFoundException">No such checkpoint.</exception>
     /// <exception cref="CheckpointFormatException">Not a readable checkpoint.</exception>
+    /// <exception cref="DpHubert.Hub.HubException">A Hub reference that could not be fetched.</exception>
     public static SpeechEncoder Load(string checkpoint, SpeechEncoderOptions? options = null)
     {
         options ??= new SpeechEncoderOptions();
@@ -593,7 +606,7 @@ public sealed class SpeechEncoder : IDisposable
     }
 
     /// <summary>Marks a forward pass as running until the lease is disposed; refuses once <see cref="Dispose"/> began.</summary>
-    private Lease Use()
+    internal Lease Use()
     {
         lock (gate)
         {
@@ -603,7 +616,7 @@ public sealed class SpeechEncoder : IDisposable
         return new Lease(this);
     }
 
-    private readonly struct Lease(SpeechEncoder owner) : IDisposable
+    internal readonly struct Lease(SpeechEncoder owner) : IDisposable
     {
         public void Dispose()
         {

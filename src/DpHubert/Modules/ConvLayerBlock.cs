@@ -82,16 +82,24 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
             using (var back = cf.transpose(1, 2))
                 return (back.contiguous(), len);
         }
-        var input = x;
-        x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
+        var y = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
+        return (ActivateChannelsLast(y, owned: true), NewLengths(length));
+    }
+
+    /// <summary>What follows the convolution (norm, GELU, channel mask) on its channels-last output [batch, frames, C];
+    /// frees <paramref name="convOutput"/> when <paramref name="owned"/>.</summary>
+    internal Tensor ActivateChannelsLast(Tensor convOutput, bool owned)
+    {
+        var x = convOutput;
+        Tensor? input = owned ? null : convOutput;
         if (layer_norm is not null) x = Scopes.Replace(x, NormChannelsLast(layer_norm, x), input);
-        x = Scopes.Gelu(x, owned: true);
+        x = Scopes.Gelu(x, owned: !ReferenceEquals(x, input));
         if (hard_concrete is not null)
         {
             using var mask = hard_concrete.forward();
             x = Scopes.Replace(x, x * mask, input);
         }
-        return (x, NewLengths(length));
+        return x;
     }
 
     // libtorch's conv1d on [batch, channels, frames], as the original.

@@ -143,7 +143,7 @@ public class ExtractCliTests(ITestOutputHelper output)
         WavWriter.WriteFloat32(Path.Combine(inDir, "speaker1", "deep", "b.WAV"), speech[..12000], 16000);
         WavWriter.WritePcm16(Path.Combine(inDir, "speaker2", "c.wav"), speech, 22050, 2);
         File.WriteAllText(Path.Combine(inDir, "speaker2", "notes.txt"), "ignored: not a .wav");
-        File.WriteAllText(Path.Combine(inDir, "speaker2", "song.flac"), "skipped with a note");
+        File.WriteAllText(Path.Combine(inDir, "speaker2", "song.flac"), "read as FLAC by its extension, and refused");
         File.WriteAllText(Path.Combine(inDir, "speaker2", "garbage.wav"), "this is not a wav file at all");
         var full = File.ReadAllBytes(Path.Combine(inDir, "speaker1", "a.wav"));
         File.WriteAllBytes(Path.Combine(inDir, "truncated.wav"), full[..(full.Length / 2)]);
@@ -153,12 +153,12 @@ public class ExtractCliTests(ITestOutputHelper output)
 
         var r = Run("extract", "--checkpoint", Checkpoint, "--input", inDir, "--output", outDir, "--batch-size", "2");
         r.ExitCode.Should().Be(1, r.ToString());
-        foreach (var bad in new[] { "garbage.wav", "truncated.wav", "tiny.wav", "adpcm.wav" }) r.StdErr.Should().Contain(bad);
+        foreach (var bad in new[] { "garbage.wav", "truncated.wav", "tiny.wav", "adpcm.wav", "song.flac" }) r.StdErr.Should().Contain(bad);
         r.StdErr.Should().Contain("0x0002", "an unsupported encoding names its format tag");
         r.StdErr.Should().MatchRegex(@"declares \d+ bytes but only \d+ bytes", "a truncated file says expected vs found bytes");
         r.StdErr.Should().Contain("100 samples").And.Contain("receptive field is 400 samples");
-        r.StdOut.Should().Contain("3 written, 4 failed");
-        r.StdErr.Should().Contain("skipping 1 non-WAV audio file");
+        r.StdOut.Should().Contain("3 written, 5 failed");
+        r.StdErr.Should().Contain("not a FLAC stream");
         Directory.GetFiles(outDir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(outDir, f).Replace('\\', '/'))
             .Order().Should().Equal("speaker1/a.npy", "speaker1/deep/b.npy", "speaker2/c.npy");
         ReadNpy(Path.Combine(outDir, "speaker1", "deep", "b.npy")).Shape.Should().Equal(37, 48);
@@ -341,7 +341,7 @@ public class ExtractCliTests(ITestOutputHelper output)
         Directory.CreateDirectory(empty);
         var none = Run("extract", "--checkpoint", Checkpoint, "--input", empty, "--output", Path.Combine(dir, "o"));
         none.ExitCode.Should().Be(2);
-        none.StdErr.Should().Contain("no .wav files");
+        none.StdErr.Should().Contain("no audio files");
         var fileOut = Run("extract", "--checkpoint", Checkpoint, "--input", empty, "--output", broken);
         fileOut.ExitCode.Should().Be(2);
         fileOut.StdErr.Should().Contain("must be a folder");
