@@ -312,6 +312,10 @@ public sealed class SpeechEncoder : IDisposable
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
     }
 
+    /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> inputs of <paramref name="samples"/> samples.</summary>
+    internal long EstimatePassBytes(int batch, long samples) =>
+        ForwardMemory.EstimateBytes(model.Config, batch, samples, DType == ScalarType.Float32 ? 4 : 2);
+
     /// <summary>Throws an <see cref="InsufficientMemoryException"/> before allocating when a CPU forward pass over
     /// <paramref name="batch"/> inputs of <paramref name="samples"/> samples would not fit in memory.</summary>
     /// <returns>The pass's estimated peak bytes (0 off the CPU).</returns>
@@ -320,7 +324,7 @@ public sealed class SpeechEncoder : IDisposable
         BeforeForward?.Invoke(batch, samples);
         if (Device.type != DeviceType.CPU) return 0; // CUDA reports its own out-of-memory error, caught per input
         int elementBytes = DType == ScalarType.Float32 ? 4 : 2;
-        long need = ForwardMemory.EstimateBytes(model.Config, batch, samples, elementBytes);
+        long need = EstimatePassBytes(batch, samples);
         if (memoryLimit is null && need < 256L << 20) return need; // small passes: skip reading /proc/meminfo
         long available = memoryLimit ?? ForwardMemory.AvailableBytes();
         if (need > available) throw ForwardMemory.TooLong(model.Config, batch, samples, elementBytes, need, available);

@@ -206,4 +206,16 @@ public sealed class NativeHeapEncoderTests
         encoder.ExtractBatch(new[] { new float[8000], new float[12000] }, LayerSelection.Final, batchSize: 2);
         NativeHeap.Policy.PassesEnded.Should().Be(before + 2);
     }
+
+    [Fact]
+    public void A_streams_passes_reach_the_trim_policy()
+    {
+        using var encoder = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
+        using var stream = encoder.OpenStream();
+        long before = NativeHeap.Policy.PassesEnded;
+        var speech = new float[32000];
+        for (int i = 0; i < speech.Length; i++) speech[i] = MathF.Sin(i * 0.05f) * 0.3f;
+        stream.Push(speech, 16000);
+        NativeHeap.Policy.PassesEnded.Should().BeGreaterThan(before);
+    }
 }
