@@ -101,7 +101,7 @@ internal static class Cli
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException
-        or InvalidDataException or UnauthorizedAccessException or HubException;
+        or InvalidDataException or UnauthorizedAccessException or HubException or KernelCheckException;
 }
 
 /// <summary><c>--arch</c> and <c>--config</c>: the architecture of a checkpoint that does not carry its own, taken

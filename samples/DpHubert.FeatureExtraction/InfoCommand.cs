@@ -5,6 +5,7 @@ using System.Linq;
 using System.Text.Json;
 using DpHubert.Checkpoints;
 using DpHubert.Config;
+using DpHubert.Extraction;
 
 namespace DpHubert.FeatureExtraction;
 
@@ -31,6 +32,8 @@ internal static class InfoCommand
             var c = model.Config;
             long parameters = model.NumParameters();
             double getNumParams = model.GetNumParams();
+            // Whether this machine's native kernels compute this model's operations right (CPU, float32).
+            var check = KernelCheck.Run(model);
             var layers = Enumerable.Range(0, c.EncoderNumLayers).Select(i => new
             {
                 index = i,
@@ -53,6 +56,26 @@ internal static class InfoCommand
                     get_num_params = getNumParams,
                     config = JsonDocument.Parse(c.ToJson()).RootElement,
                     layers,
+                    kernel_check = new
+                    {
+                        summary = check.Summary,
+                        skipped = check.Skipped,
+                        elapsed_ms = check.Elapsed.TotalMilliseconds,
+                        onednn_enabled = check.OneDnnEnabled,
+                        onednn_turned_off = check.OneDnnTurnedOff,
+                        entries = check.Entries.Select(e => new
+                        {
+                            operation = e.Operation,
+                            dtype = e.DType.ToString().ToLowerInvariant(),
+                            path = e.Path,
+                            sites = e.Sites,
+                            error = e.Error,
+                            tolerance = e.Tolerance,
+                            cached = e.Cached,
+                            wrong_error = e.WrongError,
+                            routed_to = e.RoutedTo,
+                        }).ToArray(),
+                    },
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return Cli.Ok;
             }
@@ -73,6 +96,7 @@ internal static class InfoCommand
             }
             Console.WriteLine($"parameters: {parameters.ToString(inv)}");
             Console.WriteLine($"get_num_params: {getNumParams.ToString("R", inv)}");
+            Console.WriteLine(check);
             return Cli.Ok;
         });
         return command;

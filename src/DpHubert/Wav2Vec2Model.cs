@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using DpHubert.Config;
 using DpHubert.Modules;
 using TorchSharp;
@@ -68,6 +69,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         this.encoder = encoder;
         this.aux = aux;
         RegisterComponents();
+        OneDnn.ApplyEnvironmentOnce();
     }
 
     /// <summary>The architecture (updated by <see cref="Prune"/>).</summary>
@@ -82,7 +84,12 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <summary>Sets how every convolution of the feature extractor is computed (<see cref="FeatureExtractor.SetPath"/>);
     /// <see cref="ConvolutionPath.Gemm"/> is the default.</summary>
     /// <param name="path">The path.</param>
-    public void SetConvolutionPath(ConvolutionPath path) => feature_extractor.SetPath(path);
+    /// <remarks>The kernel self-check runs again before the next pass, for the new path.</remarks>
+    public void SetConvolutionPath(ConvolutionPath path)
+    {
+        feature_extractor.SetPath(path);
+        lock (checkGate) kernelCheck = null;
+    }
 
     /// <summary>The encoder.</summary>
     public Encoder Encoder => encoder;
@@ -218,12 +225,44 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     public (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
     {
         CheckInput(waveforms, lengths);
+        EnsureKernelsChecked();
         using var scope = NewDisposeScope();
         var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
         x = Scopes.Replace(x, Encode(x, len), waveforms);
         Scopes.Keep(scope, x, len);
         return (x, len);
     }
+
+    /// <summary>What the kernel self-check found for the device and dtype this model last ran on (see
+    /// <see cref="DpHubert.KernelCheck"/>), or null before its first forward pass in eval mode.</summary>
+    public KernelCheckReport? KernelCheck => Volatile.Read(ref kernelCheck)?.Report;
+
+    /// <summary>Runs the kernel self-check unless it already ran for this model's current device and dtype (in eval
+    /// mode only: a training pass samples its masks, so it has no fixed reference). The forward methods call it first;
+    /// thread-safe.</summary>
+    /// <param name="mode">On, Off or Force (the environment's <c>DPHUBERT_KERNEL_CHECK</c> overrides it).</param>
+    /// <returns>The report, or null in training mode.</returns>
+    /// <exception cref="KernelCheckException">A kernel that is wrong with every fallback.</exception>
+    public KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode = KernelCheckMode.On) => EnsureKernelsChecked(mode, null, null);
+
+    internal KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode, KernelCheck.FaultInjector? faults, FinalProjection? projection)
+    {
+        if (training) return null;
+        var state = (Device.type, DType);
+        if (Volatile.Read(ref kernelCheck) is { } done && done.State == state) return done.Report;
+        lock (checkGate)
+        {
+            if (kernelCheck is { } again && again.State == state) return again.Report;
+            var report = DpHubert.KernelCheck.RunCore(this, mode, faults, projection);
+            Volatile.Write(ref kernelCheck, new CheckedState(state, report));
+            return report;
+        }
+    }
+
+    private sealed record CheckedState((DeviceType Device, ScalarType DType) State, KernelCheckReport Report);
+
+    private readonly object checkGate = new();
+    private CheckedState? kernelCheck;
 
     /// <summary>Features of every layer (no aux head, no final LayerNorm of pre-norm models).</summary>
     /// <param name="waveforms">[batch, samples].</param>
@@ -237,6 +276,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         CheckInput(waveforms, lengths);
         if (numLayers is { } n && (n <= 0 || n > NumLayers))
             throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {NumLayers}.");
+        EnsureKernelsChecked();
         using var scope = NewDisposeScope();
         var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
         var layers = encoder.ExtractFeatures(x, len, numLayers);
@@ -280,6 +320,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     public Wav2Vec2Config Prune()
     {
         eval();
+        lock (checkGate) kernelCheck = null; // new shapes: checked again before the next pass
         using var scope = NewDisposeScope();
         var (convConfig, index) = feature_extractor.Prune();
         var t = encoder.Prune(index);

@@ -107,6 +107,14 @@ public sealed record SpeechEncoderOptions
     /// before anything is allocated. Null: the memory available when the pass starts (Linux MemAvailable, bounded by
     /// the GC's container-aware limit).</summary>
     public long? MemoryLimitBytes { get; init; }
+
+    /// <summary>The kernel self-check before the first forward pass (<see cref="DpHubert.KernelCheck"/>): on (default,
+    /// each configuration once per process), off, or force (again even if verified); the environment variable
+    /// <c>DPHUBERT_KERNEL_CHECK</c> overrides it.</summary>
+    public KernelCheckMode KernelCheck { get; init; } = KernelCheckMode.On;
+
+    /// <summary>Test hook: configurations the kernel check must treat as wrong.</summary>
+    internal DpHubert.KernelCheck.FaultInjector? KernelFaults { get; init; }
 }
 
 /// <summary>
@@ -143,7 +151,7 @@ public sealed record SpeechEncoderOptions
 ///     if (f.Succeeded) Npy.WriteFloat32(Path.ChangeExtension(f.Path, ".npy"), f.Features!.Data, f.Features.Shape);
 /// </code>
 /// </example>
-public sealed class SpeechEncoder : IDisposable
+public sealed partial class SpeechEncoder : IDisposable
 {
     private readonly Wav2Vec2Model model;
     private readonly FinalProjection? projection;
@@ -153,8 +161,9 @@ public sealed class SpeechEncoder : IDisposable
     private bool disposed;
 
     private SpeechEncoder(Wav2Vec2Model model, LoadReport report, Device device, ScalarType dtype, long? memoryLimit,
-        FinalProjection? projection, SpeechUnits? units)
+        FinalProjection? projection, SpeechUnits? units, KernelCheckReport kernelCheck)
     {
+        KernelCheck = kernelCheck;
         this.model = model;
         this.projection = projection;
         Units = units;
@@ -171,6 +180,10 @@ public sealed class SpeechEncoder : IDisposable
 
     /// <summary>The model (eval mode).</summary>
     public Wav2Vec2Model Model => model;
+
+    /// <summary>What the kernel self-check at load found: each native operation configuration checked, any that was
+    /// wrong and the verified path it was routed to, and how long it took.</summary>
+    public KernelCheckReport KernelCheck { get; }
 
     /// <summary>What loading the checkpoint did.</summary>
     public LoadReport Report { get; }
@@ -222,26 +235,31 @@ public sealed class SpeechEncoder : IDisposable
         var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw new ArgumentException(
             $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
             + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
-        Wav2Vec2Model model;
+        Wav2Vec2Model? model = null;
+        KernelCheckReport check;
         try
         {
             if (proj is not null && proj.InFeatures != read.Config.EncoderEmbedDim)
                 throw new ArgumentException($"the projection of {checkpoint} takes {proj.InFeatures} features, the model gives {read.Config.EncoderEmbedDim}.");
             model = CheckpointLoader.BuildModel(read, device);
+            if (dtype != ScalarType.Float32) model.to(dtype);
+            check = model.EnsureKernelsChecked(options.KernelCheck, options.KernelFaults, proj)!;
         }
         catch
         {
+            model?.Dispose();
             proj?.Dispose();
             throw;
         }
-        if (dtype != ScalarType.Float32) model.to(dtype);
-        return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units);
+        return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units, check);
     }
 
-    /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
-    /// <param name="path">The WAV file.</param>
+    /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg
+    /// (<see cref="AudioReader"/>); any channel count and rate, mixed to mono and resampled to 16 kHz.</summary>
+    /// <param name="path">The audio file.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    /// <exception cref="AudioFormatException">The file cannot be decoded (named in the message).</exception>
     public FeatureArray ExtractFile(string path, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -250,17 +268,47 @@ public sealed class SpeechEncoder : IDisposable
         return Extract(samples, layers);
     }
 
-    /// <summary>Features of WAV data in a stream.</summary>
-    /// <param name="stream">WAV bytes.</param>
+    /// <summary>Features of audio in a stream, any format <see cref="AudioReader"/> reads; the same as
+    /// <see cref="Extract(Stream, string?, LayerSelection, CancellationToken)"/> without a name.</summary>
+    /// <param name="stream">The audio bytes, from the stream's position to its end; it is left open.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
-    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default)
+    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default) =>
+        Extract(stream, null, layers, cancellationToken);
+
+    /// <summary>Features of audio in a stream (need not be seekable): WAV, FLAC, MP3, Ogg Vorbis, and more with ffmpeg,
+    /// recognised by content.</summary>
+    /// <param name="stream">The audio bytes, from the stream's position to its end; it is left open.</param>
+    /// <param name="name">A name for error messages, e.g. the file name or URL (its extension helps where the content
+    /// does not say).</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    /// <exception cref="AudioFormatException">The data cannot be decoded.</exception>
+    public FeatureArray Extract(Stream stream, string? name = null, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         cancellationToken.ThrowIfCancellationRequested();
-        var samples = Pad(AudioPreprocessor.LoadMono16k(stream));
+        var samples = Pad(AudioPreprocessor.LoadMono16k(stream, name));
         cancellationToken.ThrowIfCancellationRequested();
         return Extract(samples, layers);
     }
+
+    /// <summary>Features of mono samples at <paramref name="sampleRate"/> held in any memory (a slice of a larger
+    /// buffer, a pooled array); copied once, then as <see cref="Extract(float[], int, LayerSelection)"/>.</summary>
+    /// <param name="samples">Mono samples in [-1, 1].</param>
+    /// <param name="sampleRate">Their rate.</param>
+    /// <param name="layers">Which output.</param>
+    /// <exception cref="ArgumentException">A NaN or infinite sample, or an unusable rate.</exception>
+    public FeatureArray Extract(ReadOnlySpan<float> samples, int sampleRate, LayerSelection layers = default) =>
+        Extract(samples.ToArray(), sampleRate, layers);
+
+    /// <summary>Features of mono samples at <paramref name="sampleRate"/>; see
+    /// <see cref="Extract(ReadOnlySpan{float}, int, LayerSelection)"/>.</summary>
+    /// <param name="samples">Mono samples in [-1, 1].</param>
+    /// <param name="sampleRate">Their rate.</param>
+    /// <param name="layers">Which output.</param>
+    public FeatureArray Extract(ReadOnlyMemory<float> samples, int sampleRate, LayerSelection layers = default) =>
+        Extract(samples.Span, sampleRate, layers);
 
     /// <summary>Features of mono samples at <paramref name="sampleRate"/> (resampled to 16 kHz first).</summary>
     /// <param name="samples">Mono samples in [-1, 1].</param>

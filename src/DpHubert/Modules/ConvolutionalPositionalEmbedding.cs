@@ -22,6 +22,7 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
     /// <param name="groups">G.</param>
     public WeightNormConv1d(int channels, int kernelSize, int groups) : base("Conv1d")
     {
+        OneDnn.ApplyEnvironmentOnce(); // before any convolution runs
         KernelSize = kernelSize;
         Padding = kernelSize / 2;
         Groups = groups;

@@ -29,6 +29,12 @@ public sealed class FinalProjection : IDisposable
     /// <summary>Input width (the encoder width E).</summary>
     public long InFeatures => _weight.shape[1];
 
+    /// <summary>W [out, in], as stored.</summary>
+    internal Tensor Weight => _weight;
+
+    /// <summary>b [out], or null.</summary>
+    internal Tensor? Bias => _bias;
+
     /// <summary>Output width (final_dim).</summary>
     public long OutFeatures => _weight.shape[0];
 

@@ -23,6 +23,7 @@ public sealed class PrunableConv1d : nn.Module<Tensor, Tensor>
     /// <param name="hasBias">Whether there is a bias.</param>
     public PrunableConv1d(int inChannels, int outChannels, int kernelSize, int stride, bool hasBias) : base("Conv1d")
     {
+        OneDnn.ApplyEnvironmentOnce(); // before any convolution runs
         Stride = stride;
         weight = nn.Parameter(empty(outChannels, inChannels, kernelSize));
         bias = hasBias ? nn.Parameter(empty(outChannels)) : null;

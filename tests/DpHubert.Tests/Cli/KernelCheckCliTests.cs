@@ -1,0 +1,60 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+
+namespace DpHubert.Tests.Cli;
+
+/// <summary>The kernel check as the console shows it: a section of <c>info</c> (text and JSON), a line of
+/// <c>extract --verbose</c>, and the environment switches, each in its own process.</summary>
+public class KernelCheckCliTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+    private static string Tiny => TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth");
+
+    [Fact]
+    public void Info_has_a_kernel_check_section_in_text_and_json()
+    {
+        var r = ConsoleRunner.Run("info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().MatchRegex(@"kernel check: \d+ configurations \(3 conv1d, \d+ linear, 1 pos_conv, 1 attention\) in \d+ ms; all right; oneDNN on")
+            .And.Contain("conv1d 1->32 k10 s5 group_norm float32 x1 [gemm] error");
+        r = ConsoleRunner.Run("info", "--checkpoint", Tiny, "--json");
+        r.ExitCode.Should().Be(0, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
+        var check = doc.RootElement.GetProperty("kernel_check");
+        check.GetProperty("onednn_enabled").GetBoolean().Should().BeTrue();
+        var entries = check.GetProperty("entries").EnumerateArray().ToArray();
+        entries.Should().NotBeEmpty();
+        entries.Should().OnlyContain(e => e.GetProperty("error").GetDouble() <= e.GetProperty("tolerance").GetDouble()
+            && e.GetProperty("routed_to").ValueKind == System.Text.Json.JsonValueKind.Null);
+    }
+
+    [Fact]
+    public void The_environment_turns_onednn_or_the_check_off_and_a_bad_value_is_a_usage_error()
+    {
+        var r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_ONEDNN"] = "off" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().Contain("all right; oneDNN off", "DPHUBERT_ONEDNN=off turns oneDNN off before the first model runs");
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_KERNEL_CHECK"] = "off" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().Contain("kernel check: skipped (turned off); oneDNN on");
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_ONEDNN"] = "sometimes" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(2, r.ToString());
+        r.StdErr.Should().Contain("error: DPHUBERT_ONEDNN=sometimes is not a valid setting");
+    }
+
+    [Fact]
+    public void Extract_verbose_prints_the_kernel_check_line()
+    {
+        string output = Path.Combine(TestFiles.TempDir(), "out.npy");
+        var r = ConsoleRunner.Run("extract", "--checkpoint", Tiny, "--input", TestFiles.DpHubertCase("hubert_post_ln", "input.wav"),
+            "--output", output, "--verbose");
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdErr.Should().MatchRegex(@"kernel check: \d+ configurations .* in \d+ ms; all right; oneDNN on");
+        File.Exists(output).Should().BeTrue();
+    }
+}
