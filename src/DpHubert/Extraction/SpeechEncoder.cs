@@ -254,6 +254,19 @@ public sealed partial class SpeechEncoder : IDisposable
         return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units, check);
     }
 
+    /// <summary>Loads a model from the Hugging Face Hub (or the cache): <c>new HubReference("ORG/REPO", revision, file)</c>,
+    /// or a row of <see cref="DpHubert.Hub.KnownModels"/>; the same as <see cref="Load(string, SpeechEncoderOptions)"/>
+    /// with its <c>hf://</c> form.</summary>
+    /// <param name="reference">The repository, revision and optional file.</param>
+    /// <param name="options">Device, dtype, threads, and <see cref="CheckpointReadOptions.Hub"/> in
+    /// <see cref="SpeechEncoderOptions.Checkpoint"/>.</param>
+    /// <exception cref="DpHubert.Hub.HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
+    public static SpeechEncoder Load(DpHubert.Hub.HubReference reference, SpeechEncoderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return Load(reference.ToString(), options);
+    }
+
     /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg
     /// (<see cref="AudioReader"/>); any channel count and rate, mixed to mono and resampled to 16 kHz.</summary>
     /// <param name="path">The audio file.</param>
