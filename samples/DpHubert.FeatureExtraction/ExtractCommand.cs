@@ -97,19 +97,16 @@ internal static class ExtractCommand
             if (isFolder)
             {
                 string root = Path.GetFullPath(inputPath);
-                var files = FileKinds.FilesBelow(root, (link, real) =>
-                {
-                    if (!beQuiet) Console.Error.WriteLine($"note: not following '{link}': it is '{real}', a folder this run already reads.");
-                });
-                jobs = files
-                    .Where(AudioReader.HasAudioExtension)
-                    .Order(StringComparer.Ordinal)
+                jobs = AudioFiles.Find(root, (link, real) =>
+                    {
+                        if (!beQuiet) Console.Error.WriteLine($"note: not following '{link}': it is '{real}', a folder this run already reads.");
+                    })
                     .Select(f => (f, format.OutputName(Path.Combine(outputPath, Path.GetRelativePath(root, f)))))
                     .ToList();
                 if (jobs.Count == 0)
                     throw new ArgumentException($"no audio files ({string.Join(" ", AudioReader.Extensions)}) found under '{inputPath}'.");
                 // A FIFO named .wav would block the run forever when opened; such entries fail without being opened.
-                var regular = jobs.ToLookup(j => FileKinds.IsRegularOrUnknown(j.In));
+                var regular = jobs.ToLookup(j => AudioFiles.IsRegularOrUnknown(j.In));
                 notRegular = regular[false].Select(j => j.In).ToList();
                 jobs = regular[true].ToList();
                 // a.wav and a.WAVE would both become a.npy: refuse rather than let one overwrite the other.

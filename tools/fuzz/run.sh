@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Seeded mutation fuzzing of the WAV reader and the checkpoint readers (.pth zip + pickle, legacy .pt, safetensors),
+# Seeded mutation fuzzing of the audio readers (WAV, FLAC, MP3, Ogg Vorbis) and the checkpoint readers (.pth zip + pickle, legacy .pt, safetensors),
 # as many inputs as asked: every input must read or throw the reader's typed exception within 5 s.
 #   bash tools/fuzz/run.sh --iterations 100000 [--seed 42]
 # A failing input is saved under /tmp/dphubert-tests/ and named in the test output. CI runs the same tests with

@@ -226,17 +226,19 @@ public static class AudioReader
         ArgumentNullException.ThrowIfNull(path);
         options ??= AudioReadOptions.Default;
         AudioFormat format;
-        var head = new byte[64];
-        int got;
-        using (var probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1))
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
         {
-            got = probe.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            // A named pipe or /dev/stdin can be read once only: the stream path keeps the bytes the detection reads.
+            if (!stream.CanSeek) return Read(stream, path, options);
+            var head = new byte[64];
+            int got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            format = Detect(head.AsSpan(0, got), path);
+            if (format == AudioFormat.Unknown) throw Unrecognised(head.AsSpan(0, got), path);
+            stream.Position = 0;
+            if (format == AudioFormat.Wav) return WavReader.Read(stream, path);
+            if (IsManaged(format) || format is AudioFormat.OggOpus or AudioFormat.OggOther)
+                return Decode(format, AudioBytes.ReadStream(stream, path, DisplayName(format)), path, options);
         }
-        format = Detect(head.AsSpan(0, got), path);
-        if (format == AudioFormat.Unknown) throw Unrecognised(head.AsSpan(0, got), path);
-        if (format == AudioFormat.Wav) return WavReader.Read(path);
-        if (IsManaged(format) || format is AudioFormat.OggOpus or AudioFormat.OggOther)
-            return Decode(format, AudioBytes.ReadFile(path), path, options);
         return FfmpegAudioReader.Decode(path, null, path, DisplayName(format), options);
     }
 

@@ -48,7 +48,12 @@ public static class FlacReader
         return Decode(AudioBytes.ReadStream(stream, name, "FLAC", AudioBytes.Padding), name);
     }
 
-    internal static AudioClip Decode(AudioBytes bytes, string? name, ISet<string>? features = null) => new Decoder(bytes, name, features).Run();
+    /// <param name="bytes">The file.</param>
+    /// <param name="name">For messages.</param>
+    /// <param name="features">Collects the coding features met (tests).</param>
+    /// <param name="checksums">False skips the CRC and MD5 checks, so fuzzing reaches the decoding behind them.</param>
+    internal static AudioClip Decode(AudioBytes bytes, string? name, ISet<string>? features = null, bool checksums = true) =>
+        new Decoder(bytes, name, features, checksums).Run();
 
     private sealed class Decoder
     {
@@ -56,6 +61,7 @@ public static class FlacReader
         private readonly long limitBits; // bits of real data
         private readonly string? name;
         private readonly string display;
+        private readonly bool checksums;
         private readonly ISet<string>? seen; // the coding features met, for tests that a matrix of files covers them all
         private long pos; // bit position
 
@@ -63,9 +69,10 @@ public static class FlacReader
         private long totalSamples;
         private byte[] md5 = Array.Empty<byte>();
 
-        public Decoder(AudioBytes bytes, string? name, ISet<string>? features)
+        public Decoder(AudioBytes bytes, string? name, ISet<string>? features, bool checksums)
         {
             seen = features;
+            this.checksums = checksums;
             data = bytes.Buffer;
             limitBits = (long)bytes.Length * 8;
             this.name = name;
@@ -149,7 +156,7 @@ public static class FlacReader
             var output = new float[capacity * channels];
             long frames = 0;
 
-            using var hash = md5.AsSpan().IndexOfAnyExcept((byte)0) >= 0 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
+            using var hash = checksums && md5.AsSpan().IndexOfAnyExcept((byte)0) >= 0 ? IncrementalHash.CreateHash(HashAlgorithmName.MD5) : null;
             var block = new long[channels][];
             for (int c = 0; c < channels; c++) block[c] = new long[Math.Max(16, maxBlockSize)];
             byte[] md5Bytes = Array.Empty<byte>();
@@ -328,7 +335,7 @@ public static class FlacReader
             long headerEnd = pos;
             int crc8 = (int)Bits(8);
             int computed = Crc8(data.AsSpan((int)(start / 8), (int)((headerEnd - start) / 8)));
-            if (crc8 != computed) throw Error($"{where} at byte {start / 8}: header CRC-8 mismatch (0x{crc8:x2} stored, 0x{computed:x2} computed); the file is corrupt");
+            if (checksums && crc8 != computed) throw Error($"{where} at byte {start / 8}: header CRC-8 mismatch (0x{crc8:x2} stored, 0x{computed:x2} computed); the file is corrupt");
 
             if (rate != sampleRate) throw Error($"{where}: sample rate {rate} Hz differs from STREAMINFO's {sampleRate} Hz");
             if (bits != bitsPerSample) throw Error($"{where}: {bits} bits per sample differ from STREAMINFO's {bitsPerSample}");
@@ -358,7 +365,7 @@ public static class FlacReader
             long frameEnd = pos;
             int crc16 = (int)Bits(16);
             int computed16 = Crc16(data.AsSpan((int)(start / 8), (int)((frameEnd - start) / 8)));
-            if (crc16 != computed16) throw Error($"{where} at byte {start / 8}: frame CRC-16 mismatch (0x{crc16:x4} stored, 0x{computed16:x4} computed); the file is corrupt");
+            if (checksums && crc16 != computed16) throw Error($"{where} at byte {start / 8}: frame CRC-16 mismatch (0x{crc16:x4} stored, 0x{computed16:x4} computed); the file is corrupt");
 
             var a = block[0];
             switch (channelCode)

@@ -60,7 +60,7 @@ internal static class OggPages
         : "unknown";
 
     /// <summary>Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected, initial 0) with the page's CRC field taken as zero.</summary>
-    private static uint Crc(ReadOnlySpan<byte> page)
+    internal static uint Crc(ReadOnlySpan<byte> page)
     {
         uint c = 0;
         for (int i = 0; i < page.Length; i++)

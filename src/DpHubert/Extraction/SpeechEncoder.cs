@@ -150,7 +150,7 @@ public sealed record SpeechEncoderOptions
 ///     if (f.Succeeded) Npy.WriteFloat32(Path.ChangeExtension(f.Path, ".npy"), f.Features!.Data, f.Features.Shape);
 /// </code>
 /// </example>
-public sealed class SpeechEncoder : IDisposable
+public sealed partial class SpeechEncoder : IDisposable
 {
     private readonly Wav2Vec2Model model;
     private readonly FinalProjection? projection;
@@ -253,10 +253,25 @@ public sealed class SpeechEncoder : IDisposable
         return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units, check);
     }
 
-    /// <summary>Features of a WAV file (any encoding, channel count and rate; mixed to mono, resampled to 16 kHz).</summary>
-    /// <param name="path">The WAV file.</param>
+    /// <summary>Loads a model from the Hugging Face Hub (or the cache): <c>new HubReference("ORG/REPO", revision, file)</c>,
+    /// or a row of <see cref="DpHubert.Hub.KnownModels"/>; the same as <see cref="Load(string, SpeechEncoderOptions)"/>
+    /// with its <c>hf://</c> form.</summary>
+    /// <param name="reference">The repository, revision and optional file.</param>
+    /// <param name="options">Device, dtype, threads, and <see cref="CheckpointReadOptions.Hub"/> in
+    /// <see cref="SpeechEncoderOptions.Checkpoint"/>.</param>
+    /// <exception cref="DpHubert.Hub.HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
+    public static SpeechEncoder Load(DpHubert.Hub.HubReference reference, SpeechEncoderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return Load(reference.ToString(), options);
+    }
+
+    /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg
+    /// (<see cref="AudioReader"/>); any channel count and rate, mixed to mono and resampled to 16 kHz.</summary>
+    /// <param name="path">The audio file.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    /// <exception cref="AudioFormatException">The file cannot be decoded (named in the message).</exception>
     public FeatureArray ExtractFile(string path, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -265,17 +280,47 @@ public sealed class SpeechEncoder : IDisposable
         return Extract(samples, layers);
     }
 
-    /// <summary>Features of WAV data in a stream.</summary>
-    /// <param name="stream">WAV bytes.</param>
+    /// <summary>Features of audio in a stream, any format <see cref="AudioReader"/> reads; the same as
+    /// <see cref="Extract(Stream, string?, LayerSelection, CancellationToken)"/> without a name.</summary>
+    /// <param name="stream">The audio bytes, from the stream's position to its end; it is left open.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
-    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default)
+    public FeatureArray ExtractStream(Stream stream, LayerSelection layers = default, CancellationToken cancellationToken = default) =>
+        Extract(stream, null, layers, cancellationToken);
+
+    /// <summary>Features of audio in a stream (need not be seekable): WAV, FLAC, MP3, Ogg Vorbis, and more with ffmpeg,
+    /// recognised by content.</summary>
+    /// <param name="stream">The audio bytes, from the stream's position to its end; it is left open.</param>
+    /// <param name="name">A name for error messages, e.g. the file name or URL (its extension helps where the content
+    /// does not say).</param>
+    /// <param name="layers">Which output.</param>
+    /// <param name="cancellationToken">Checked before reading and before the forward pass.</param>
+    /// <exception cref="AudioFormatException">The data cannot be decoded.</exception>
+    public FeatureArray Extract(Stream stream, string? name = null, LayerSelection layers = default, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         cancellationToken.ThrowIfCancellationRequested();
-        var samples = Pad(AudioPreprocessor.LoadMono16k(stream));
+        var samples = Pad(AudioPreprocessor.LoadMono16k(stream, name));
         cancellationToken.ThrowIfCancellationRequested();
         return Extract(samples, layers);
     }
+
+    /// <summary>Features of mono samples at <paramref name="sampleRate"/> held in any memory (a slice of a larger
+    /// buffer, a pooled array); copied once, then as <see cref="Extract(float[], int, LayerSelection)"/>.</summary>
+    /// <param name="samples">Mono samples in [-1, 1].</param>
+    /// <param name="sampleRate">Their rate.</param>
+    /// <param name="layers">Which output.</param>
+    /// <exception cref="ArgumentException">A NaN or infinite sample, or an unusable rate.</exception>
+    public FeatureArray Extract(ReadOnlySpan<float> samples, int sampleRate, LayerSelection layers = default) =>
+        Extract(samples.ToArray(), sampleRate, layers);
+
+    /// <summary>Features of mono samples at <paramref name="sampleRate"/>; see
+    /// <see cref="Extract(ReadOnlySpan{float}, int, LayerSelection)"/>.</summary>
+    /// <param name="samples">Mono samples in [-1, 1].</param>
+    /// <param name="sampleRate">Their rate.</param>
+    /// <param name="layers">Which output.</param>
+    public FeatureArray Extract(ReadOnlyMemory<float> samples, int sampleRate, LayerSelection layers = default) =>
+        Extract(samples.Span, sampleRate, layers);
 
     /// <summary>Features of mono samples at <paramref name="sampleRate"/> (resampled to 16 kHz first).</summary>
     /// <param name="samples">Mono samples in [-1, 1].</param>

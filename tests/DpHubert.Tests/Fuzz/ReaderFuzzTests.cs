@@ -14,8 +14,8 @@ using static TorchSharp.torch;
 
 namespace DpHubert.Tests.Fuzz;
 
-/// <summary>Seeded mutation fuzzing of the WAV reader and the checkpoint readers (.pth zip + pickle, legacy .pt,
-/// safetensors): every input either reads or throws the reader's typed exception, within a time bound. CI runs a few
+/// <summary>Seeded mutation fuzzing of the audio readers (WAV, FLAC, MP3, Ogg Vorbis and the dispatch between them) and the
+/// checkpoint readers (.pth zip + pickle, legacy .pt, safetensors): every input either reads or throws the reader's typed exception, within a time bound. CI runs a few
 /// thousand inputs (under a minute); tools/fuzz/run.sh --iterations N runs as many as asked.</summary>
 public sealed class ReaderFuzzTests(ITestOutputHelper output)
 {
@@ -89,6 +89,98 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output)
                 Array.TrueForAll(AudioPreprocessor.ToMono16k(clip), float.IsFinite).Should().BeTrue();
         });
     }
+
+    /// <summary>What a decoded clip must be: consistent counts, finite samples, and preprocessing that works or refuses.</summary>
+    private static void CheckClip(AudioClip clip)
+    {
+        clip.Samples.Length.Should().Be(clip.Frames * clip.Channels);
+        Array.TrueForAll(clip.Samples, float.IsFinite).Should().BeTrue();
+        if (clip.Frames > 0 && clip.SampleRate is >= AudioPreprocessor.MinSampleRate and <= AudioPreprocessor.MaxSampleRate && clip.Frames < 200_000)
+            Array.TrueForAll(AudioPreprocessor.ToMono16k(clip), float.IsFinite).Should().BeTrue();
+    }
+
+    private static byte[] AudioSeed(string name) => File.ReadAllBytes(TestFiles.Fixture("audio", name));
+
+    [Fact]
+    public void The_flac_reader_only_reads_or_throws_AudioFormatException()
+    {
+        // A flac-encoded file (fixed and LPC subframes, stereo decorrelation) and one of the test encoder's (escaped
+        // partitions, Rice2, variable block sizes).
+        var pcm = DpHubert.Tests.Audio.AudioTools.Pcm(1200, 2, 24, seed: 1);
+        var writer = new DpHubert.Tests.Audio.TestFlacWriter(2, 24, 16000);
+        writer.Frame(0, Enumerable.Range(0, 600).Select(i => (long)pcm[2 * i]).ToArray(), Enumerable.Range(0, 600).Select(i => (long)pcm[2 * i + 1]).ToArray(),
+            DpHubert.Tests.Audio.TestFlacWriter.Coding.EscapedFixed2);
+        writer.Frame(600, Enumerable.Range(600, 600).Select(i => (long)pcm[2 * i]).ToArray(), Enumerable.Range(600, 600).Select(i => (long)pcm[2 * i + 1]).ToArray(),
+            DpHubert.Tests.Audio.TestFlacWriter.Coding.Rice2Lpc);
+        byte[][] seeds = { AudioSeed("fuzz-seed.flac"), writer.Finish() };
+        Fuzz("flac", seeds, Mutator.Iterations(2000), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), "fuzz.flac")));
+    }
+
+    [Fact]
+    public void The_flac_decoder_behind_its_checksums_only_reads_or_throws_AudioFormatException()
+    {
+        // With CRC and MD5 checks off, mutations reach the subframe and residual decoding instead of failing a CRC.
+        Fuzz("flac-nocrc", new[] { AudioSeed("fuzz-seed.flac") }, Mutator.Iterations(2000), typeof(AudioFormatException), bytes =>
+        {
+            var padded = new byte[bytes.Length + AudioBytes.Padding];
+            bytes.CopyTo(padded, 0);
+            CheckClip(FlacReader.Decode(new AudioBytes(padded, bytes.Length), "fuzz.flac", checksums: false));
+        });
+    }
+
+    [Fact]
+    public void The_vorbis_decoder_behind_the_page_crcs_only_reads_or_throws_AudioFormatException()
+    {
+        // Page CRCs recomputed after the mutation, so NVorbis itself sees damaged packets.
+        Fuzz("ogg-crc-fixed", new[] { AudioSeed("fuzz-seed.ogg") }, Mutator.Iterations(1000), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(FixOggCrcs(bytes)), "fuzz.ogg", NoFfmpeg)));
+    }
+
+    /// <summary>Rewrites the CRC of every whole page found by walking the page headers.</summary>
+    private static byte[] FixOggCrcs(byte[] data)
+    {
+        int pos = 0;
+        while (pos + 27 <= data.Length && data.AsSpan(pos).StartsWith("OggS"u8))
+        {
+            int segments = data[pos + 26];
+            if (pos + 27 + segments > data.Length) break;
+            int size = 27 + segments;
+            for (int i = 0; i < segments; i++) size += data[pos + 27 + i];
+            if (pos + size > data.Length) break;
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(pos + 22), OggPages.Crc(data.AsSpan(pos, size)));
+            pos += size;
+        }
+        return data;
+    }
+
+    [Fact]
+    public void The_mp3_reader_only_reads_or_throws_AudioFormatException()
+    {
+        Fuzz("mp3", new[] { AudioSeed("fuzz-seed.mp3") }, Mutator.Iterations(1000), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), "fuzz.mp3", NoFfmpeg)));
+    }
+
+    [Fact]
+    public void The_ogg_vorbis_reader_only_reads_or_throws_AudioFormatException()
+    {
+        Fuzz("ogg", new[] { AudioSeed("fuzz-seed.ogg") }, Mutator.Iterations(1000), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), "fuzz.ogg", NoFfmpeg)));
+    }
+
+    [Fact]
+    public void The_format_dispatch_only_reads_or_throws_AudioFormatException()
+    {
+        // Each format's seed mutated and read with no name: a mutation that changes the magic bytes moves the input to
+        // another reader (or to the ffmpeg formats, refused here because no ffmpeg is configured).
+        var samples = Enumerable.Range(0, 300).Select(i => (float)Math.Sin(i * 0.1)).ToArray();
+        byte[][] seeds = { AudioSeed("fuzz-seed.flac"), AudioSeed("fuzz-seed.mp3"), AudioSeed("fuzz-seed.ogg"), Wav(s => WavWriter.WritePcm16(s, samples, 16000)) };
+        Fuzz("audio", seeds, Mutator.Iterations(1000), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), null, NoFfmpeg)));
+    }
+
+    /// <summary>Fuzzing stays in-process: formats that need ffmpeg fail as if it were not installed.</summary>
+    private static readonly AudioReadOptions NoFfmpeg = new() { FfmpegPath = "/nonexistent/ffmpeg" };
 
     private static byte[][] CheckpointSeeds(params string[] names) =>
         names.Select(n => File.ReadAllBytes(TestFiles.Fixture("checkpoints", n))).ToArray();

@@ -121,13 +121,28 @@ internal static class Bench
         EncoderPosConvKernel = 16,
     };
 
-    public static Config.Wav2Vec2Config ConfigFor(string name) => name == "tiny" ? Tiny : Config.Wav2Vec2Config.Preset(name);
+    /// <summary>The shape of a DPHuBERT-pruned HuBERT Base at sparsity 0.75 (about 24 M parameters): uneven conv
+    /// channels (none a multiple of 16 but one), fewer heads and feed-forward units per layer, HuBERT Base's module types.</summary>
+    public static Config.Wav2Vec2Config Sp075 { get; } = Config.Wav2Vec2Config.HubertBase with
+    {
+        ExtractorConvLayerConfig = Config.Wav2Vec2Config.DefaultConvLayers
+            .Select((c, i) => c with { OutChannels = new[] { 113, 121, 123, 117, 112, 119, 120 }[i] }).ToArray(),
+        EncoderNumHeads = new[] { 8, 6, 6, 5, 5, 4, 4, 4, 3, 3, 2, 2 },
+        EncoderFfIntermFeatures = new[] { 900, 800, 700, 600, 500, 450, 400, 380, 350, 300, 250, 200 },
+    };
+
+    public static Config.Wav2Vec2Config ConfigFor(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "sp075" => Sp075,
+        _ => Config.Wav2Vec2Config.Preset(name),
+    };
 
     /// <summary>A preset with random weights (seeded, so every call gives the same weights), in eval mode.</summary>
     public static Wav2Vec2Model BuildModel(string name, long seed = 0)
     {
         torch.manual_seed(seed);
-        return name == "tiny" ? ModelFactory.Build(Tiny) : ModelFactory.BuildPreset(name);
+        return name is "tiny" or "sp075" ? ModelFactory.Build(ConfigFor(name)) : ModelFactory.BuildPreset(name);
     }
 
     /// <summary>A <see cref="SpeechEncoder"/> over a random-weight preset, through a temporary safetensors file.</summary>

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 // DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare, soak on their own). Exit
 // code 0 when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|kernelcheck|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|kernelcheck|decode|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -29,6 +29,7 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --shards N       shards: N processes x 1 thread vs 1 process x 1 and x N threads (default 2; not part of 'all')
   --clips N        shards: clips of 2-10 s in the corpus (default 12)   --shard-rounds N  alternating rounds (default 3)
   --console DLL    shards: the dphubert.dll to run (default: the built samples/DpHubert.FeatureExtraction)
+  decode: AudioReader speed per format (60 s files) and a folder of 1,000 FLAC vs WAV files (needs flac, lame, oggenc)
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
@@ -95,7 +96,7 @@ string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 // "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
 // "shards" (many console processes over a generated corpus) and "compare" (other programs side by side) too, as they
 // take minutes.
-var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" or "kernelcheck" ? new[] { command } : null;
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" or "kernelcheck" or "decode" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -130,6 +131,7 @@ try
             case "compare": CompareBench.Run(o, verdicts); break;
             case "soak": SoakBench.Run(o, verdicts); break;
             case "kernelcheck": KernelCheckBench.Run(o, verdicts); break;
+            case "decode": DecodeBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();

@@ -4,19 +4,23 @@ using System.IO;
 using System.IO.Enumeration;
 using System.Linq;
 using System.Runtime.InteropServices;
+using DpHubert.Audio;
 
-namespace DpHubert.FeatureExtraction;
+namespace DpHubert.IO;
 
 /// <summary>
-/// Tells regular files from FIFOs, sockets and devices without opening them: opening a FIFO that no program writes
-/// blocks forever, so a folder run must not try. .NET's file APIs report all of these as "Normal" files.
+/// The audio files of a folder, as folder runs read them: recursively, every extension <see cref="AudioReader"/> reads,
+/// following links to folders but reading each real folder once, and telling regular files from FIFOs, sockets and
+/// devices without opening them (opening a FIFO that no program writes blocks forever; .NET's file APIs report all of
+/// these as "Normal" files).
 /// </summary>
-internal static class FileKinds
+public static class AudioFiles
 {
     private const uint S_IFMT = 0xF000, S_IFREG = 0x8000;
 
     /// <summary>False for a path that is (or links to) something other than a regular file; true where it is one or
     /// where this platform's file type cannot be read here (then opening it is the only check left).</summary>
+    /// <param name="path">The path.</param>
     public static bool IsRegularOrUnknown(string path)
     {
         // st_mode's offset in glibc's struct stat: after st_dev, st_ino (and st_nlink on x86-64).
@@ -40,12 +44,21 @@ internal static class FileKinds
         return (mode & S_IFMT) == S_IFREG;
     }
 
+    /// <summary>The audio files below <paramref name="root"/> (<see cref="AudioReader.Extensions"/>, any case), full
+    /// paths in ordinal order; see <see cref="FilesBelow"/>.</summary>
+    /// <param name="root">The folder.</param>
+    /// <param name="skipped">Told of each link to a folder not followed, and the folder it repeats; may be null.</param>
+    public static List<string> Find(string root, Action<string, string>? skipped = null) =>
+        FilesBelow(root, skipped ?? ((_, _) => { })).Where(AudioReader.HasAudioExtension).Order(StringComparer.Ordinal).ToList();
+
     /// <summary>
     /// Every file below <paramref name="root"/>, recursively, following links to folders but reading each real folder
     /// once: a link back to an ancestor would otherwise be followed about 40 levels deep, every file read again at
     /// each. <paramref name="skipped"/> is told of each link not followed and the folder it repeats.
     /// </summary>
-    public static List<string> FilesBelow(string root, Action<string, string> skipped)
+    /// <param name="root">The folder.</param>
+    /// <param name="skipped">Told of each link to a folder not followed, and the folder it repeats.</param>
+    private static List<string> FilesBelow(string root, Action<string, string> skipped)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal) { RealPath(root) };
         var files = new FileSystemEnumerable<string>(root, (ref FileSystemEntry e) => e.ToFullPath(),
