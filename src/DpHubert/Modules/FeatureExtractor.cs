@@ -58,11 +58,23 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
         var input = x;
         var lengthInput = length;
         x = x.unsqueeze(channelsFirst ? 1 : -1);
-        foreach (var layer in conv_layers)
+        for (int i = 0; i < conv_layers.Count; i++)
         {
             // Each block in its own scope, and its input freed once it has run: one block's activations at a time.
             using var scope = NewDisposeScope();
-            var (y, len) = channelsFirst ? layer.call(x, length) : layer.ForwardChannelsLast(x, length);
+            var layer = conv_layers[i];
+            Tensor y;
+            Tensor? len;
+            if (channelsFirst) (y, len) = layer.call(x, length);
+            else if (i + 1 < conv_layers.Count && layer.FusesWith(conv_layers[i + 1]))
+            {
+                // The waveform layer and the next one chunk by chunk: the waveform layer's output is never whole.
+                var next = conv_layers[++i];
+                y = layer.ForwardNarrow(x, next);
+                using var mid = layer.NewLengths(length);
+                len = next.NewLengths(mid);
+            }
+            else (y, len) = layer.ForwardChannelsLast(x, length);
             Scopes.Keep(scope, y, len);
             x = Scopes.Replace(x, y, input);
             if (length is not null && len is not null) Scopes.Replace(length, len, lengthInput);

@@ -15,16 +15,46 @@ namespace DpHubert.Modules;
 /// [frames_out, m·C_in] whose row stride s·C_in is at least its width (BLAS reads it in place, no im2col copy), and
 /// one GEMM with the matching weight rows. Kernel 2 stride 2 is one GEMM; kernel 3 stride 2 is two, accumulated into
 /// the output (the bias is the initial value). A narrow input (one channel, kernel 10 stride 5) is copied into its
-/// small window matrix and multiplied once.
+/// small window matrix and multiplied once; its GroupNorm folds into the weights (<see cref="FoldGroupNorm"/>).
 /// </remarks>
 internal static class GemmConvolution
 {
     /// <summary>Inputs whose window (C_in·k values) is at most this wide are copied into a window matrix first:
     /// one GEMM over a contiguous [frames, C_in·k] beats several over very narrow views.</summary>
-    private const long NarrowWindow = 64;
+    public const long NarrowWindow = 64;
 
     /// <summary>Frames out of a kernel-k stride-s convolution of <paramref name="frames"/> frames.</summary>
     public static long OutFrames(long frames, long kernel, long stride) => frames < kernel ? 0 : (frames - kernel) / stride + 1;
+
+    /// <summary>The weight as tap-major rows: row j·C_in + c holds <c>w[:, c, j]</c>, so taps j … j + m − 1 are one
+    /// contiguous block of rows, matching m consecutive input frames.</summary>
+    /// <param name="weight">[C_out, C_in, k].</param>
+    /// <returns>[k·C_in, C_out], contiguous.</returns>
+    public static Tensor TapRows(Tensor weight)
+    {
+        using var taps = weight.permute(2, 1, 0);
+        using var rows = taps.reshape(weight.shape[2] * weight.shape[1], weight.shape[0]);
+        return rows.contiguous();
+    }
+
+    /// <summary>Every window of a narrow input as one contiguous matrix (the im2col of a one-channel layer).</summary>
+    /// <param name="x">[frames, C_in], rows contiguous.</param>
+    /// <param name="kernel">k.</param>
+    /// <param name="stride">s.</param>
+    /// <returns>[(frames − k) / s + 1, k·C_in].</returns>
+    public static Tensor Windows(Tensor x, long kernel, long stride)
+    {
+        long cin = x.shape[1], outFrames = CheckedOutFrames(x.shape[0], kernel, stride);
+        using var view = x.as_strided(new[] { outFrames, kernel * cin }, new[] { stride * cin, 1L }, x.storage_offset());
+        return view.contiguous();
+    }
+
+    private static long CheckedOutFrames(long frames, long kernel, long stride)
+    {
+        long outFrames = OutFrames(frames, kernel, stride);
+        return outFrames > 0 ? outFrames
+            : throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({kernel}).", "x");
+    }
 
     /// <summary>The convolution of a channels-last batch.</summary>
     /// <param name="x">[batch, frames, C_in].</param>
@@ -35,21 +65,16 @@ internal static class GemmConvolution
     /// <exception cref="ArgumentException">The input is shorter than the kernel or its channels do not match.</exception>
     public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, int stride)
     {
-        long batch = x.shape[0], frames = x.shape[1], cin = x.shape[2];
-        long cout = weight.shape[0], k = weight.shape[2];
+        long batch = x.shape[0], cin = x.shape[2], k = weight.shape[2];
         if (weight.shape[1] != cin)
             throw new ArgumentException($"Expected {weight.shape[1]} input channels; got {Shapes.Format(x)} (batch, frames, channels).", nameof(x));
-        long outFrames = OutFrames(frames, k, stride);
-        if (outFrames == 0)
-            throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({k}).", nameof(x));
-        // Weight rows in tap-major order: row j·C_in + c holds w[:, c, j], so taps j..j+m-1 are one contiguous block.
-        using var taps = weight.permute(2, 1, 0).contiguous();
-        using var rows = taps.view(k * cin, cout);
+        CheckedOutFrames(x.shape[1], k, stride);
+        using var rows = TapRows(weight);
         using var xc = x.is_contiguous() ? x.alias() : x.contiguous();
         if (batch == 1)
         {
             using var row = xc[0];
-            using var y = ConvRow(row, rows, bias, k, stride, outFrames);
+            using var y = ConvFrames(row, rows, bias, k, stride);
             return y.unsqueeze(0);
         }
         var outs = new Tensor[batch];
@@ -58,7 +83,7 @@ internal static class GemmConvolution
             for (long b = 0; b < batch; b++)
             {
                 using var row = xc[b];
-                outs[b] = ConvRow(row, rows, bias, k, stride, outFrames);
+                outs[b] = ConvFrames(row, rows, bias, k, stride);
             }
             return stack(outs);
         }
@@ -68,10 +93,16 @@ internal static class GemmConvolution
         }
     }
 
-    // One row: x [frames, C_in] contiguous, rows [k·C_in, C_out] tap-major.
-    private static Tensor ConvRow(Tensor x, Tensor rows, Tensor? bias, long k, long stride, long outFrames)
+    /// <summary>The convolution of one channels-last row.</summary>
+    /// <param name="x">[frames, C_in], rows contiguous.</param>
+    /// <param name="rows">The weight's <see cref="TapRows"/>.</param>
+    /// <param name="bias">[C_out], or null.</param>
+    /// <param name="k">Kernel width.</param>
+    /// <param name="stride">Stride.</param>
+    /// <returns>[(frames − k) / s + 1, C_out].</returns>
+    public static Tensor ConvFrames(Tensor x, Tensor rows, Tensor? bias, long k, long stride)
     {
-        long cin = x.shape[1], offset = x.storage_offset();
+        long cin = x.shape[1], offset = x.storage_offset(), outFrames = CheckedOutFrames(x.shape[0], k, stride);
         if (cin * k <= NarrowWindow || k <= stride)
         {
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
@@ -97,6 +128,35 @@ internal static class GemmConvolution
             y?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Folds <c>GroupNorm(C, C)</c> over the frames of a narrow convolution's output into its weights: with window
+    /// mean ū and covariance Σ (float64), channel c has mean <c>r_c·ū + b_c</c> and variance <c>r_cᵀ Σ r_c</c>, so
+    /// the normalized output is the window matrix times <c>r_c·γ_c/σ_c</c> plus <c>β_c − γ_c/σ_c · r_c·ū</c>. The
+    /// output is never materialised to take its statistics, and they are exact rather than float32 sums.
+    /// </summary>
+    /// <param name="windows">[frames, K] (<see cref="Windows"/>).</param>
+    /// <param name="rows">[K, C] (<see cref="TapRows"/>).</param>
+    /// <param name="gamma">γ [C].</param>
+    /// <param name="beta">β [C].</param>
+    /// <param name="eps">Variance epsilon.</param>
+    /// <returns>Folded rows [K, C] and bias [C], in the windows' dtype.</returns>
+    public static (Tensor Rows, Tensor Bias) FoldGroupNorm(Tensor windows, Tensor rows, Tensor gamma, Tensor beta, double eps)
+    {
+        using var scope = NewDisposeScope();
+        var u = windows.to(ScalarType.Float64);
+        var mean = u.mean(new long[] { 0 });
+        var centered = u.Minus(mean);
+        var cov = centered.t().mm(centered).DividedBy(u.shape[0]);
+        var r = rows.to(ScalarType.Float64);
+        // Not in place: the fold stays differentiable for training with masks.
+        var variance = cov.mm(r).mul(r).sum(new long[] { 0 });
+        var scale = variance.Plus(eps).rsqrt().mul(gamma.to(ScalarType.Float64));
+        var folded = r.mul(scale).to(windows.dtype);
+        var meanOut = mean.unsqueeze(0).mm(r).squeeze(0);
+        var bias = beta.to(ScalarType.Float64).Minus(meanOut.mul(scale)).to(windows.dtype);
+        return (folded.MoveToOuterDisposeScope(), bias.MoveToOuterDisposeScope());
     }
 
     /// <summary><c>GroupNorm(C, C)</c> of a channels-last batch: every (row, channel) normalized over frames, the

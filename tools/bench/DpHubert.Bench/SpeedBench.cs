@@ -34,6 +34,8 @@ internal static class SpeedBench
                 _ = model.forward(wave, null);
             }, o.Warmup, o.Runs);
             Report("Wav2Vec2Model.forward", times, o, verdicts);
+            ConvPathBench.Run(model, wave, o, verdicts, "fp32", o.IsReferenceConfig);
+            if (o.IsReferenceConfig) ConvPathBench.PrunedSpeedup(model, wave, o, verdicts, "fp32");
         }
         if (o.SkipEncoder) return;
         using var encoder = Bench.BuildEncoder(o.Model, o.Threads);
