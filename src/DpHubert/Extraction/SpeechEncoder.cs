@@ -132,9 +132,10 @@ public sealed record SpeechEncoderOptions
 /// <see cref="SpeechEncoderOptions.Threads"/> sets it (<c>torch.set_num_threads</c>) for every encoder and all
 /// TorchSharp code, and concurrent calls share those threads, so N concurrent calls on C cores take about as long as
 /// running them one by one; concurrency buys latency fairness, not throughput, on a busy CPU. On Linux (glibc) the
-/// first CPU encoder also sets the C heap's mmap threshold to 4 MB (<c>mallopt(M_MMAP_THRESHOLD)</c>, unless the process
-/// was started with its own) and an idle encoder returns free C heap pages now and then (<c>malloc_trim</c>), so
-/// resident memory stays flat over thousands of clips of varying length.</para>
+/// first CPU encoder also sets the C heap's mmap and trim thresholds to 256 MB (<c>mallopt</c>; each one the process was
+/// started with stays), so freed activations are reused by the next pass instead of mapped and zeroed afresh, and when
+/// no pass runs free C heap pages are returned (<c>malloc_trim</c>) once they exceed twice the largest recent pass's
+/// need or after 10 s idle, so resident memory stays bounded over thousands of clips of varying length.</para>
 /// <para><b>Cancellation.</b> The <see cref="CancellationToken"/> of the file, folder and batch methods is checked
 /// between files, between forward passes (batches, chunks) and before each pass; a pass already running in libtorch
 /// completes first. Cancellation throws <see cref="OperationCanceledException"/>; results already returned stay valid.</para>
@@ -170,7 +171,7 @@ public sealed partial class SpeechEncoder : IDisposable
         Device = device;
         DType = dtype;
         this.memoryLimit = memoryLimit;
-        if (device.type == DeviceType.CPU) NativeHeap.FixLargeBlockThreshold(); // flat resident memory over many clips
+        if (device.type == DeviceType.CPU) NativeHeap.Configure(); // reuse freed activations; bounded resident memory over many clips
     }
 
     /// <summary>Test seam: runs before each forward pass with (items, longest input in samples); lets a test inject a
@@ -251,6 +252,19 @@ public sealed partial class SpeechEncoder : IDisposable
             throw;
         }
         return new SpeechEncoder(model, read.Report, device, dtype, options.MemoryLimitBytes, proj, options.Units, check);
+    }
+
+    /// <summary>Loads a model from the Hugging Face Hub (or the cache): <c>new HubReference("ORG/REPO", revision, file)</c>,
+    /// or a row of <see cref="DpHubert.Hub.KnownModels"/>; the same as <see cref="Load(string, SpeechEncoderOptions)"/>
+    /// with its <c>hf://</c> form.</summary>
+    /// <param name="reference">The repository, revision and optional file.</param>
+    /// <param name="options">Device, dtype, threads, and <see cref="CheckpointReadOptions.Hub"/> in
+    /// <see cref="SpeechEncoderOptions.Checkpoint"/>.</param>
+    /// <exception cref="DpHubert.Hub.HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
+    public static SpeechEncoder Load(DpHubert.Hub.HubReference reference, SpeechEncoderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return Load(reference.ToString(), options);
     }
 
     /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg
@@ -359,17 +373,23 @@ public sealed partial class SpeechEncoder : IDisposable
         return new FeatureArray(c.data<float>().ToArray(), c.shape);
     }
 
+    /// <summary>Estimated peak bytes of one forward pass over <paramref name="batch"/> inputs of <paramref name="samples"/> samples.</summary>
+    internal long EstimatePassBytes(int batch, long samples) =>
+        ForwardMemory.EstimateBytes(model.Config, batch, samples, DType == ScalarType.Float32 ? 4 : 2);
+
     /// <summary>Throws an <see cref="InsufficientMemoryException"/> before allocating when a CPU forward pass over
     /// <paramref name="batch"/> inputs of <paramref name="samples"/> samples would not fit in memory.</summary>
-    private void EnsureFits(int batch, long samples)
+    /// <returns>The pass's estimated peak bytes (0 off the CPU).</returns>
+    private long EnsureFits(int batch, long samples)
     {
         BeforeForward?.Invoke(batch, samples);
-        if (Device.type != DeviceType.CPU) return; // CUDA reports its own out-of-memory error, caught per input
+        if (Device.type != DeviceType.CPU) return 0; // CUDA reports its own out-of-memory error, caught per input
         int elementBytes = DType == ScalarType.Float32 ? 4 : 2;
-        long need = ForwardMemory.EstimateBytes(model.Config, batch, samples, elementBytes);
-        if (memoryLimit is null && need < 256L << 20) return; // small passes: skip reading /proc/meminfo
+        long need = EstimatePassBytes(batch, samples);
+        if (memoryLimit is null && need < 256L << 20) return need; // small passes: skip reading /proc/meminfo
         long available = memoryLimit ?? ForwardMemory.AvailableBytes();
         if (need > available) throw ForwardMemory.TooLong(model.Config, batch, samples, elementBytes, need, available);
+        return need;
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> that gives the numbers when audio is shorter than
@@ -603,9 +623,10 @@ public sealed partial class SpeechEncoder : IDisposable
     /// unpacks each row's valid frames.</summary>
     private FeatureArray[] RunBatch(float[][] items, LayerSelection layers)
     {
-        EnsureFits(items.Length, items.Max(x => (long)x.Length));
+        long estimate = EnsureFits(items.Length, items.Max(x => (long)x.Length));
         using var lease = Use();
-        var clock = Stopwatch.StartNew();
+        // Ends after the scope below has freed the pass's tensors, so the trim policy sees them free.
+        using var pass = Device.type == DeviceType.CPU ? NativeHeap.Pass(estimate) : (NativeHeap.PassLease?)null;
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         int max = items.Max(x => x.Length);
@@ -633,7 +654,6 @@ public sealed partial class SpeechEncoder : IDisposable
                 outs[i] = ToArray(row);
             }
         }
-        if (Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.ElapsedTicks);
         return outs;
     }
 
@@ -670,7 +690,6 @@ public sealed partial class SpeechEncoder : IDisposable
                 if (--owner.inFlight != 0) return;
                 Monitor.PulseAll(owner.gate);
             }
-            NativeHeap.TrimIfDue(); // idle: return the C heap's free pages now and then
         }
     }
 }

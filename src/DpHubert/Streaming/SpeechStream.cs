@@ -268,7 +268,8 @@ public sealed class SpeechStream : IDisposable
         long first = nextFrame, total = windows[n - 1].Frames - first;
         var data = new float[lead * total * dim];
         using var lease = encoder.Use();
-        var clock = Stopwatch.StartNew();
+        // Ends after every window's tensors are freed, so the trim policy sees them free.
+        using var pass = encoder.Device.type == DeviceType.CPU ? NativeHeap.Pass(encoder.EstimatePassBytes(1, block + context + hop)) : (NativeHeap.PassLease?)null;
         for (int i = 0; i < n; i++)
         {
             var (e, end) = windows[i];
@@ -280,7 +281,6 @@ public sealed class SpeechStream : IDisposable
             samples.DropBefore(s); // later windows start at s or after
             frontEnd.DropBefore(s / hop);
         }
-        if (encoder.Device.type == DeviceType.CPU) NativeHeap.AddCompute(clock.ElapsedTicks);
         return new StreamFrames(first, new FeatureArray(data, lead > 1 ? new[] { (long)lead, total, dim } : new[] { total, dim }));
     }
 

@@ -274,6 +274,20 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_file_larger_than_the_free_disk_is_refused_before_a_byte_is_written()
+    {
+        FileRepo();
+        long free = new DriveInfo(cache).AvailableFreeSpace;
+        server.HeaderOverrides["X-Linked-Size"] = (free + 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var hub = Client(Options() with { MaxFileBytes = long.MaxValue });
+        var error = (await hub.Invoking(h => h.DownloadFileAsync(HubReference.Parse("hf://org/tiny/model.pth")))
+            .Should().ThrowAsync<HubException>()).Which;
+        error.Kind.Should().Be(HubErrorKind.DiskFull);
+        error.Message.Should().Contain("free").And.Contain("HF_HUB_CACHE");
+        server.Count("GET", "/").Should().Be(0);
+    }
+
+    [Fact]
     public async Task An_endless_body_is_cut_at_the_announced_size_and_deleted()
     {
         FileRepo();
@@ -436,6 +450,9 @@ public sealed class HubClientTests : IDisposable
         using var local = SpeechEncoder.Load(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"));
         fromHub.ExtractFile(wav).Data.Should().Equal(local.ExtractFile(wav).Data);
         fromHub.Report.Source.Should().StartWith(cache);
+        using var byParts = SpeechEncoder.Load(new HubReference("org/tiny", "main", "model.pth"),
+            new SpeechEncoderOptions { Checkpoint = new CheckpointReadOptions { Hub = Options() } });
+        byParts.ExtractFile(wav).Data.Should().Equal(local.ExtractFile(wav).Data);
     }
 
     [Fact]

@@ -53,6 +53,18 @@ internal sealed record Timing(double[] Wall, double[] Cpu)
     public double CpuMedian => Bench.Median(Cpu);
 }
 
+/// <summary>Process CPU seconds (user, system) and page faults (minor: a page mapped in, zeroed or shared; major: read from disk).</summary>
+internal readonly record struct Usage(double User, double Sys, long MinorFaults, long MajorFaults)
+{
+    public static Usage operator -(Usage a, Usage b) =>
+        new(a.User - b.User, a.Sys - b.Sys, a.MinorFaults - b.MinorFaults, a.MajorFaults - b.MajorFaults);
+
+    /// <summary>"user 1.2 s, sys 0.3 s (20%), 12345 minor faults".</summary>
+    public override string ToString() =>
+        $"user {Bench.F(User, "0.0")} s, sys {Bench.F(Sys, "0.0")} s ({Bench.F(100 * Sys / Math.Max(1e-9, User + Sys), "0")}% of CPU), " +
+        $"{MinorFaults} minor faults ({Bench.F(MinorFaults * 4.0 / 1024, "0")} MiB of 4 KiB pages)";
+}
+
 /// <summary>A measured value checked against a target.</summary>
 internal sealed class Verdicts
 {
@@ -159,6 +171,18 @@ internal static class Bench
         return SpeechEncoder.Load(path, new SpeechEncoderOptions { Threads = threads, DType = dtype });
     }
 
+    /// <summary>Starts this benchmark again as a child process with <paramref name="args"/>, its output redirected.</summary>
+    public static ProcessStartInfo SelfStartInfo(bool redirectInput, params string[] args)
+    {
+        var psi = new ProcessStartInfo { RedirectStandardInput = redirectInput, RedirectStandardOutput = true, RedirectStandardError = !redirectInput, UseShellExecute = false };
+        string self = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+            psi.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
+        psi.FileName = self;
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     public static void CleanTemp()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");
@@ -247,6 +271,32 @@ internal static class Bench
 
     [System.Runtime.InteropServices.DllImport("libc")]
     private static extern MallInfo2 mallinfo2();
+
+    /// <summary>This process's CPU time and page faults so far (getrusage), or null where there is none.</summary>
+    public static Usage? ProcessUsage()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        try
+        {
+            if (getrusage(0, out var r) != 0) return null; // RUSAGE_SELF: every thread of the process
+            return new Usage(r.UserSec + r.UserMicro / 1e6, r.SysSec + r.SysMicro / 1e6, r.MinorFaults, r.MajorFaults);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSec, UserMicro, SysSec, SysMicro;
+        public long MaxRss, IxRss, IdRss, IsRss, MinorFaults, MajorFaults;
+        public long NSwap, InBlock, OuBlock, MsgSnd, MsgRcv, NSignals, NvCsw, NivCsw;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int getrusage(int who, out RUsage usage);
 
     /// <summary>Resets the kernel's peak-RSS mark (VmHWM) for this process; false where that is not possible.</summary>
     public static bool ResetPeak()

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
-using System.Reflection;
 using DpHubert.Checkpoints;
 using static TorchSharp.torch;
 
@@ -100,13 +99,7 @@ internal static class LoadBench
 
     private static Sample RunChild(string file, int threads)
     {
-        var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        string self = Environment.ProcessPath!;
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-            psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
-        psi.FileName = self;
-        foreach (var a in new[] { ChildCommand, file, "--threads", threads.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(a);
+        var psi = Bench.SelfStartInfo(false, ChildCommand, file, "--threads", threads.ToString(CultureInfo.InvariantCulture));
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();

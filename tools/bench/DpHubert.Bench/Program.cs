@@ -40,6 +40,12 @@ if (args.Length >= 2 && args[0] == LoadBench.ChildCommand)
     set_num_threads(childThreads);
     return LoadBench.Child(args[1]);
 }
+if (args.Length >= 4 && args[0] == SoakBench.ForwardChildCommand)
+{
+    // The soak benchmark's raw forward, in a process that never made an encoder.
+    set_num_threads(args.Length >= 6 && args[4] == "--threads" ? int.Parse(args[5], CultureInfo.InvariantCulture) : 2);
+    return SoakBench.ChildMain(args[1], double.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
+}
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine(Usage);
