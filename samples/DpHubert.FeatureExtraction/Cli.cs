@@ -98,6 +98,15 @@ internal static class Cli
         }
     }
 
+    /// <summary>What <c>--verbose</c> prints once an encoder is loaded: the load report, the compute dtype and the kernel
+    /// check's summary line, on stderr.</summary>
+    public static void PrintLoad(DpHubert.Extraction.SpeechEncoder encoder)
+    {
+        Console.Error.WriteLine(encoder.Report);
+        Console.Error.WriteLine($"Compute dtype: {encoder.DType} on {encoder.Device.type}.");
+        Console.Error.WriteLine(encoder.KernelCheck.Summary);
+    }
+
     /// <summary>Errors caused by what the user gave us (bad option values, missing or broken checkpoints).</summary>
     public static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or CheckpointFormatException or FormatException or AudioFormatException

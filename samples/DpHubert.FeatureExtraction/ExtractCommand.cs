@@ -88,12 +88,7 @@ internal static class ExtractCommand
                 Device = ComputeDevice.Parse(parse.GetValue(device)!),
                 DType = ComputeDTypes.Parse(parse.GetValue(dtype)!),
             });
-            if (parse.GetValue(verbose))
-            {
-                Console.Error.WriteLine(encoder.Report);
-                Console.Error.WriteLine($"Compute dtype: {encoder.DType} on {encoder.Device.type}.");
-                Console.Error.WriteLine(encoder.KernelCheck.Summary);
-            }
+            if (parse.GetValue(verbose)) Cli.PrintLoad(encoder);
             encoder.Validate(selection);
             bool beQuiet = parse.GetValue(quiet);
 

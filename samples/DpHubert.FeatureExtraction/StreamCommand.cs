@@ -87,11 +87,7 @@ internal static class StreamCommand
                 Device = ComputeDevice.Parse(parse.GetValue(device)!),
                 DType = ComputeDTypes.Parse(parse.GetValue(dtype)!),
             });
-            if (parse.GetValue(verbose))
-            {
-                Console.Error.WriteLine(encoder.Report);
-                Console.Error.WriteLine($"Compute dtype: {encoder.DType} on {encoder.Device.type}.");
-            }
+            if (parse.GetValue(verbose)) Cli.PrintLoad(encoder);
             using var stream = encoder.OpenStream(options);
             return Run(stream, encoder.MinimumSamples, stdin ? null : inputPath, raw, outputPath, parse.GetValue(realtime), parse.GetValue(quiet));
         });

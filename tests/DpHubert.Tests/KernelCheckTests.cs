@@ -90,6 +90,33 @@ public class KernelCheckTests
         TensorAssert.Close(y[0], expected, 1e-4, "pruned_uneven with mixed convolution paths");
     }
 
+    public static TheoryData<string> Fixtures => new()
+    {
+        "hubert_post_ln", "large_pre_ln", "pruned_uneven", "wavlm_pruned", "wavlm_pre_ln", "prune_hubert", "prune_wavlm",
+    };
+
+    /// <summary>libtorch's own convolutions (oneDNN on most CPUs, at whatever ONEDNN_MAX_CPU_ISA level the process
+    /// runs) checked for real: where one is wrong on this machine the check moves that layer to the GEMM path, and
+    /// either way the features equal the original's.</summary>
+    [Theory]
+    [MemberData(nameof(Fixtures))]
+    public void On_the_libtorch_convolution_path_every_fixture_is_checked_and_matches_the_original(string name)
+    {
+        var (model, _) = DpHubert.Checkpoints.CheckpointLoader.LoadModel(Checkpoint(name));
+        using var _m = model;
+        model.SetConvolutionPath(ConvolutionPath.LibTorch);
+        using var wave = ModelAssert.Wave(TestFiles.DpHubertCase(name, "input.wav"));
+        using var _g = inference_mode();
+        var (y, _) = model.forward(wave, null);
+        using var _y = y;
+        var report = model.KernelCheck!;
+        report.Entries.Should().OnlyContain(e => e.Passed, report.ToString());
+        foreach (var e in report.Entries.Where(e => e.Operation.StartsWith("conv1d")))
+            e.Path.Should().Be(e.RoutedTo == "gemm" ? "gemm" : "libtorch", report.ToString());
+        using var expected = TestFiles.LoadFloat(TestFiles.DpHubertCase(name, "single_output.npy"));
+        TensorAssert.Close(y[0], expected, 1e-4, $"{name} on the libtorch path after the kernel check ({report.Summary})");
+    }
+
     [Fact]
     public void A_second_model_with_the_same_shapes_reuses_the_verdicts_and_off_checks_nothing()
     {
