@@ -8,11 +8,12 @@
 #   - time: /usr/bin/time, the peak RSS of whole processes in the side-by-side benchmark (tools/bench compare).
 #   - flac, lame, vorbis-tools, ffmpeg: the reference encoders and decoders the audio format tests check our FLAC, MP3
 #     and Ogg Vorbis decoders against, and the ffmpeg that M4A/AAC, Opus and WebM are decoded with.
+#   - espeak-ng: spoken sentences for the streaming fidelity benchmark (tools/bench fidelity).
 # Idempotent: installs only what is missing. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils sox binutils time flac lame vorbis-tools ffmpeg)
+packages=(python3-torch python3-torchaudio python3-omegaconf python3-numpy libopenblas0-pthread alsa-utils sox binutils time flac lame vorbis-tools ffmpeg espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

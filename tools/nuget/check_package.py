@@ -64,8 +64,9 @@ def check_package(nupkg, snupkg, version):
 
     deps = [(g.get("targetFramework"), d.get("id"), d.get("version"))
             for g in meta.iterfind("n:dependencies/n:group", ns) for d in g.iterfind("n:dependency", ns)]
-    if [d[1] for d in deps] != ["TorchSharp"]:
-        fail(f"the package must depend on TorchSharp alone (the app picks the runtime), found {deps}")
+    # TorchSharp (never a runtime package: the app picks it) and the managed MP3 and Ogg Vorbis decoders.
+    if sorted(d[1] for d in deps) != ["NLayer", "NVorbis", "TorchSharp"]:
+        fail(f"the package must depend on TorchSharp, NLayer and NVorbis alone (the app picks the runtime), found {deps}")
 
     with zipfile.ZipFile(snupkg) as z:
         if "lib/net8.0/DpHubert.Core.pdb" not in z.namelist():

@@ -572,45 +572,40 @@ public static class FlacReader
 
         // ---- checksums
 
-        private static readonly byte[] Crc8Table = MakeCrc8Table();
-        private static readonly ushort[] Crc16Table = MakeCrc16Table();
-
-        private static byte[] MakeCrc8Table()
-        {
-            var t = new byte[256];
-            for (int i = 0; i < 256; i++)
-            {
-                int c = i;
-                for (int b = 0; b < 8; b++) c = (c & 0x80) != 0 ? (c << 1) ^ 0x07 : c << 1;
-                t[i] = (byte)c;
-            }
-            return t;
-        }
-
-        private static ushort[] MakeCrc16Table()
-        {
-            var t = new ushort[256];
-            for (int i = 0; i < 256; i++)
-            {
-                int c = i << 8;
-                for (int b = 0; b < 8; b++) c = (c & 0x8000) != 0 ? (c << 1) ^ 0x8005 : c << 1;
-                t[i] = (ushort)c;
-            }
-            return t;
-        }
+        private static readonly uint[] Crc8Table = MsbFirstCrc.Table(8, 0x07);
+        private static readonly uint[] Crc16Table = MsbFirstCrc.Table(16, 0x8005);
 
         private static int Crc8(ReadOnlySpan<byte> bytes)
         {
             int c = 0;
-            foreach (byte b in bytes) c = Crc8Table[c ^ b];
+            foreach (byte b in bytes) c = (int)Crc8Table[c ^ b];
             return c;
         }
 
         private static int Crc16(ReadOnlySpan<byte> bytes)
         {
             int c = 0;
-            foreach (byte b in bytes) c = ((c << 8) ^ Crc16Table[(c >> 8) ^ b]) & 0xFFFF;
+            foreach (byte b in bytes) c = ((c << 8) ^ (int)Crc16Table[(c >> 8) ^ b]) & 0xFFFF;
             return c;
         }
+    }
+}
+
+/// <summary>Lookup tables of the MSB-first (not reflected) CRCs that FLAC (CRC-8, CRC-16) and Ogg (CRC-32) use.</summary>
+internal static class MsbFirstCrc
+{
+    /// <summary>The table for a CRC of <paramref name="width"/> bits (8 to 32) with <paramref name="polynomial"/>.</summary>
+    public static uint[] Table(int width, uint polynomial)
+    {
+        uint top = 1u << (width - 1);
+        uint mask = width == 32 ? uint.MaxValue : (1u << width) - 1;
+        var t = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            uint c = i << (width - 8);
+            for (int b = 0; b < 8; b++) c = ((c & top) != 0 ? (c << 1) ^ polynomial : c << 1) & mask;
+            t[i] = c;
+        }
+        return t;
     }
 }

@@ -12,7 +12,7 @@ internal sealed record OggInfo(string Codec, int Streams);
 /// short (a partial download) fails here with a clear message, before any decoder sees it.</summary>
 internal static class OggPages
 {
-    private static readonly uint[] CrcTable = MakeCrcTable();
+    private static readonly uint[] CrcTable = MsbFirstCrc.Table(32, 0x04C11DB7);
 
     public static OggInfo Scan(ReadOnlySpan<byte> data, string display, string? name)
     {
@@ -69,18 +69,6 @@ internal static class OggPages
             c = (c << 8) ^ CrcTable[(c >> 24) ^ b];
         }
         return c;
-    }
-
-    private static uint[] MakeCrcTable()
-    {
-        var t = new uint[256];
-        for (uint i = 0; i < 256; i++)
-        {
-            uint c = i << 24;
-            for (int b = 0; b < 8; b++) c = (c & 0x80000000) != 0 ? (c << 1) ^ 0x04C11DB7 : c << 1;
-            t[i] = c;
-        }
-        return t;
     }
 }
 

@@ -143,7 +143,7 @@ public sealed record SpeechEncoderOptions
 /// <example>
 /// <code>
 /// using var encoder = SpeechEncoder.Load("DPHuBERT-sp0.75.pth");
-/// FeatureArray units = encoder.ExtractFile("voice.wav");            // [frames, 768], any WAV, any rate
+/// FeatureArray units = encoder.ExtractFile("voice.wav");            // [frames, 768], WAV/FLAC/MP3/Ogg, any rate
 /// FeatureArray layer9 = encoder.ExtractFile("voice.wav", LayerSelection.Layer(9));
 /// // Many inputs, length-sorted batches of 8, recordings over 30 s in overlapping chunks:
 /// var options = new ExtractionOptions { BatchSize = 8, ChunkSeconds = 30 };
@@ -474,12 +474,12 @@ public sealed partial class SpeechEncoder : IDisposable
         return ExtractBatch(samples.Select(x => Pad(AudioPreprocessor.Resample(x, sampleRate, AudioPreprocessor.TargetSampleRate))).ToArray(), layers, batchSize, cancellationToken);
     }
 
-    /// <summary>Reads, resamples and extracts many WAV files, streaming results in input order. Whatever fails for one
+    /// <summary>Reads (any format <see cref="AudioReader"/> reads), resamples and extracts many audio files, streaming results in input order. Whatever fails for one
     /// file (unreadable or too short audio, an unusable sample rate, NaN samples, a libtorch error, an allocation
     /// failure, a recording too long for memory) yields a result with <see cref="FileFeatures.Error"/> set; the others
     /// still succeed (a failing batch is retried item by item). Files are read <see cref="ExtractionOptions.ReadAhead"/>
     /// at a time and batched by length.</summary>
-    /// <param name="paths">WAV files.</param>
+    /// <param name="paths">Audio files.</param>
     /// <param name="layers">Which output.</param>
     /// <param name="options">Batching and chunking.</param>
     /// <param name="cancellationToken">Checked before each file is read and before each forward pass; cancellation

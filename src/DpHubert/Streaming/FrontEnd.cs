@@ -68,52 +68,19 @@ internal abstract class FrontEnd : IDisposable
     {
         private readonly int hop = model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
         private readonly int field = model.Config.MinimumSamples;
-        private Tensor? kept; // [1, n, C]: frames [first, first + n)
-        private long first;
+        private readonly KeptPositions frames = new(trimStep: 256);
 
         public override string Kind => "conv features per frame";
 
-        public override Tensor Features(SampleBuffer samples, long s, long e, Device device)
-        {
-            long from = s / hop, to = (e - field) / hop + 1; // the window's frames, absolute
-            long have = kept is null ? from : first + kept.shape[1];
-            if (kept is not null && (from < first || have < from))
-            {
-                // Not the next window of a stream (never happens from SpeechStream): start again rather than misalign.
-                Reset();
-                have = from;
-            }
-            if (to > have)
-            {
-                using var scope = NewDisposeScope();
-                var fresh = Model.ConvFeatures(Wave(samples, have * hop, (to - 1) * hop + field, device), null, BatchSemantics.Original).Features;
-                var all = kept is null ? fresh : cat(new[] { kept, fresh }, 1);
-                kept?.Dispose();
-                kept = all.DetachFromDisposeScope();
-                if (kept.shape[1] == fresh.shape[1]) first = from;
-            }
-            return kept!.narrow(1, from - first, to - from);
-        }
+        public override Tensor Features(SampleBuffer samples, long s, long e, Device device) =>
+            frames.Get(s / hop, (e - field) / hop + 1, (from, to) =>
+                Model.ConvFeatures(Wave(samples, from * hop, (to - 1) * hop + field, device), null, BatchSemantics.Original).Features);
 
-        public override void DropBefore(long frame)
-        {
-            if (kept is null || frame <= first) return;
-            long drop = Math.Min(frame - first, kept.shape[1]);
-            if (drop < 256 && drop < kept.shape[1]) return; // trim in steps, not a copy per block
-            var rest = kept.narrow(1, drop, kept.shape[1] - drop).contiguous();
-            kept.Dispose();
-            kept = rest.DetachFromDisposeScope();
-            first += drop;
-        }
+        public override void DropBefore(long frame) => frames.DropBefore(frame);
 
-        public override void Reset()
-        {
-            kept?.Dispose();
-            kept = null;
-            first = 0;
-        }
+        public override void Reset() => frames.Reset();
 
-        public override void Dispose() => Reset();
+        public override void Dispose() => frames.Reset();
     }
 
     /// <summary>Group-norm extractors (statistics over the window) and waveform-normalizing models: the first
@@ -123,16 +90,16 @@ internal abstract class FrontEnd : IDisposable
     private sealed class FirstConvCache : FrontEnd
     {
         private readonly ConvLayerBlock block0;
-        private readonly int stride, kernel;
+        private readonly int stride, kernel, hop;
         private readonly bool normalize;
-        private Tensor? kept; // [1, n, C0] channels-last: positions [first, first + n), without bias
-        private long first;
+        private readonly KeptPositions positions = new(trimStep: 4096);
 
         public FirstConvCache(Wav2Vec2Model model) : base(model)
         {
             block0 = model.FeatureExtractor.ConvLayers[0];
             stride = block0.Stride;
             kernel = block0.KernelSize;
+            hop = model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
             normalize = model.Config.NormalizeWaveform;
         }
 
@@ -140,26 +107,12 @@ internal abstract class FrontEnd : IDisposable
 
         public override Tensor Features(SampleBuffer samples, long s, long e, Device device)
         {
-            long from = s / stride, to = (e - kernel) / stride + 1; // the window's positions, absolute
-            long have = kept is null ? from : first + kept.shape[1];
-            if (kept is not null && (from < first || have < from))
+            var z = positions.Get(s / stride, (e - kernel) / stride + 1, (from, to) =>
             {
-                // Not the next window of a stream (never happens from SpeechStream): start again rather than misalign.
-                Reset();
-                have = from;
-            }
-            if (to > have)
-            {
-                using var scope = NewDisposeScope();
-                var wave = Wave(samples, have * stride, (to - 1) * stride + kernel, device);
+                var wave = Wave(samples, from * stride, (to - 1) * stride + kernel, device);
                 if (wave.dtype != Model.DType) wave = wave.to(Model.DType);
-                var fresh = GemmConvolution.Conv(wave.unsqueeze(-1), block0.Conv.Weight, null, stride);
-                var all = kept is null ? fresh : cat(new[] { kept, fresh }, 1);
-                kept?.Dispose();
-                kept = all.DetachFromDisposeScope();
-                if (kept.shape[1] == fresh.shape[1]) first = from;
-            }
-            var z = kept!.narrow(1, from - first, to - from);
+                return GemmConvolution.Conv(wave.unsqueeze(-1), block0.Conv.Weight, null, stride);
+            });
             if (normalize)
             {
                 // The model's layer_norm over the window: mean μ and biased variance in float32, eps 1e-5.
@@ -174,25 +127,60 @@ internal abstract class FrontEnd : IDisposable
             return Model.FeatureExtractor.ForwardFromFirstConv(z);
         }
 
-        public override void DropBefore(long frame)
+        public override void DropBefore(long frame) => positions.DropBefore(frame * hop / stride);
+
+        public override void Reset() => positions.Reset();
+
+        public override void Dispose() => positions.Reset();
+    }
+
+    /// <summary>Values per position [1, n, C] kept for positions [first, first + n) of a stream, extended as windows
+    /// advance and trimmed in steps of <paramref name="trimStep"/> (not a copy per block).</summary>
+    private sealed class KeptPositions(long trimStep)
+    {
+        private Tensor? kept;
+        private long first;
+
+        /// <summary>Positions [from, to) as a view in the caller's dispose scope, computing the new ones with
+        /// <paramref name="compute"/>(start, end) (a tensor [1, end − start, C] in a scope of its own).</summary>
+        public Tensor Get(long from, long to, Func<long, long, Tensor> compute)
         {
-            long position = frame * Model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride) / stride;
+            long have = kept is null ? from : first + kept.shape[1];
+            if (kept is not null && (from < first || have < from))
+            {
+                // Not the next window of a stream (never happens from SpeechStream): start again rather than misalign.
+                Reset();
+                have = from;
+            }
+            if (kept is null) first = from;
+            if (to > have)
+            {
+                using var scope = NewDisposeScope();
+                var fresh = compute(have, to);
+                var all = kept is null ? fresh : cat(new[] { kept, fresh }, 1);
+                kept?.Dispose();
+                kept = all.DetachFromDisposeScope();
+            }
+            return kept!.narrow(1, from - first, to - from);
+        }
+
+        /// <summary>No later window reads a position before <paramref name="position"/>.</summary>
+        public void DropBefore(long position)
+        {
             if (kept is null || position <= first) return;
             long drop = Math.Min(position - first, kept.shape[1]);
-            if (drop < 4096 && drop < kept.shape[1]) return; // trim in steps, not a copy per block
+            if (drop < trimStep && drop < kept.shape[1]) return;
             var rest = kept.narrow(1, drop, kept.shape[1] - drop).contiguous();
             kept.Dispose();
             kept = rest.DetachFromDisposeScope();
             first += drop;
         }
 
-        public override void Reset()
+        public void Reset()
         {
             kept?.Dispose();
             kept = null;
             first = 0;
         }
-
-        public override void Dispose() => Reset();
     }
 }

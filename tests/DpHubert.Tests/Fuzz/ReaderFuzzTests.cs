@@ -179,6 +179,24 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output)
             bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), null, NoFfmpeg)));
     }
 
+    [DpHubert.Tests.Audio.AudioToolsFact("ffmpeg")]
+    public void The_ffmpeg_path_only_reads_or_throws_AudioFormatException()
+    {
+        // Few inputs (each is a process): damaged M4A and WebM files must decode or fail by name, never hang.
+        string dir = TestFiles.TempDir();
+        string wav = Path.Combine(dir, "in.wav");
+        WavWriter.WritePcm16(wav, Enumerable.Range(0, 8000).Select(i => (float)(0.3 * Math.Sin(i * 0.05))).ToArray(), 16000);
+        var seeds = new[] { ("m4a", "aac"), ("webm", "libopus") }.Select(f =>
+        {
+            string path = Path.Combine(dir, "seed." + f.Item1);
+            DpHubert.Tests.Audio.AudioTools.Run("ffmpeg", "-v", "error", "-y", "-i", wav, "-c:a", f.Item2, path);
+            return File.ReadAllBytes(path);
+        }).ToArray();
+        var options = new AudioReadOptions { DecoderTimeout = TimeSpan.FromSeconds(30) };
+        Fuzz("ffmpeg", seeds, Mutator.Iterations(24), typeof(AudioFormatException),
+            bytes => CheckClip(AudioReader.Read(new MemoryStream(bytes), "fuzz.m4a", options)));
+    }
+
     /// <summary>Fuzzing stays in-process: formats that need ffmpeg fail as if it were not installed.</summary>
     private static readonly AudioReadOptions NoFfmpeg = new() { FfmpegPath = "/nonexistent/ffmpeg" };
 

@@ -32,6 +32,9 @@ internal sealed record BenchOptions
     public int SoakClips { get; init; } = 1000;
     public string? Console { get; init; }
 
+    /// <summary>fidelity: a real checkpoint to measure instead of a random-weight preset.</summary>
+    public string? Checkpoint { get; init; }
+
     /// <summary>Where load / compare keep their generated checkpoints and audio (reused when present); a temporary
     /// folder, deleted at the end, when null.</summary>
     public string? WorkDir { get; init; }

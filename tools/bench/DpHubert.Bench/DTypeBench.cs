@@ -10,6 +10,9 @@ internal static class DTypeBench
     /// <summary>bf16 output of a random HuBERT Base must stay this close (mean per-frame cosine) to fp32.</summary>
     public const double TargetBf16MinCosine = 0.999;
 
+    /// <summary>bf16 at least this many times the fp32 speed end to end where the CPU has bf16 units.</summary>
+    public const double TargetBf16Speedup = 2.0;
+
     /// <summary>bf16 speed over fp32 beyond which <c>auto</c> choosing float32 misses a clear win.</summary>
     public const double AutoMustChooseBf16Above = 1.8;
 
@@ -51,6 +54,11 @@ internal static class DTypeBench
         verdicts.Check("dtype bf16 fidelity (mean per-frame cosine vs fp32)", d.MeanFrameCosine >= TargetBf16MinCosine,
             $"{Bench.F(d.MeanFrameCosine, "0.000000")} (target >= {Bench.F(TargetBf16MinCosine, "0.000")})");
         verdicts.Note("dtype bf16 speed", $"{Bench.F(fp32 / bf, "0.00")}x the fp32 speed (depends on the CPU's bf16 support)");
+        if (Extraction.CpuFeatures.Current.HasBFloat16Units == true)
+            verdicts.Check("dtype bf16 speed where the CPU has bf16 units", fp32 / bf >= TargetBf16Speedup,
+                $"{Bench.F(fp32 / bf, "0.00")}x the fp32 speed end to end (target >= {Bench.F(TargetBf16Speedup, "0.0")}x)");
+        ConvPathBench.Run(model, wave16, o, verdicts, "bf16", checkTargets: false);
+        UnevenFidelity(o, verdicts, audio);
 
         // What --dtype auto picks here must not be slower than float32, nor leave a large bf16 win unused.
         var cpu = Extraction.CpuFeatures.Current;
@@ -79,6 +87,30 @@ internal static class DTypeBench
                           $"{Bench.F(fp16 / tinyFp32, "0")}x faster than fp16); vs fp32: max |diff| {dh.MaxAbs:0.000e+0}, cosine {Bench.F(dh.Cosine, "0.000000")}");
         verdicts.Note("dtype fp16 (CPU)", $"{Bench.F(fp16 / tinyFp32, "0")}x slower than fp32 on {Bench.F(Fp16Seconds, "0.0#")} s; do not use float16 on CPU");
         tiny32Out.Dispose();
+    }
+
+    /// <summary>bf16 vs fp32 on the pruned sp0.75 shape (uneven conv channels, where libtorch's bf16 conv1d gave NaN
+    /// on AMD Zen 5), per convolution path.</summary>
+    private static void UnevenFidelity(BenchOptions o, Verdicts verdicts, float[] audio)
+    {
+        using var model = Bench.BuildModel("sp075");
+        using var wave32 = tensor(audio).unsqueeze(0);
+        using var wave16 = wave32.to(ScalarType.BFloat16);
+        using var mode = inference_mode();
+        using var fp32 = model.forward(wave32, null).Output;
+        model.to(ScalarType.BFloat16);
+        foreach (var path in new[] { Modules.ConvolutionPath.Gemm, Modules.ConvolutionPath.LibTorch })
+        {
+            model.SetConvolutionPath(path);
+            using var bf = model.forward(wave16, null).Output;
+            using var bf32 = bf.to(ScalarType.Float32);
+            var d = Bench.Compare(fp32, bf32);
+            Console.WriteLine($"  sp0.75-shaped bf16 ({path}) vs fp32: mean per-frame cosine {Bench.F(d.MeanFrameCosine, "0.000000")}, max |diff| {d.MaxAbs:0.000e+0}");
+            if (path == Modules.ConvolutionPath.Gemm)
+                verdicts.Check("dtype bf16 fidelity, sp0.75 shape (uneven channels, GEMM path)", d.MeanFrameCosine >= TargetBf16MinCosine,
+                    $"{Bench.F(d.MeanFrameCosine, "0.000000")} (target >= {Bench.F(TargetBf16MinCosine, "0.000")})");
+        }
+        model.SetConvolutionPath(Modules.ConvolutionPath.Gemm);
     }
 
     private static string Flag(bool? b) => b switch { true => "yes", false => "no", null => "unknown" };

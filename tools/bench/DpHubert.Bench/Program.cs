@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 // DpHubert benchmarks: speed, dtype, batch, memory, large, load, all (and layers, shards, compare, soak on their own). Exit
 // code 0 when every target is met, 1 when one is missed, 2 on a usage error. Targets and results: tools/bench/README.md.
 const string Usage = """
-usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|kernelcheck|decode|all> [options]
+usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtype|batch|memory|large|load|layers|shards|compare|soak|kernelcheck|decode|stream|fidelity|all> [options]
   --model NAME     preset with random weights (default hubert_base): wav2vec2_base, hubert_base, hubert_large, wavlm_base, ...
   --seconds S      audio length for speed (default 10)
   --dtype-seconds S  audio length for dtype (default 4)
@@ -30,6 +30,9 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --clips N        shards: clips of 2-10 s in the corpus (default 12)   --shard-rounds N  alternating rounds (default 3)
   --console DLL    shards: the dphubert.dll to run (default: the built samples/DpHubert.FeatureExtraction)
   decode: AudioReader speed per format (60 s files) and a folder of 1,000 FLAC vs WAV files (needs flac, lame, oggenc)
+  stream: real-time grid (HuBERT Base, sp0.75-shaped; fp32, bf16; blocks 0.1/0.25/0.5 s x contexts 0.5/1/2.5 s) and front-end reuse
+  fidelity: streamed vs whole-file features per layer over contexts 0.5-4 s and lookahead 0-10 frames, on real speech
+  --checkpoint F   fidelity: a real checkpoint instead of --model with random weights
 Targets are checked only where they were set (hubert_base, 10 s, 2 threads for speed); see tools/bench/README.md.
 """;
 
@@ -81,6 +84,7 @@ try
             "--soak-clips" => o with { SoakClips = Int() },
             "--shard-rounds" => o with { ShardRounds = Int() },
             "--console" => o with { Console = Next() },
+            "--checkpoint" => o with { Checkpoint = Next() },
             _ => throw new FormatException($"unknown option {args[i]}"),
         };
     }
@@ -89,7 +93,7 @@ try
     if (o.Threads < 1 || o.Runs < 1 || o.BatchRuns < 1 || o.Iterations < 2 || o.ModelIterations is < 2 || !(o.Seconds > 0.05)
         || o.CompareSeconds.Length == 0 || o.CompareSeconds.Any(l => !(l >= 1 && l <= 3600)))
         throw new FormatException("--threads, --runs, --batch-runs must be >= 1, --iterations >= 2, --seconds > 0.05, --lengths 1..3600 s");
-    if ((o.Model != "tiny" && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
+    if ((o.Model is not ("tiny" or "sp075") && !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Model)) || !DpHubert.Config.Wav2Vec2Config.Presets.ContainsKey(o.Large))
         throw new FormatException($"unknown preset; available: {string.Join(", ", DpHubert.Config.Wav2Vec2Config.Presets.Keys)}");
 }
 catch (FormatException e)
@@ -102,7 +106,7 @@ string[] all = { "speed", "dtype", "batch", "memory", "large", "load" };
 // "layers" (per-layer memory trace on --model / --seconds) is run on its own only: it is a diagnosis, not a target;
 // "shards" (many console processes over a generated corpus) and "compare" (other programs side by side) too, as they
 // take minutes.
-var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" or "kernelcheck" or "decode" ? new[] { command } : null;
+var selected = command == "all" ? all : all.Contains(command) || command is "layers" or "shards" or "compare" or "soak" or "kernelcheck" or "decode" or "stream" or "fidelity" ? new[] { command } : null;
 if (selected is null)
 {
     Console.Error.WriteLine($"error: unknown benchmark '{command}'");
@@ -138,6 +142,8 @@ try
             case "soak": SoakBench.Run(o, verdicts); break;
             case "kernelcheck": KernelCheckBench.Run(o, verdicts); break;
             case "decode": DecodeBench.Run(o, verdicts); break;
+            case "stream": StreamBench.Run(o, verdicts); break;
+            case "fidelity": FidelityBench.Run(o, verdicts); break;
         }
         Console.WriteLine($"  ({b}: {sw.Elapsed.TotalSeconds:0} s)");
         Console.WriteLine();
