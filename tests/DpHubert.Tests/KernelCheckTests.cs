@@ -57,6 +57,14 @@ public class KernelCheckTests
         linearEntries.Sum(e => e.Sites).Should().Be(linears.Length);
         linearEntries.Select(e => string.Join(' ', e.Operation.Split(' ').Take(2))).Should().BeEquivalentTo(linears.Distinct());
         report.Entries.Should().ContainSingle(e => e.Operation == "pos_conv 48 k16 g4");
+
+        // The pairs of blocks the GEMM path runs fused, each checked as it runs (chunked, the first output never whole).
+        var layers = encoder.Model.FeatureExtractor.ConvLayers;
+        int pairs = 0;
+        for (int i = 0; i + 1 < layers.Count; i++)
+            if (layers[i].FusesWith(layers[i + 1])) { pairs++; i++; }
+        pairs.Should().BeGreaterThan(0, "the waveform layer fuses with the next on the GEMM path");
+        report.Entries.Where(e => e.Operation.StartsWith("conv_pair")).Should().HaveCount(pairs).And.OnlyContain(e => e.Path == "gemm");
         report.Entries.Where(e => e.Operation.StartsWith("attention")).Should().NotBeEmpty();
         report.Summary.Should().StartWith($"kernel check: {report.Entries.Count} configurations");
     }

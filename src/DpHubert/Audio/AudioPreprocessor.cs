@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using DpHubert.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -145,8 +146,17 @@ public static class AudioPreprocessor
         var flat = waveform.reshape(-1, length);
         // Zero padding: `width` before for the filter's left half, `width + orig` after so the last stride fits.
         var padded = nn.functional.pad(flat, new long[] { width, width + orig });
-        var frames = nn.functional.conv1d(padded.unsqueeze(1), kernel, stride: orig); // (n, next, frames)
-        var interleaved = frames.transpose(1, 2).reshape(flat.shape[0], -1);
+        // The convolution as matrix products (libtorch's oneDNN conv1d is wrong on some CPUs for output counts that are
+        // not a multiple of 16, such as the 1 phase of 48 -> 16 kHz): each row gives [frames, next], phase-minor.
+        using var rows = GemmConvolution.TapRows(kernel);
+        var phases = new Tensor[flat.shape[0]];
+        for (long r = 0; r < phases.Length; r++)
+        {
+            using var row = padded[r].unsqueeze(-1);
+            phases[r] = GemmConvolution.ConvFrames(row, rows, null, kernel.shape[2], orig, copyNarrowWindows: false);
+        }
+        var interleaved = stack(phases).reshape(flat.shape[0], -1);
+        foreach (var p in phases) p.Dispose();
         // ceil(next * length / orig) in exact integer arithmetic.
         long targetLength = checked((next * length + orig - 1) / orig);
         var resampled = interleaved.narrow(1, 0, targetLength);

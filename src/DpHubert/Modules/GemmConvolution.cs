@@ -99,11 +99,13 @@ internal static class GemmConvolution
     /// <param name="bias">[C_out], or null.</param>
     /// <param name="k">Kernel width.</param>
     /// <param name="stride">Stride.</param>
+    /// <param name="copyNarrowWindows">Whether a narrow window (<see cref="NarrowWindow"/>) is copied into a window
+    /// matrix; false keeps memory at the output's size where the copy would be many times the input (resampling).</param>
     /// <returns>[(frames − k) / s + 1, C_out].</returns>
-    public static Tensor ConvFrames(Tensor x, Tensor rows, Tensor? bias, long k, long stride)
+    public static Tensor ConvFrames(Tensor x, Tensor rows, Tensor? bias, long k, long stride, bool copyNarrowWindows = true)
     {
         long cin = x.shape[1], offset = x.storage_offset(), outFrames = CheckedOutFrames(x.shape[0], k, stride);
-        if (cin * k <= NarrowWindow || k <= stride)
+        if ((copyNarrowWindows && cin * k <= NarrowWindow) || k <= stride)
         {
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
             using var view = x.as_strided(new[] { outFrames, k * cin }, new[] { stride * cin, 1L }, offset);

@@ -20,7 +20,7 @@ public class KernelCheckCliTests
     {
         var r = ConsoleRunner.Run("info", "--checkpoint", Tiny);
         r.ExitCode.Should().Be(0, r.ToString());
-        r.StdOut.Should().MatchRegex(@"kernel check: \d+ configurations \(3 conv1d, \d+ linear, 1 pos_conv, 1 attention\) in \d+ ms; all right; oneDNN on")
+        r.StdOut.Should().MatchRegex(@"kernel check: \d+ configurations \(3 conv1d, (\d+ conv_pair, )?\d+ linear, 1 pos_conv, 1 attention\) in \d+ ms; all right; oneDNN on")
             .And.Contain("conv1d 1->32 k10 s5 group_norm float32 x1 [gemm] error");
         r = ConsoleRunner.Run("info", "--checkpoint", Tiny, "--json");
         r.ExitCode.Should().Be(0, r.ToString());
