@@ -23,35 +23,24 @@ internal static class ExtractCommand
 {
     public static Command Create()
     {
-        var source = CheckpointSource.Create("Checkpoint file or model folder.");
+        var encoderOptions = new EncoderCommandOptions("No progress, per-file lines or summary; errors still go to stderr.");
         var input = new Option<string>("--input") { Description = "Input audio file (WAV, FLAC, MP3, Ogg Vorbis; M4A/AAC, Opus, WebM and more with ffmpeg on the PATH), or a folder searched recursively for audio files.", Required = true };
         var output = new Option<string>("--output") { Description = "Output .npy file; for a folder --input, the output folder (the tree is mirrored).", Required = true };
-        var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32 (default), bfloat16, auto (bfloat16 where the CPU's bf16 kernels are fast: AMX, or AVX-512 BF16 confirmed by a short probe; else float32) or float16 (CUDA only); outputs are always float32.", DefaultValueFactory = _ => "float32" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
         var batchSize = new Option<int>("--batch-size") { Description = "Files per forward pass (length-sorted batches).", DefaultValueFactory = _ => 1 };
         var chunkSeconds = new Option<double?>("--chunk-seconds") { Description = "Split recordings longer than S seconds into overlapping chunks." };
         var chunkOverlap = new Option<double>("--chunk-overlap") { Description = "Context in seconds on each side of a chunk.", DefaultValueFactory = _ => 1.0 };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress, per-file lines or summary; errors still go to stderr." };
-        var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
         var memoryLimit = new Option<double?>("--memory-limit") { Description = "GB one forward pass may take (default: what the machine has available); an input that needs more fails alone, with a --chunk-seconds suggestion." };
-        var hints = CheckpointHintOptions.Create();
-        var projection = new Option<bool>("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
-        var units = new Option<string>("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("extract", "Extract features from an audio file or a folder of audio files into float32 .npy files.")
         {
-            source.Checkpoint, source.Model, input, output, layer, device, dtype, threads, batchSize, chunkSeconds, chunkOverlap, quiet, verbose,
-            memoryLimit, hints.Arch, hints.Config, projection, units,
+            encoderOptions.Source.Checkpoint, encoderOptions.Source.Model, input, output, encoderOptions.Layer, encoderOptions.Device,
+            encoderOptions.DType, encoderOptions.Threads, batchSize, chunkSeconds, chunkOverlap, encoderOptions.Quiet, encoderOptions.Verbose,
+            memoryLimit, encoderOptions.Hints.Arch, encoderOptions.Hints.Config, encoderOptions.Projection, encoderOptions.Units,
         };
         var corpus = new CorpusOptions();
         foreach (var option in corpus.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
-            var named = parse.GetValue(units) is { } unitsName ? SpeechUnits.Parse(unitsName) : null;
-            if (named is not null && parse.GetValue(layer) is not null)
-                throw new ArgumentException($"--units {named.Name} sets the layer itself ({named.Layers}); leave out --layer.");
-            var selection = named?.Layers ?? LayerSelection.Parse(parse.GetValue(layer));
+            var (named, selection) = encoderOptions.ParseSelection(parse);
             var options = new ExtractionOptions
             {
                 BatchSize = parse.GetValue(batchSize),
@@ -69,28 +58,13 @@ internal static class ExtractCommand
             var corpusSettings = corpus.Parse(parse, isFolder, selection);
             var format = corpusSettings.Format;
 
-            var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
-            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
-            {
-                named = preset;
-                selection = preset.Layers; // one layer, which every --format holds
-            }
-            using var encoder = SpeechEncoder.Load(checkpointPath, new SpeechEncoderOptions
-            {
-                Threads = parse.GetValue(threads),
-                MemoryLimitBytes = parse.GetValue(memoryLimit) is { } gb
-                    ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
-                    : null,
-                Checkpoint = hints.Read(parse),
-                Projection = parse.GetValue(projection),
-                Units = named,
-                // Parsed after --memory-limit, so a bad --memory-limit is still the error reported first.
-                Device = ComputeDevice.Parse(parse.GetValue(device)!),
-                DType = ComputeDTypes.Parse(parse.GetValue(dtype)!),
-            });
-            if (parse.GetValue(verbose)) Cli.PrintLoad(encoder);
+            var (loaded, units) = encoderOptions.Load(parse, named, () => parse.GetValue(memoryLimit) is { } gb
+                ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
+                : null);
+            using var encoder = loaded;
+            if (units is not null) selection = units.Layers; // a short name's preset: one layer, which every --format holds
             encoder.Validate(selection);
-            bool beQuiet = parse.GetValue(quiet);
+            bool beQuiet = parse.GetValue(encoderOptions.Quiet);
 
             List<(string In, string Out)> jobs;
             var notRegular = new List<string>();

@@ -24,7 +24,7 @@ internal static class StreamCommand
 {
     public static Command Create()
     {
-        var source = CheckpointSource.Create("Checkpoint file or model folder.");
+        var encoderOptions = new EncoderCommandOptions("No statistics; errors still go to stderr.");
         var input = new Option<string>("--input") { Description = "Input WAV file, or - for raw PCM on standard input (with --raw-rate).", Required = true };
         var output = new Option<string>("--output") { Description = "Output .npy file: every frame of the stream, (frames, dim) or (layers + 1, frames, dim).", Required = true };
         var block = new Option<double>("--block") { Description = "Seconds of audio per block.", DefaultValueFactory = _ => 0.25 };
@@ -34,31 +34,21 @@ internal static class StreamCommand
         var rawRate = new Option<int?>("--raw-rate") { Description = "Sample rate of raw PCM on standard input (--input -)." };
         var rawFormat = new Option<string>("--raw-format") { Description = "Raw PCM sample format: s16le (16-bit signed little-endian) or f32le (float32 little-endian).", DefaultValueFactory = _ => "s16le" };
         var rawChannels = new Option<int>("--raw-channels") { Description = "Interleaved channels of raw PCM (mixed to mono by their mean).", DefaultValueFactory = _ => 1 };
-        var layer = new Option<string>("--layer") { Description = "Layer index N (0 = transformer input, N = after layer N), 'all', or 'final' (default: the model output)." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N.", DefaultValueFactory = _ => "cpu" };
-        var dtype = new Option<string>("--dtype") { Description = "Compute dtype: float32 (default), bfloat16, auto or float16 (CUDA only); outputs are always float32.", DefaultValueFactory = _ => "float32" };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for libtorch." };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "No statistics; errors still go to stderr." };
-        var verbose = new Option<bool>("--verbose") { Description = "Print the checkpoint load report to stderr." };
-        var hints = CheckpointHintOptions.Create();
-        var projection = new Option<bool>("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
-        var units = new Option<string>("--units") { Description = "so-vits-svc units by name: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
         var command = new Command("stream", "Stream a WAV file or raw PCM from standard input block by block, as a live voice changer would, into one float32 .npy; prints per-block latency.")
         {
-            source.Checkpoint, source.Model, input, output, block, context, lookahead, realtime, rawRate, rawFormat, rawChannels, layer, device, dtype, threads,
-            quiet, verbose, hints.Arch, hints.Config, projection, units,
+            encoderOptions.Source.Checkpoint, encoderOptions.Source.Model, input, output, block, context, lookahead, realtime, rawRate, rawFormat,
+            rawChannels, encoderOptions.Layer, encoderOptions.Device, encoderOptions.DType, encoderOptions.Threads, encoderOptions.Quiet,
+            encoderOptions.Verbose, encoderOptions.Hints.Arch, encoderOptions.Hints.Config, encoderOptions.Projection, encoderOptions.Units,
         };
         command.SetAction(parse =>
         {
-            var named = parse.GetValue(units) is { } unitsName ? SpeechUnits.Parse(unitsName) : null;
-            if (named is not null && parse.GetValue(layer) is not null)
-                throw new ArgumentException($"--units {named.Name} sets the layer itself ({named.Layers}); leave out --layer.");
+            var (named, selection) = encoderOptions.ParseSelection(parse);
             var options = new StreamOptions
             {
                 BlockSeconds = parse.GetValue(block),
                 ContextSeconds = parse.GetValue(context),
                 LookaheadFrames = parse.GetValue(lookahead),
-                Layers = named?.Layers ?? LayerSelection.Parse(parse.GetValue(layer)),
+                Layers = selection,
             };
             options.Validate();
             string inputPath = parse.GetValue(input)!;
@@ -72,24 +62,11 @@ internal static class StreamCommand
             if (Directory.Exists(outputPath))
                 throw new ArgumentException($"--output '{outputPath}' is a folder; give the .npy file to write.");
 
-            var (checkpointPath, _, known) = source.Resolve(parse, parse.GetValue(quiet));
-            if (CheckpointSource.PresetUnits(known, named, parse.GetValue(layer)) is { } preset)
-            {
-                named = preset;
-                options = options with { Layers = preset.Layers };
-            }
-            using var encoder = SpeechEncoder.Load(checkpointPath, new SpeechEncoderOptions
-            {
-                Threads = parse.GetValue(threads),
-                Checkpoint = hints.Read(parse),
-                Projection = parse.GetValue(projection),
-                Units = named,
-                Device = ComputeDevice.Parse(parse.GetValue(device)!),
-                DType = ComputeDTypes.Parse(parse.GetValue(dtype)!),
-            });
-            if (parse.GetValue(verbose)) Cli.PrintLoad(encoder);
+            var (loaded, units) = encoderOptions.Load(parse, named);
+            using var encoder = loaded;
+            if (units is not null) options = options with { Layers = units.Layers };
             using var stream = encoder.OpenStream(options);
-            return Run(stream, encoder.MinimumSamples, stdin ? null : inputPath, raw, outputPath, parse.GetValue(realtime), parse.GetValue(quiet));
+            return Run(stream, encoder.MinimumSamples, stdin ? null : inputPath, raw, outputPath, parse.GetValue(realtime), parse.GetValue(encoderOptions.Quiet));
         });
         return command;
     }
