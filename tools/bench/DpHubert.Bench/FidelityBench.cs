@@ -33,7 +33,7 @@ internal static class FidelityBench
     {
         using var encoder = o.Checkpoint is { } path
             ? SpeechEncoder.Load(path, new SpeechEncoderOptions { Threads = o.Threads })
-            : StreamBench.Encoder(o.Model == "sp075" ? StreamBench.Sp075 : Bench.ConfigFor(o.Model), ComputeDType.Float32, o.Threads);
+            : StreamBench.Encoder(Bench.ConfigFor(o.Model), ComputeDType.Float32, o.Threads);
         string what = o.Checkpoint ?? $"{o.Model} with RANDOM weights";
         var recordings = Recordings();
         Console.WriteLine($"fidelity: {what}; {recordings.Count} recordings, {recordings.Sum(r => r.Samples.Length / (double)r.Rate):0.0} s of speech; block 0.25 s");

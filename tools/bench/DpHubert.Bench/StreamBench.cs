@@ -21,16 +21,6 @@ namespace DpHubert.Bench;
 /// </summary>
 internal static class StreamBench
 {
-    /// <summary>The shape of DPHuBERT-sp0.75 (HuBERT Base pruned to about a quarter of its parameters): uneven conv
-    /// channels, fewer heads and feed-forward units per layer. Random weights.</summary>
-    public static Wav2Vec2Config Sp075 { get; } = Wav2Vec2Config.HubertBase with
-    {
-        ExtractorConvLayerConfig = Wav2Vec2Config.DefaultConvLayers
-            .Select((c, i) => c with { OutChannels = new[] { 113, 121, 123, 117, 112, 119, 120 }[i] }).ToArray(),
-        EncoderNumHeads = new[] { 8, 6, 6, 5, 5, 4, 4, 4, 3, 3, 2, 2 },
-        EncoderFfIntermFeatures = new[] { 900, 800, 700, 600, 500, 450, 400, 380, 350, 300, 250, 200 },
-    };
-
     private static readonly double[] BlockGrid = { 0.1, 0.25, 0.5 };
     private static readonly double[] ContextGrid = { 0.5, 1.0, 2.5 };
 
@@ -41,7 +31,7 @@ internal static class StreamBench
         Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped)");
         Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
-        foreach (var (name, config) in new[] { ("HuBERT Base", Wav2Vec2Config.HubertBase), ("DPHuBERT-sp0.75-shaped", Sp075) })
+        foreach (var (name, config) in new[] { ("HuBERT Base", Wav2Vec2Config.HubertBase), ("DPHuBERT-sp0.75-shaped", Bench.Sp075) })
             foreach (var dtype in new[] { ComputeDType.Float32, ComputeDType.BFloat16 })
             {
                 // --filter "sp0.75 fp32" (any part of "model dtype") runs only the matching rows; --filter reuse only the reuse table.
@@ -76,7 +66,7 @@ internal static class StreamBench
         foreach (var (name, config) in new[]
                  {
                      ("HuBERT Base (group norm)", Wav2Vec2Config.HubertBase),
-                     ("DPHuBERT-sp0.75-shaped (group norm)", Sp075),
+                     ("DPHuBERT-sp0.75-shaped (group norm)", Bench.Sp075),
                      ("HuBERT Large, raw waveform (layer norm)", Wav2Vec2Config.HubertLarge with { NormalizeWaveform = false }),
                      ("HuBERT Large, normalized waveform (layer norm)", Wav2Vec2Config.HubertLarge with { NormalizeWaveform = true }),
                  })
