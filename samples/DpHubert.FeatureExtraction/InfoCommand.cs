@@ -26,7 +26,15 @@ internal static class InfoCommand
         {
             var options = hints.Read(parse);
             var (path, named, _) = source.Resolve(parse, parse.GetValue(json));
-            var (model, report) = CheckpointLoader.LoadModel(path, null, options);
+            Wav2Vec2Model model;
+            LoadReport report;
+            ModelKind modelKind;
+            using (var checkpoint = CheckpointLoader.Read(path, options))
+            {
+                model = CheckpointLoader.BuildModel(checkpoint);
+                report = checkpoint.Report;
+                modelKind = checkpoint.Kind;
+            }
             using var _ = model;
             if (parse.GetValue(verbose)) Console.Error.WriteLine(report);
             var c = model.Config;
@@ -44,7 +52,8 @@ internal static class InfoCommand
                 feed_forward = c.EncoderUseFeedForward[i],
                 ff_interm_features = c.EncoderUseFeedForward[i] ? c.EncoderFfIntermFeatures[i] : (int?)null,
             }).ToArray();
-            string kind = c.AttentionKind == AttentionKind.WavLM ? "wavlm" : "wav2vec2/hubert";
+            // The family the checkpoint declares (its config's, when it declares none).
+            string kind = modelKind switch { ModelKind.WavLM => "wavlm", ModelKind.Hubert => "hubert", _ => "wav2vec2" };
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new

@@ -134,7 +134,7 @@ public class ConvertTests
         using var projs = new StateDict { ["0.weight"] = ones(2, 2) };
         var path = Path.Combine(TestFiles.TempDir(), "out.pth");
         CheckpointWriter.SaveDpHubert(path, ckpt.Config, ckpt.StateDict, projs);
-        var root = (PyDict)TorchCheckpointReader.Load(path)!;
+        var root = (PyDict)TorchCheckpointReader.Load(path).Root.Value!;
         try
         {
             root.Keys.Cast<string>().Should().Equal("state_dict", "config", "distill_linear_projs");
@@ -147,7 +147,7 @@ public class ConvertTests
         }
         finally
         {
-            LoadSteps.DisposeTensors(root);
+            DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
         }
         using var back = CheckpointLoader.Read(path);
         back.Config.Should().Be(ckpt.Config);

@@ -57,7 +57,7 @@ public class FairseqAndTorchaudioTests
     {
         // torchaudio_state_dict.pth is import_fairseq's exact output (label_embs_concat included, which we drop).
         using var ckpt = CheckpointLoader.Read(CaseFile(caseName, "checkpoint"));
-        var root = (PyDict)TorchCheckpointReader.Load(CaseFile(caseName, "torchaudio_state_dict"))!;
+        var root = (PyDict)TorchCheckpointReader.Load(CaseFile(caseName, "torchaudio_state_dict")).Root.Value!;
         try
         {
             var expectedKeys = root.Keys.Cast<string>().Where(k => k != "label_embs_concat").ToList();
@@ -70,7 +70,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            LoadSteps.DisposeTensors(root);
+            DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
         }
     }
 
@@ -182,7 +182,7 @@ public class FairseqAndTorchaudioTests
     {
         var dir = TestFiles.TempDir();
         var path = Path.Combine(dir, "bad.pt");
-        var root = (PyDict)TorchCheckpointReader.Load(CaseFile("fairseq_hubert", "checkpoint"))!;
+        var root = (PyDict)TorchCheckpointReader.Load(CaseFile("fairseq_hubert", "checkpoint")).Root.Value!;
         try
         {
             ((PyDict)root["model"]!)["encoder.layers.0.self_attn.grep_linear.weight"] = zeros(2);
@@ -190,7 +190,7 @@ public class FairseqAndTorchaudioTests
         }
         finally
         {
-            LoadSteps.DisposeTensors(root);
+            DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
         }
         var act = () => CheckpointLoader.Read(path);
         var e = act.Should().Throw<CheckpointFormatException>().Which;

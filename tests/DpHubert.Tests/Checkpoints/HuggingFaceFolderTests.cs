@@ -225,9 +225,9 @@ public class HuggingFaceFolderTests
         // The fixture's safetensors has parametrizations.weight.original0/1 and its .bin weight_g/weight_v.
         var st = LoadSafeTensors(Path.Combine(HfFolder("hubert_post_ln"), "model.safetensors"));
         st.Select(kv => kv.Key).Should().Contain("encoder.pos_conv_embed.conv.parametrizations.weight.original0");
-        var root = (PyDict)TorchCheckpointReader.Load(Path.Combine(HfFolder("hubert_post_ln"), "pytorch_model.bin"))!;
+        var root = (PyDict)TorchCheckpointReader.Load(Path.Combine(HfFolder("hubert_post_ln"), "pytorch_model.bin")).Root.Value!;
         root.Keys.Should().Contain("encoder.pos_conv_embed.conv.weight_g");
-        LoadSteps.DisposeTensors(root);
+        DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
 
         // Fused weight = g * v / ||v|| (norm over dims 0, 1 per tap).
         var dir = CopyFolder(HfFolder("hubert_post_ln"), "model.safetensors", "pytorch_model.bin");

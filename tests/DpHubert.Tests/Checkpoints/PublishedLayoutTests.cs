@@ -149,7 +149,7 @@ public class PublishedLayoutTests
     private static string EditedCopy(string source, string name, System.Action<PyDict> edit)
     {
         var path = Path.Combine(TestFiles.TempDir(), name);
-        var root = (PyDict)TorchCheckpointReader.Load(source)!;
+        var root = (PyDict)TorchCheckpointReader.Load(source).Root.Value!;
         try
         {
             edit(root);
@@ -157,7 +157,7 @@ public class PublishedLayoutTests
         }
         finally
         {
-            LoadSteps.DisposeTensors(root);
+            DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
         }
         return path;
     }

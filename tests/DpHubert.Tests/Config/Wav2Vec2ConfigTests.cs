@@ -18,7 +18,7 @@ public class Wav2Vec2ConfigTests
     };
 
     private static PyDict ConfigOf(string name) =>
-        (PyDict)((PyDict)TorchCheckpointReader.Load(TestFiles.DpHubertCase(name, "checkpoint.pth"))!)["config"]!;
+        (PyDict)((PyDict)TorchCheckpointReader.Load(TestFiles.DpHubertCase(name, "checkpoint.pth")).Root.Value!)["config"]!;
 
     private static Wav2Vec2Config Parse(PyDict d) =>
         Wav2Vec2Config.FromDictionary(d.Select(kv => new KeyValuePair<string, object?>((string)kv.Key, kv.Value)));

@@ -1,59 +1,44 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using TorchSharp;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
 /// <summary>fairseq wav2vec 2.0 / HuBERT / ContentVec checkpoints: <c>{"cfg" | "args", "model", ...}</c>, keys by
-/// <see cref="FairseqKeyMap"/>, config by <see cref="FairseqConfigMap"/>.</summary>
-internal static class FairseqFormat
+/// <see cref="FairseqKeyMap"/>, config by <see cref="FairseqConfigMap"/>; <c>final_proj</c> kept as the optional projection.</summary>
+internal sealed class FairseqFormat : FormatReader
 {
+    private readonly PyDict _root;
+
+    public FairseqFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.Fairseq, options) => _root = root;
+
     internal static bool Matches(PyDict d) =>
         d.TryGetValue("model", out var m) && m is PyDict
         && (d.TryGetValue("cfg", out var c) && c is PyDict || d.TryGetValue("args", out var a) && a is PyDict);
 
-    /// <summary>A fairseq checkpoint: <c>{"cfg" | "args", "model", ...}</c>.</summary>
-    internal static ModelCheckpoint Read(PyDict root, string path)
+    public override KeyMap KeyMap => FairseqKeyMap.Instance;
+
+    public override TranslatedConfig TranslateConfig(LoadReport report)
     {
-        var report = new LoadReport(path, CheckpointFormat.Fairseq);
-        var config = FairseqConfig(root, path, report, out var kind);
-        var finalProj = new StateDict();
-        StateDict? sd = null;
-        return DisposeOnFailure(() =>
-        {
-            var model = ToStateDict(root["model"], path, "model");
-            sd = ApplyKeyMap(model, FairseqKeyMap.Instance, report, path, (key, tensor) =>
-            {
-                // HuBERT / ContentVec / wav2vec 2.0 keep their final projection as an optional extra.
-                if (key is "final_proj.weight" or "final_proj.bias")
-                {
-                    finalProj[key["final_proj.".Length..]] = tensor;
-                    return true;
-                }
-                return false;
-            });
-            foreach (var other in root.Keys.OfType<string>().Where(k => k != "model"))
-                DisposeTensors(root[other]);
-            CanonicalizeStateDict(sd, report, path);
-            SetAuxFromWeights(ref config, sd, report, "proj");
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = kind };
-            KeepProjection(checkpoint, finalProj, "final_proj");
-            return checkpoint;
-        }, () =>
-        {
-            finalProj.Dispose();
-            sd?.Dispose();
-        });
+        var config = FairseqConfig(_root, Source, report, out var kind);
+        return new TranslatedConfig(config, kind);
     }
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root["model"], Source, "model");
+
+    // HuBERT / ContentVec / wav2vec 2.0 keep their final projection as an optional extra.
+    public override (string Group, string Name)? Extra(string key) =>
+        key is "final_proj.weight" or "final_proj.bias" ? (CheckpointLoader.FinalProjKey, key["final_proj.".Length..]) : null;
+
+    public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>
+        WithAuxFromWeights(translated!, weights, report, "proj");
+
+    public override void Finish(ModelCheckpoint checkpoint) => KeepProjection(checkpoint, "final_proj");
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned
     /// models from <c>w2v_args</c>, with the fine-tuning dropout overrides, as fairseq builds them.</summary>
@@ -124,7 +109,7 @@ internal static class FairseqFormat
             : $"normalize_waveform = {(normalize ? "true" : "false")} (from {normalizeFrom}.normalize)");
         config["normalize_waveform"] = normalize;
 
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
+        return ConfigFiles.Translate(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
     }
 
     private static string? Str(PyDict d, string key) => d.TryGetValue(key, out var v) ? v as string : null;

@@ -5,10 +5,9 @@ using System.Text.RegularExpressions;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
 /// <summary>
 /// bshall/hubert's HuBERT-Soft (<c>hubert-soft-0d54a1f4.pt</c>, so-vits-svc 3.x's encoder): a bare state_dict with
@@ -17,7 +16,7 @@ namespace DpHubert.Checkpoints;
 /// JSON (<see cref="CheckpointReadOptions.ConfigPath"/>) replaces it. <c>proj</c> (E → 256) is kept as the optional
 /// projection <c>Extras["final_proj"]</c>: the soft units are <c>proj</c> of the last layer.
 /// </summary>
-internal static class HubertSoftFormat
+internal sealed class HubertSoftFormat : FormatReader
 {
     /// <summary>The original's conv strides (kernels 10, 3, 3, 3, 3, 2, 2 are read from the weights).</summary>
     private static readonly int[] Strides = { 5, 2, 2, 2, 2, 2, 2 };
@@ -25,35 +24,28 @@ internal static class HubertSoftFormat
     /// <summary>Width of one attention head in the original (768 / 12).</summary>
     public const int HeadDim = 64;
 
+    private readonly PyDict _root;
+
+    public HubertSoftFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.HubertSoft, options) => _root = root;
+
     public static bool Matches(PyDict d) =>
         d.Keys.Any(k => k is "module.feature_extractor.conv0.weight" or "feature_extractor.conv0.weight");
 
-    public static ModelCheckpoint Read(PyDict root, string path, CheckpointReadOptions options)
-    {
-        var report = new LoadReport(path, CheckpointFormat.HubertSoft);
-        var proj = new StateDict();
-        StateDict? sd = null;
-        return DisposeOnFailure(() =>
-        {
-            sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
-                (key, tensor) =>
-                {
-                    var m = Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$");
-                    if (!m.Success) return false;
-                    proj[m.Groups[1].Value] = tensor;
-                    return true;
-                });
-            LoadSteps.CanonicalizeStateDict(sd, report, path);
-            var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
-            LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
-            return checkpoint;
-        }, () =>
-        {
-            proj.Dispose();
-            sd?.Dispose();
-        });
-    }
+    public override KeyMap KeyMap => HubertSoftKeyMap.Instance;
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root, Source, "state_dict");
+
+    public override (string Group, string Name)? Extra(string key) =>
+        Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$") is { Success: true } m ? (CheckpointLoader.FinalProjKey, m.Groups[1].Value) : null;
+
+    /// <summary>A config JSON given as <see cref="CheckpointReadOptions.ConfigPath"/>; otherwise none yet: the original's architecture is read off the weights.</summary>
+    public override TranslatedConfig TranslateConfig(LoadReport report) =>
+        new(Options.ConfigPath is not null ? ConfigFiles.FromFile(Options.ConfigPath, report) : null, ModelKind.Hubert);
+
+    public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>
+        translated ?? FromWeights(weights, Source, report);
+
+    public override void Finish(ModelCheckpoint checkpoint) => KeepProjection(checkpoint, "proj (the soft units)");
 
     /// <summary>The original architecture at the widths the weights have.</summary>
     private static Wav2Vec2Config FromWeights(StateDict sd, string path, LoadReport report)
@@ -81,7 +73,7 @@ internal static class HubertSoftFormat
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
+        return ConfigFiles.Translate(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
         {
             ["extractor_mode"] = "group_norm",
             ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
