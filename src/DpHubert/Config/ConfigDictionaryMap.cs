@@ -6,9 +6,11 @@ namespace DpHubert.Config;
 
 /// <summary>
 /// The original config dict (the keyword arguments of DPHuBERT's <c>wav2vec2_model(**config)</c>, stored as
-/// <c>checkpoint["config"]</c>) as a table: each key, the <see cref="Wav2Vec2Config"/> property it sets, how its value
-/// is read and written back, and which models have it. Every foreign config is translated into this form first, so
-/// this is also where torchaudio's one-size-for-every-layer form is expanded (<see cref="ExpandUniform"/>).
+/// <c>checkpoint["config"]</c>) as a table: each key, the <see cref="Wav2Vec2Config"/> member it sets (the per-layer
+/// lists become <see cref="EncoderLayerConfig"/> records), how its value is read and written back, and which models
+/// have it. This is the <c>.pth</c> / JSON boundary, the only place the snake_case dictionary exists; a config file in
+/// torchaudio's one-size-for-every-layer form is completed here (<see cref="ExpandUniform"/>). Foreign configs do not
+/// pass through it: they are read into <see cref="UniformArchitecture"/>.
 /// </summary>
 internal static class ConfigDictionaryMap
 {
