@@ -31,8 +31,8 @@ internal static class CheckpointPipeline
         var extras = new Dictionary<string, StateDict>(StringComparer.Ordinal);
         var weights = MapKeys(format, report, extras);
         Canonicalise(weights, report, format.WeightSource, options.WeightDType);
-        var config = format.ConfigFromWeights(translated.Config, weights, report);
-        var checkpoint = new ModelCheckpoint(config, weights, report, translated.Kind);
+        var config = format.ConfigFromWeights(translated, weights, report);
+        var checkpoint = new ModelCheckpoint(config, weights, report);
         foreach (var (group, tensors) in extras) checkpoint.Extras[group] = tensors;
         format.Finish(checkpoint);
         report.Ignored.AddRange(ignored);

@@ -70,7 +70,7 @@ internal static class ConfigFiles
     /// <c>encoder_ff_interm_features</c>, no per-layer lists, no <c>normalize_waveform</c>): the latter is expanded.
     /// </summary>
     internal static Wav2Vec2Config FromDictionary(Dictionary<string, object?> d, string path, LoadReport? report) =>
-        Translate(() => ConfigDictionaryMap.ReadUniform(d, ConfigDictionaryMap.KindOf(d), report is null ? null : report.Notes.Add),
+        Translate(() => ConfigDictionaryMap.ReadUniform(d, report is null ? null : report.Notes.Add),
             path, "config");
 
     /// <summary>A config translated by <paramref name="translate"/>, whose refusal (an <see cref="ArgumentException"/>)

@@ -15,20 +15,17 @@ public sealed class ModelCheckpoint : IDisposable
     /// <param name="config">Model config.</param>
     /// <param name="stateDict">Weights in DPHuBERT key names.</param>
     /// <param name="report">What the load did.</param>
-    /// <param name="kind">The model family the checkpoint declares; null: the one its config implies (WavLM for WavLM
-    /// attention, wav2vec 2.0 otherwise).</param>
-    public ModelCheckpoint(Wav2Vec2Config config, StateDict stateDict, LoadReport report, ModelKind? kind = null)
+    public ModelCheckpoint(Wav2Vec2Config config, StateDict stateDict, LoadReport report)
     {
         Config = config;
         StateDict = stateDict;
         Report = report;
-        Kind = kind ?? (config.AttentionKind == AttentionKind.WavLM ? ModelKind.WavLM : ModelKind.Wav2Vec2);
     }
 
-    /// <summary>The model family, decided once by the format's config step: what the checkpoint declares (Hugging Face
-    /// <c>model_type</c>, fairseq <c>_name</c>, the format itself); for a config dictionary, which declares none, WavLM
-    /// when the config has WavLM attention and wav2vec 2.0 otherwise. <c>dphubert info</c> prints it.</summary>
-    public ModelKind Kind { get; }
+    /// <summary>The model family, <see cref="Wav2Vec2Config.Kind"/> of <see cref="Config"/>: what the checkpoint declares
+    /// (Hugging Face <c>model_type</c>, fairseq <c>_name</c>, the format itself); for a config dictionary, which declares
+    /// none, WavLM when the config has WavLM head fields and wav2vec 2.0 otherwise.</summary>
+    public ModelKind Kind => Config.Kind;
 
     /// <summary>The model config.</summary>
     public Wav2Vec2Config Config { get; set; }

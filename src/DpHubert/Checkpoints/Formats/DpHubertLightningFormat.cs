@@ -38,8 +38,7 @@ internal sealed class DpHubertLightningFormat : FormatReader
 
     public override KeyMap KeyMap => DpHubertLightningKeyMap.Instance;
 
-    public override TranslatedConfig TranslateConfig(LoadReport report) =>
-        TranslatedConfig.Implied(ConfigFiles.FromFile(Options.ConfigPath!, report));
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report) => ConfigFiles.FromFile(Options.ConfigPath!, report);
 
     public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report)
     {

@@ -23,11 +23,7 @@ internal sealed class FairseqFormat : FormatReader
 
     public override KeyMap KeyMap => FairseqKeyMap.Instance;
 
-    public override TranslatedConfig TranslateConfig(LoadReport report)
-    {
-        var config = FairseqConfig(_root, Source, report, out var kind);
-        return new TranslatedConfig(config, kind);
-    }
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report) => FairseqConfig(_root, Source, report);
 
     public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root["model"], Source, "model");
 
@@ -42,7 +38,7 @@ internal sealed class FairseqFormat : FormatReader
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned
     /// models from <c>w2v_args</c>, with the fine-tuning dropout overrides, as fairseq builds them.</summary>
-    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report, out ModelKind kind)
+    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report)
     {
         PyDict model, task;
         if (root.TryGetValue("cfg", out var c) && c is PyDict cfg)
@@ -74,7 +70,7 @@ internal sealed class FairseqFormat : FormatReader
         if (innerName.Contains("wavlm", StringComparison.OrdinalIgnoreCase) || innerName.Contains("data2vec", StringComparison.OrdinalIgnoreCase)
             || innerName.Contains("conformer", StringComparison.OrdinalIgnoreCase))
             throw new CheckpointFormatException($"fairseq model '{innerName}' is not supported (wav2vec 2.0 and HuBERT are)", path, "_name");
-        kind = FairseqConfigMap.KindOf(innerName);
+        var kind = FairseqConfigMap.KindOf(innerName);
         return Architecture(arch, overrides, new[] { (task, "task"), (model, "model") }, kind, path, report, "the fairseq config");
     }
 
@@ -93,8 +89,7 @@ internal sealed class FairseqFormat : FormatReader
         if (arch.TryGetValue("pos_conv_depth", out var depth) && depth is long d && d != 1)
             throw new CheckpointFormatException($"pos_conv_depth {d} is not supported (only 1)", path, "pos_conv_depth");
 
-        var config = FairseqConfigMap.Table.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "encoder_embed_dim", "encoder_attention_heads", path);
+        var config = FairseqConfigMap.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
 
         bool normalize = false;
         string? normalizeFrom = null;
@@ -107,9 +102,7 @@ internal sealed class FairseqFormat : FormatReader
         report.Notes.Add(normalizeFrom is null
             ? "normalize_waveform = false (the checkpoint does not say)"
             : $"normalize_waveform = {(normalize ? "true" : "false")} (from {normalizeFrom}.normalize)");
-        config["normalize_waveform"] = normalize;
-
-        return ConfigFiles.Translate(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
+        return ConfigFiles.Translate((config with { NormalizeWaveform = normalize }).Validate, path, "cfg");
     }
 
     private static string? Str(PyDict d, string key) => d.TryGetValue(key, out var v) ? v as string : null;

@@ -5,16 +5,6 @@ using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
 
-/// <summary>The config a format's step translated and the model family decided with it, once.</summary>
-/// <param name="Config">The config, or null when the format reads it off the weights (<see cref="FormatReader.ConfigFromWeights"/>).</param>
-/// <param name="Kind">The family the checkpoint declares (or its config implies).</param>
-internal sealed record TranslatedConfig(Wav2Vec2Config? Config, ModelKind Kind)
-{
-    /// <summary>A config dictionary's family, which declares none: WavLM attention or wav2vec 2.0.</summary>
-    public static TranslatedConfig Implied(Wav2Vec2Config config) =>
-        new(config, config.AttentionKind == AttentionKind.WavLM ? ModelKind.WavLM : ModelKind.Wav2Vec2);
-}
-
 /// <summary>
 /// What one checkpoint layout supplies to <see cref="CheckpointPipeline"/>, which does the rest (reading, ownership,
 /// renaming, canonical form, the report): the tensors and their key map, the config, and the tensors it keeps beside
@@ -52,8 +42,9 @@ internal abstract class FormatReader
     /// group and its name there; null for a weight of the model.</summary>
     public virtual (string Group, string Name)? Extra(string key) => null;
 
-    /// <summary>The config from the format's own table (or file), before the weights are renamed.</summary>
-    public abstract TranslatedConfig TranslateConfig(LoadReport report);
+    /// <summary>The config from the format's own table (or file), with the model family it declares, before the
+    /// weights are renamed; null when the format reads it off the weights (<see cref="ConfigFromWeights"/>).</summary>
+    public abstract Wav2Vec2Config? TranslateConfig(LoadReport report);
 
     /// <summary>The final config, with the renamed canonical weights at hand: sizes a config does not state (the aux
     /// head's rows, prune flags, a whole architecture) are read off them. By default the translated config.</summary>

@@ -39,8 +39,12 @@ internal sealed class HubertSoftFormat : FormatReader
         Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$") is { Success: true } m ? (CheckpointLoader.FinalProjKey, m.Groups[1].Value) : null;
 
     /// <summary>A config JSON given as <see cref="CheckpointReadOptions.ConfigPath"/>; otherwise none yet: the original's architecture is read off the weights.</summary>
-    public override TranslatedConfig TranslateConfig(LoadReport report) =>
-        new(Options.ConfigPath is not null ? ConfigFiles.FromFile(Options.ConfigPath, report) : null, ModelKind.Hubert);
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report) =>
+        Options.ConfigPath is not null ? AsHubert(ConfigFiles.FromFile(Options.ConfigPath, report)) : null;
+
+    // A config file (a dictionary) declares no family; the format does.
+    private static Wav2Vec2Config AsHubert(Wav2Vec2Config config) =>
+        config.Kind == ModelKind.Wav2Vec2 ? config with { Kind = ModelKind.Hubert } : config;
 
     public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>
         translated ?? FromWeights(weights, Source, report);
@@ -73,24 +77,25 @@ internal sealed class HubertSoftFormat : FormatReader
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
-        return ConfigFiles.Translate(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
+        return ConfigFiles.Translate(new UniformArchitecture
         {
-            ["extractor_mode"] = "group_norm",
-            ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
-            ["extractor_conv_bias"] = false,
-            ["encoder_embed_dim"] = (long)embed,
-            ["encoder_projection_dropout"] = 0.1,
-            ["encoder_pos_conv_kernel"] = pos.shape[2],
-            ["encoder_pos_conv_groups"] = embed / pos.shape[1],
-            ["encoder_num_layers"] = (long)layers,
-            ["encoder_num_heads"] = (long)(embed / HeadDim),
-            ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
-            ["encoder_ff_interm_features"] = (long)ffn,
-            ["encoder_ff_interm_dropout"] = 0.1,
-            ["encoder_dropout"] = 0.1,
-            ["encoder_layer_norm_first"] = false,
-            ["encoder_layer_drop"] = 0.0,
-            ["normalize_waveform"] = false,
-        }, ModelKind.Hubert, note: null), path, null);
+            Kind = ModelKind.Hubert,
+            ExtractorMode = ExtractorMode.GroupNorm,
+            ConvLayers = convs,
+            ConvBias = false,
+            EmbedDim = embed,
+            ProjectionDropout = 0.1,
+            PosConvKernel = (int)pos.shape[2],
+            PosConvGroups = (int)(embed / pos.shape[1]),
+            NumLayers = layers,
+            NumHeads = embed / HeadDim,
+            AttentionDropout = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
+            FfIntermFeatures = ffn,
+            FfIntermDropout = 0.1,
+            Dropout = 0.1,
+            LayerNormFirst = false,
+            LayerDrop = 0.0,
+            NormalizeWaveform = false,
+        }.ToConfig().Validate, path, null);
     }
 }

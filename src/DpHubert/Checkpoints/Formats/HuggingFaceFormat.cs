@@ -72,13 +72,12 @@ internal sealed class HuggingFaceFormat : FormatReader
 
     public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _weights;
 
-    public override TranslatedConfig TranslateConfig(LoadReport report)
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report)
     {
         var preprocessorPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_configPath))!, "preprocessor_config.json");
         var pre = File.Exists(preprocessorPath) ? ConfigFiles.ReadJsonObject(preprocessorPath) : null;
         report.Notes.Add($"weights from {Path.GetFileName(_weightSource)}");
-        var config = HfConfig(_cfg, pre, _configPath, report, out var kind);
-        return new TranslatedConfig(config, kind);
+        return HfConfig(_cfg, pre, _configPath, report);
     }
 
     /// <summary>The CTC head's size: <c>aux_num_out</c> = the rows of <c>lm_head</c> (renamed <c>aux</c>).</summary>
@@ -92,7 +91,7 @@ internal sealed class HuggingFaceFormat : FormatReader
             if (_cfg.TryGetValue("vocab_size", out var vs) && vs is long vocab && vocab != rows)
                 report.Notes.Add($"vocab_size {vocab} differs from the lm_head rows {rows}; using {rows}");
             report.Notes.Add($"aux_num_out = {rows} (lm_head → aux)");
-            return translated! with { AuxNumOut = rows };
+            return ConfigFiles.Translate((translated! with { AuxNumOut = rows }).Validate, _configPath, null);
         }
         if (ctcArch)
             throw new CheckpointFormatException($"{architectures.First(x => x.EndsWith("ForCTC", StringComparison.Ordinal))} without lm_head weights", _configPath, "lm_head.weight");
@@ -196,7 +195,7 @@ internal sealed class HuggingFaceFormat : FormatReader
 
     /// <summary>HF config.json (+ preprocessor_config.json) → our config.</summary>
     private static Wav2Vec2Config HfConfig(Dictionary<string, object?> cfg, Dictionary<string, object?>? pre, string path,
-        LoadReport report, out ModelKind kind)
+        LoadReport report)
     {
         string? modelType = cfg.TryGetValue("model_type", out var mt) ? mt as string : null;
         var architectures = Architectures(cfg);
@@ -206,7 +205,7 @@ internal sealed class HuggingFaceFormat : FormatReader
         if (modelType is null || !types.Any(t => t.ModelType == modelType))
             throw new CheckpointFormatException(
                 $"unsupported model_type '{modelType ?? "(none)"}'; supported: {string.Join(", ", types.Select(t => t.ModelType))}", path, "model_type");
-        kind = types.First(t => t.ModelType == modelType).Kind;
+        var kind = types.First(t => t.ModelType == modelType).Kind;
         static double Dbl(object? v) => Wav2Vec2Config.AsDouble(v);
 
         // Settings that change the computation and that we do not implement.
@@ -221,20 +220,8 @@ internal sealed class HuggingFaceFormat : FormatReader
         if (cfg.TryGetValue("num_conv_pos_embedding_layers", out var pl) && pl is long depth && depth != 1)
             throw new CheckpointFormatException($"num_conv_pos_embedding_layers = {depth} is not supported (only 1)", path, "num_conv_pos_embedding_layers");
 
-        var config = HuggingFaceConfigMap.Table.Read(cfg.TryGetValue, null, kind, path, "config.json", report);
-        var convDim = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvDim]!;
-        var convKernel = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvKernel]!;
-        var convStride = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvStride]!;
-        foreach (var key in new[] { HuggingFaceConfigMap.ConvDim, HuggingFaceConfigMap.ConvKernel, HuggingFaceConfigMap.ConvStride })
-            config.Remove(key);
-        if (convDim.Count != convKernel.Count || convDim.Count != convStride.Count)
-            throw new CheckpointFormatException(
-                $"conv_dim, conv_kernel and conv_stride have {convDim.Count}, {convKernel.Count} and {convStride.Count} entries", path, "conv_dim");
-        config["extractor_conv_layer_config"] = convDim
-            .Select((c, i) => (object?)new object?[] { (long)c, (long)convKernel[i], (long)convStride[i] }).ToList();
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "hidden_size", "num_attention_heads", path);
-
-        bool layerNorm = (string)config["extractor_mode"]! == "layer_norm";
+        var config = HuggingFaceConfigMap.Read(cfg.TryGetValue, kind, path, report);
+        bool layerNorm = config.ExtractorMode == ExtractorMode.LayerNorm;
         bool normalize;
         if (pre is not null && pre.TryGetValue("do_normalize", out var dn) && dn is bool b)
             normalize = b;
@@ -244,9 +231,8 @@ internal sealed class HuggingFaceFormat : FormatReader
             report.Notes.Add($"normalize_waveform = {(normalize ? "true" : "false")} (no preprocessor_config.json do_normalize; "
                 + "taken from feat_extract_norm == \"layer\")");
         }
-        config["normalize_waveform"] = normalize;
+        config = config with { NormalizeWaveform = normalize };
 
-        var declared = kind;
-        return ConfigFiles.Translate(() => ConfigDictionaryMap.ReadUniform(config, declared, note: null), path, null);
+        return ConfigFiles.Translate(config.Validate, path, null);
     }
 }

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using DpHubert.Checkpoints.KeyMaps;
+using DpHubert.Config;
 using DpHubert.PyTorch;
 using static TorchSharp.torch;
 
@@ -64,10 +65,10 @@ internal sealed class SafeTensorsFormat : FormatReader
 
     public override KeyMap KeyMap => TorchaudioKeyMap.Instance;
 
-    public override TranslatedConfig TranslateConfig(LoadReport report)
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report)
     {
         report.Notes.Add($"config from {_file.ConfigSource}");
-        return TranslatedConfig.Implied(ConfigFiles.FromDictionary(_file.Config, _file.ConfigSource, report));
+        return ConfigFiles.FromDictionary(_file.Config, _file.ConfigSource, report);
     }
 
     public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _file.Weights;

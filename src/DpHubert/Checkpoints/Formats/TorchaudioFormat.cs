@@ -37,11 +37,10 @@ internal abstract class TorchaudioFormat : FormatReader
 
         public DpHubertPth(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.DpHubert, options) => _root = root;
 
-        public override TranslatedConfig TranslateConfig(LoadReport report)
+        public override Wav2Vec2Config? TranslateConfig(LoadReport report)
         {
             var configDict = new PyValue(_root["config"]).ExpectDict(Source, "config");
-            return TranslatedConfig.Implied(ConfigFiles.Translate(
-                () => Wav2Vec2Config.FromDictionary(ConfigFiles.StringKeys(configDict, Source)), Source, "config"));
+            return ConfigFiles.Translate(() => Wav2Vec2Config.FromDictionary(ConfigFiles.StringKeys(configDict, Source)), Source, "config");
         }
 
         public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report)
@@ -72,10 +71,10 @@ internal abstract class TorchaudioFormat : FormatReader
 
         public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _weights;
 
-        public override TranslatedConfig TranslateConfig(LoadReport report)
+        public override Wav2Vec2Config? TranslateConfig(LoadReport report)
         {
             if (Options.ConfigPath is not null)
-                return TranslatedConfig.Implied(ConfigFiles.FromFile(Options.ConfigPath, report));
+                return ConfigFiles.FromFile(Options.ConfigPath, report);
             if (Options.Arch is null)
                 throw new CheckpointFormatException(
                     "a bare state_dict does not say its architecture: give a preset (CheckpointReadOptions.Arch: "
@@ -84,7 +83,7 @@ internal abstract class TorchaudioFormat : FormatReader
                 throw new CheckpointFormatException(
                     $"unknown architecture '{Options.Arch}'; available presets: {string.Join(", ", Wav2Vec2Config.Presets.Keys)}", Source);
             report.Notes.Add($"config from the preset '{Options.Arch}' (normalize_waveform = {(preset.NormalizeWaveform ? "true" : "false")})");
-            return TranslatedConfig.Implied(preset);
+            return preset;
         }
 
         public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>

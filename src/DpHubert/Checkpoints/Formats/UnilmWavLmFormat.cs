@@ -24,14 +24,13 @@ internal sealed class UnilmWavLmFormat : FormatReader
 
     public override KeyMap KeyMap => UnilmWavLmKeyMap.Instance;
 
-    public override TranslatedConfig TranslateConfig(LoadReport report)
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report)
     {
         var cfg = (PyDict)_root["cfg"]!;
         foreach (var key in new[] { "relative_position_embedding", "gru_rel_pos" })
             if (!cfg.TryGetValue(key, out var flag) || flag is not true)
                 throw new CheckpointFormatException($"{key} is not true: only WavLM with gated relative position bias is supported", Source, key);
-        var config = FairseqFormat.Architecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, Source, report, "the WavLM cfg");
-        return new TranslatedConfig(config, ModelKind.WavLM);
+        return FairseqFormat.Architecture(cfg, null, new[] { (cfg, "cfg") }, ModelKind.WavLM, Source, report, "the WavLM cfg");
     }
 
     public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root["model"], Source, "model");
