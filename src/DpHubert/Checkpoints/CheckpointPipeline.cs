@@ -23,10 +23,8 @@ internal static class CheckpointPipeline
     {
         using var scope = new LoadScope();
         var ignored = new List<string>();
-        var notes = new List<string>();
-        var format = Recognise(path, options, ignored, notes);
+        var format = Recognise(path, options, ignored);
         var report = new LoadReport(format.Source, format.Format);
-        report.Notes.AddRange(notes);
         var translated = format.TranslateConfig(report);
         var extras = new Dictionary<string, StateDict>(StringComparer.Ordinal);
         var weights = MapKeys(format, report, extras);
@@ -41,10 +39,10 @@ internal static class CheckpointPipeline
 
     /// <summary>
     /// Reads <paramref name="path"/> and tells its layout: a folder is a Hugging Face model; a <c>.safetensors</c> file
-    /// goes with its config JSON (a Hugging Face one makes it Hugging Face weights); a pickled dict is told apart by its top-level entries, most specific first, and
-    /// anything else is a bare state_dict (Hugging Face names with a <c>config.json</c> beside them, torchaudio's otherwise).
+    /// goes with its config JSON (a Hugging Face one makes it Hugging Face weights); a pickled dict is told
+    /// apart by its top-level entries, most specific first, and anything else is a bare state_dict (Hugging Face names with a <c>config.json</c> beside them, torchaudio's otherwise).
     /// </summary>
-    private static FormatReader Recognise(string path, CheckpointReadOptions options, List<string> ignored, List<string> notes)
+    private static FormatReader Recognise(string path, CheckpointReadOptions options, List<string> ignored)
     {
         if (Directory.Exists(path)) return HuggingFaceFormat.FromFolder(path, options);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
@@ -66,10 +64,11 @@ internal static class CheckpointPipeline
         if (DpHubertLightningFormat.Matches(root)) return new DpHubertLightningFormat(root, path, options);
         if (HubertSoftFormat.Matches(root)) return new HubertSoftFormat(root, path, options);
 
+        var notes = new List<string>();
         var weights = BareWeights(root, path, notes);
         if (options.ConfigPath is null && HuggingFaceFormat.HasHuggingFaceNames(weights.Keys))
             return HuggingFaceFormat.FromWeightFile(weights, path, options);
-        return TorchaudioFormat.Bare(weights, path, options);
+        return TorchaudioFormat.Bare(weights, notes, path, options);
     }
 
     /// <summary>A bare state_dict: the dict itself, or its <c>state_dict</c> entry when it has no config beside it

@@ -27,8 +27,10 @@ internal abstract class TorchaudioFormat : FormatReader
     /// <summary>A DPHuBERT <c>.pth</c>.</summary>
     public static FormatReader DpHubert(PyDict root, string path, CheckpointReadOptions options) => new DpHubertPth(root, path, options);
 
-    /// <summary>A bare state_dict: the architecture comes from <see cref="CheckpointReadOptions.Arch"/> or <see cref="CheckpointReadOptions.ConfigPath"/>.</summary>
-    public static FormatReader Bare(StateDict weights, string path, CheckpointReadOptions options) => new BareStateDict(weights, path, options);
+    /// <summary>A bare state_dict (with notes on what reading it left out): the architecture comes from
+    /// <see cref="CheckpointReadOptions.Arch"/> or <see cref="CheckpointReadOptions.ConfigPath"/>.</summary>
+    public static FormatReader Bare(StateDict weights, IReadOnlyList<string> notes, string path, CheckpointReadOptions options) =>
+        new BareStateDict(weights, notes, path, options);
 
     private sealed class DpHubertPth : TorchaudioFormat
     {
@@ -65,11 +67,20 @@ internal abstract class TorchaudioFormat : FormatReader
     private sealed class BareStateDict : TorchaudioFormat
     {
         private readonly StateDict _weights;
+        private readonly IReadOnlyList<string> _notes;
 
-        public BareStateDict(StateDict weights, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.Torchaudio, options) =>
+        public BareStateDict(StateDict weights, IReadOnlyList<string> notes, string path, CheckpointReadOptions options)
+            : base(path, CheckpointFormat.Torchaudio, options)
+        {
             _weights = weights;
+            _notes = notes;
+        }
 
-        public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _weights;
+        public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report)
+        {
+            report.Notes.AddRange(_notes);
+            return _weights;
+        }
 
         public override Wav2Vec2Config? TranslateConfig(LoadReport report)
         {
