@@ -101,13 +101,12 @@ public sealed class ModelCheckpoint : IDisposable
         Config = config;
         StateDict = stateDict;
         Report = report;
-        Kind = config.AttentionKind == AttentionKind.WavLM ? ModelKind.WavLM : ModelKind.Wav2Vec2;
     }
 
-    /// <summary>The model family the checkpoint declares (Hugging Face <c>model_type</c>, fairseq <c>_name</c>, the
-    /// format itself); for a config dictionary, which declares none, WavLM when the config has WavLM attention and
-    /// wav2vec 2.0 otherwise.</summary>
-    public ModelKind Kind { get; init; }
+    /// <summary>The model family, <see cref="Wav2Vec2Config.Kind"/> of <see cref="Config"/>: what the checkpoint declares
+    /// (Hugging Face <c>model_type</c>, fairseq <c>_name</c>, the format itself); for a config dictionary, which declares
+    /// none, WavLM when the config has WavLM head fields and wav2vec 2.0 otherwise.</summary>
+    public ModelKind Kind => Config.Kind;
 
     /// <summary>The model config.</summary>
     public Wav2Vec2Config Config { get; set; }

@@ -25,7 +25,7 @@ internal static class FairseqFormat
     internal static ModelCheckpoint Read(PyDict root, string path)
     {
         var report = new LoadReport(path, CheckpointFormat.Fairseq);
-        var config = FairseqConfig(root, path, report, out var kind);
+        var config = FairseqConfig(root, path, report);
         var finalProj = new StateDict();
         StateDict? sd = null;
         return DisposeOnFailure(() =>
@@ -45,7 +45,7 @@ internal static class FairseqFormat
                 DisposeTensors(root[other]);
             CanonicalizeStateDict(sd, report, path);
             SetAuxFromWeights(ref config, sd, report, "proj");
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = kind };
+            var checkpoint = new ModelCheckpoint(config, sd, report);
             KeepProjection(checkpoint, finalProj, "final_proj");
             return checkpoint;
         }, () =>
@@ -57,7 +57,7 @@ internal static class FairseqFormat
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned
     /// models from <c>w2v_args</c>, with the fine-tuning dropout overrides, as fairseq builds them.</summary>
-    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report, out ModelKind kind)
+    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report)
     {
         PyDict model, task;
         if (root.TryGetValue("cfg", out var c) && c is PyDict cfg)
@@ -89,7 +89,7 @@ internal static class FairseqFormat
         if (innerName.Contains("wavlm", StringComparison.OrdinalIgnoreCase) || innerName.Contains("data2vec", StringComparison.OrdinalIgnoreCase)
             || innerName.Contains("conformer", StringComparison.OrdinalIgnoreCase))
             throw new CheckpointFormatException($"fairseq model '{innerName}' is not supported (wav2vec 2.0 and HuBERT are)", path, "_name");
-        kind = FairseqConfigMap.KindOf(innerName);
+        var kind = FairseqConfigMap.KindOf(innerName);
         return Architecture(arch, overrides, new[] { (task, "task"), (model, "model") }, kind, path, report, "the fairseq config");
     }
 
@@ -108,8 +108,7 @@ internal static class FairseqFormat
         if (arch.TryGetValue("pos_conv_depth", out var depth) && depth is long d && d != 1)
             throw new CheckpointFormatException($"pos_conv_depth {d} is not supported (only 1)", path, "pos_conv_depth");
 
-        var config = FairseqConfigMap.Table.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "encoder_embed_dim", "encoder_attention_heads", path);
+        var config = FairseqConfigMap.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
 
         bool normalize = false;
         string? normalizeFrom = null;
@@ -122,9 +121,7 @@ internal static class FairseqFormat
         report.Notes.Add(normalizeFrom is null
             ? "normalize_waveform = false (the checkpoint does not say)"
             : $"normalize_waveform = {(normalize ? "true" : "false")} (from {normalizeFrom}.normalize)");
-        config["normalize_waveform"] = normalize;
-
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
+        return TranslateConfig((config with { NormalizeWaveform = normalize }).Validate, path, "cfg");
     }
 
     private static string? Str(PyDict d, string key) => d.TryGetValue(key, out var v) ? v as string : null;

@@ -44,8 +44,9 @@ internal static class HubertSoftFormat
                     return true;
                 });
             LoadSteps.CanonicalizeStateDict(sd, report, path);
-            var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
+            // A config file (a dictionary) declares no family; the format does.
+            var config = options.ConfigPath is not null ? AsHubert(TorchaudioFormat.ConfigFromFile(options.ConfigPath, report)) : FromWeights(sd, path, report);
+            var checkpoint = new ModelCheckpoint(config, sd, report);
             LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
             return checkpoint;
         }, () =>
@@ -54,6 +55,9 @@ internal static class HubertSoftFormat
             sd?.Dispose();
         });
     }
+
+    private static Wav2Vec2Config AsHubert(Wav2Vec2Config config) =>
+        config.Kind == ModelKind.Wav2Vec2 ? config with { Kind = ModelKind.Hubert } : config;
 
     /// <summary>The original architecture at the widths the weights have.</summary>
     private static Wav2Vec2Config FromWeights(StateDict sd, string path, LoadReport report)
@@ -81,24 +85,25 @@ internal static class HubertSoftFormat
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
+        return TranslateConfig(new UniformArchitecture
         {
-            ["extractor_mode"] = "group_norm",
-            ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
-            ["extractor_conv_bias"] = false,
-            ["encoder_embed_dim"] = (long)embed,
-            ["encoder_projection_dropout"] = 0.1,
-            ["encoder_pos_conv_kernel"] = pos.shape[2],
-            ["encoder_pos_conv_groups"] = embed / pos.shape[1],
-            ["encoder_num_layers"] = (long)layers,
-            ["encoder_num_heads"] = (long)(embed / HeadDim),
-            ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
-            ["encoder_ff_interm_features"] = (long)ffn,
-            ["encoder_ff_interm_dropout"] = 0.1,
-            ["encoder_dropout"] = 0.1,
-            ["encoder_layer_norm_first"] = false,
-            ["encoder_layer_drop"] = 0.0,
-            ["normalize_waveform"] = false,
-        }, ModelKind.Hubert, note: null), path, null);
+            Kind = ModelKind.Hubert,
+            ExtractorMode = ExtractorMode.GroupNorm,
+            ConvLayers = convs,
+            ConvBias = false,
+            EmbedDim = embed,
+            ProjectionDropout = 0.1,
+            PosConvKernel = (int)pos.shape[2],
+            PosConvGroups = (int)(embed / pos.shape[1]),
+            NumLayers = layers,
+            NumHeads = embed / HeadDim,
+            AttentionDropout = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
+            FfIntermFeatures = ffn,
+            FfIntermDropout = 0.1,
+            Dropout = 0.1,
+            LayerNormFirst = false,
+            LayerDrop = 0.0,
+            NormalizeWaveform = false,
+        }.ToConfig().Validate, path, null);
     }
 }

@@ -139,10 +139,10 @@ internal static class HuggingFaceFormat
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
             sd = ApplyKeyMap(owned, HuggingFaceKeyMap.Instance, report, weightSource);
             CanonicalizeStateDict(sd, report, weightSource);
-            var config = HfConfig(cfg, pre, configPath, report, sd, out var kind);
+            var config = HfConfig(cfg, pre, configPath, report, sd);
             if (!sd.ContainsKey("encoder.feature_projection.layer_norm.weight") && !HfFeatProjLayerNorm(cfg))
                 InsertIdentityProjectionNorm(sd, config.ExtractorOutputChannels, report);
-            return new ModelCheckpoint(config, sd, report) { Kind = kind };
+            return new ModelCheckpoint(config, sd, report);
         }, () =>
         {
             foreach (var kv in weights) kv.Value.Dispose();
@@ -156,7 +156,7 @@ internal static class HuggingFaceFormat
 
     /// <summary>HF config.json (+ preprocessor_config.json) → our config.</summary>
     private static Wav2Vec2Config HfConfig(Dictionary<string, object?> cfg, Dictionary<string, object?>? pre, string path,
-        LoadReport report, StateDict sd, out ModelKind kind)
+        LoadReport report, StateDict sd)
     {
         string? modelType = cfg.TryGetValue("model_type", out var mt) ? mt as string : null;
         var architectures = cfg.TryGetValue("architectures", out var a) && a is IList list
@@ -167,7 +167,7 @@ internal static class HuggingFaceFormat
         if (modelType is null || !types.Any(t => t.ModelType == modelType))
             throw new CheckpointFormatException(
                 $"unsupported model_type '{modelType ?? "(none)"}'; supported: {string.Join(", ", types.Select(t => t.ModelType))}", path, "model_type");
-        kind = types.First(t => t.ModelType == modelType).Kind;
+        var kind = types.First(t => t.ModelType == modelType).Kind;
         static double Dbl(object? v) => Wav2Vec2Config.AsDouble(v);
 
         // Settings that change the computation and that we do not implement.
@@ -182,20 +182,8 @@ internal static class HuggingFaceFormat
         if (cfg.TryGetValue("num_conv_pos_embedding_layers", out var pl) && pl is long depth && depth != 1)
             throw new CheckpointFormatException($"num_conv_pos_embedding_layers = {depth} is not supported (only 1)", path, "num_conv_pos_embedding_layers");
 
-        var config = HuggingFaceConfigMap.Table.Read(cfg.TryGetValue, null, kind, path, "config.json", report);
-        var convDim = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvDim]!;
-        var convKernel = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvKernel]!;
-        var convStride = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvStride]!;
-        foreach (var key in new[] { HuggingFaceConfigMap.ConvDim, HuggingFaceConfigMap.ConvKernel, HuggingFaceConfigMap.ConvStride })
-            config.Remove(key);
-        if (convDim.Count != convKernel.Count || convDim.Count != convStride.Count)
-            throw new CheckpointFormatException(
-                $"conv_dim, conv_kernel and conv_stride have {convDim.Count}, {convKernel.Count} and {convStride.Count} entries", path, "conv_dim");
-        config["extractor_conv_layer_config"] = convDim
-            .Select((c, i) => (object?)new object?[] { (long)c, (long)convKernel[i], (long)convStride[i] }).ToList();
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "hidden_size", "num_attention_heads", path);
-
-        bool layerNorm = (string)config["extractor_mode"]! == "layer_norm";
+        var config = HuggingFaceConfigMap.Read(cfg.TryGetValue, kind, path, report);
+        bool layerNorm = config.ExtractorMode == ExtractorMode.LayerNorm;
         bool normalize;
         if (pre is not null && pre.TryGetValue("do_normalize", out var dn) && dn is bool b)
             normalize = b;
@@ -205,7 +193,7 @@ internal static class HuggingFaceFormat
             report.Notes.Add($"normalize_waveform = {(normalize ? "true" : "false")} (no preprocessor_config.json do_normalize; "
                 + "taken from feat_extract_norm == \"layer\")");
         }
-        config["normalize_waveform"] = normalize;
+        config = config with { NormalizeWaveform = normalize };
 
         bool ctcArch = architectures.Any(x => x.EndsWith("ForCTC", StringComparison.Ordinal));
         if (sd.TryGetValue("aux.weight", out var aux))
@@ -213,12 +201,11 @@ internal static class HuggingFaceFormat
             int rows = (int)aux.shape[0];
             if (cfg.TryGetValue("vocab_size", out var vs) && vs is long vocab && vocab != rows)
                 report.Notes.Add($"vocab_size {vocab} differs from the lm_head rows {rows}; using {rows}");
-            config["aux_num_out"] = (long)rows;
+            config = config with { AuxNumOut = rows };
             report.Notes.Add($"aux_num_out = {rows} (lm_head → aux)");
         }
         else if (ctcArch)
             throw new CheckpointFormatException($"{architectures.First(x => x.EndsWith("ForCTC", StringComparison.Ordinal))} without lm_head weights", path, "lm_head.weight");
-        var declared = kind;
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, declared, note: null), path, null);
+        return TranslateConfig(config.Validate, path, null);
     }
 }

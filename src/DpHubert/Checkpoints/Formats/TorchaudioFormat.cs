@@ -168,7 +168,7 @@ internal static class TorchaudioFormat
     /// </summary>
     internal static Wav2Vec2Config ConfigFromDictionary(Dictionary<string, object?> d, string path, LoadReport? report)
     {
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(d, ConfigDictionaryMap.KindOf(d), report is null ? null : report.Notes.Add),
+        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(d, report is null ? null : report.Notes.Add),
             path, "config");
     }
 }

@@ -33,7 +33,7 @@ internal static class UnilmWavLmFormat
             foreach (var other in root.Keys.OfType<string>().Where(k => k is not "model"))
                 LoadSteps.DisposeTensors(root[other]);
             LoadSteps.CanonicalizeStateDict(sd, report, path);
-            return new ModelCheckpoint(config, sd, report) { Kind = ModelKind.WavLM };
+            return new ModelCheckpoint(config, sd, report);
         }, () =>
         {
             sd.Dispose();
