@@ -69,7 +69,7 @@ internal static class FairseqConfigMap
         var text = String(v);
         try
         {
-            return EquatableArray.From(FairseqConvLayers.Parse(text));
+            return FairseqConvLayers.Parse(text);
         }
         catch (FormatException e)
         {
