@@ -36,7 +36,7 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
     /// <param name="x">Conv features.</param>
     public override Tensor forward(Tensor x)
     {
-        var y = projection.call(layer_norm.call(x));
+        var y = LinearKernels.Apply(projection, layer_norm.call(x));
         return training ? dropout.call(y) : y; // eval dropout is the identity; skipping it saves a wrapper per pass
     }
 

@@ -103,9 +103,9 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         if (x.ndim != 3 || x.size(2) != EmbedDim)
             throw new ArgumentException($"The expected input shape is (batch, sequence, embed_dim=={EmbedDim}). Found {Shapes.Format(x)}.", nameof(x));
         var heads = HeadShape();
-        var q = q_proj.call(x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
-        var k = k_proj.call(x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
-        var v = v_proj.call(x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        var q = LinearKernels.Apply(q_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        var k = LinearKernels.Apply(k_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        var v = LinearKernels.Apply(v_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
         Tensor output;
         if (!training && !is_grad_enabled())
         {
@@ -130,7 +130,7 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
             output = output * headMask.view(-1, 1, 1);
         }
         output = output.transpose(2, 1).flatten(2);                   // B, L, H * Hd
-        output = out_proj.call(output);
+        output = LinearKernels.Apply(out_proj, output);
         if (hard_concrete_for_layer is not null)
         {
             using var layerMask = hard_concrete_for_layer.forward();
