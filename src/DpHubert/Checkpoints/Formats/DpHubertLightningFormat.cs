@@ -28,9 +28,8 @@ internal static class DpHubertLightningFormat
     public static ModelCheckpoint Read(PyDict root, string path, CheckpointReadOptions options)
     {
         if (options.ConfigPath is null)
-            throw new CheckpointFormatException(
-                "a DPHuBERT Lightning checkpoint (distill.py / final_distill.py) has no config: give the student's original .pth "
-                + "(what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON as CheckpointReadOptions.ConfigPath", path);
+            throw new CheckpointFormatException(new OptionText(
+                $"a DPHuBERT Lightning checkpoint (distill.py / final_distill.py) has no config: give the student's original .pth (what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON as {ApiOption.ConfigPath}"), path);
         var report = new LoadReport(path, CheckpointFormat.DpHubertLightning);
         var projs = new StateDict();
         StateDict? sd = null;

@@ -66,8 +66,8 @@ internal static class SafeTensorsFormat
                     configSource = configJson;
                 }
                 else
-                    throw new CheckpointFormatException(
-                        $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or CheckpointReadOptions.ConfigPath", path);
+                    throw new CheckpointFormatException(new OptionText(
+                        $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or {ApiOption.ConfigPath}"), path);
             }
             if (configDict.ContainsKey("model_type") || configDict.ContainsKey("architectures"))
             {

@@ -110,9 +110,8 @@ internal static class TorchaudioFormat
                 report.Notes.Add($"config from the preset '{options.Arch}' (normalize_waveform = {(preset.NormalizeWaveform ? "true" : "false")})");
             }
             else
-                throw new CheckpointFormatException(
-                    "a bare state_dict does not say its architecture: give a preset (CheckpointReadOptions.Arch: "
-                    + string.Join("|", Wav2Vec2Config.Presets.Keys) + ") or a config JSON (CheckpointReadOptions.ConfigPath)", path);
+                throw new CheckpointFormatException(new OptionText(
+                    $"a bare state_dict does not say its architecture: give a preset ({ApiOption.Arch}: {string.Join("|", Wav2Vec2Config.Presets.Keys)}) or a config JSON ({ApiOption.ConfigPath})"), path);
 
             var owned = weights.ToList();
             weights.Clear(); // ApplyKeyMap owns them now, also on failure
