@@ -51,10 +51,10 @@ internal static class Cli
     {
         if (OptionText.Of(e) is { } text) return text.Render(Flag);
         string message = e.Message;
-        if (e is ArgumentException { ParamName: { } name } && message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal))
-            message = message[..^$" (Parameter '{name}')".Length];
         int actual = message.IndexOf(Environment.NewLine + "Actual value was", StringComparison.Ordinal);
-        return actual >= 0 ? message[..actual] : message;
+        if (actual >= 0) message = message[..actual];
+        string suffix = e is ArgumentException { ParamName: { } name } ? $" (Parameter '{name}')" : "";
+        return suffix.Length > 0 && message.EndsWith(suffix, StringComparison.Ordinal) ? message[..^suffix.Length] : message;
     }
 
     /// <summary>The flag of a library option (its C# name when the console has no flag for it).</summary>

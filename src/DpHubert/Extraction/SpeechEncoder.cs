@@ -371,7 +371,7 @@ public sealed partial class SpeechEncoder : IDisposable
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new OptionText($"{ApiOption.Layers} {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').").Argument();
+            throw new OptionText($"Layer index {i} ({ApiOption.Layers}) is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').").Argument();
     }
 
     private float[] Pad(float[] samples16k) => Units?.Pad(samples16k) ?? samples16k;

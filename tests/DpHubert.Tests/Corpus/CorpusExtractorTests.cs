@@ -229,7 +229,7 @@ public sealed class CorpusExtractorTests : IDisposable
         Refused<ArgumentOutOfRangeException>(new CorpusRunOptions { Input = wav, Output = outDir, Extraction = new ExtractionOptions { BatchSize = 0 } },
             ApiOption.BatchSize, "ExtractionOptions.BatchSize must be >= 1.*");
         Refused<ArgumentException>(new CorpusRunOptions { Input = wav, Output = outDir, Layers = LayerSelection.Layer(9) }, ApiOption.Layers,
-            "LayerSelection 9 is past the last layer*");
+            "Layer index 9 (LayerSelection) is past the last layer*");
         Directory.Exists(outDir).Should().BeFalse();
 
         using (CorpusExtractor.Open(encoder, new CorpusRunOptions { Input = wav, Output = outDir, ManifestPath = Path.Combine(dir, "m.jsonl") }))
