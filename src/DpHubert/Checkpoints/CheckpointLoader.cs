@@ -86,15 +86,10 @@ public static class CheckpointLoader
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
+        if (!IsFloating(options.WeightDType))
+            throw new ArgumentException($"WeightDType must be a floating type (float32, float16, bfloat16, float64), got {options.WeightDType}", nameof(options));
         if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options);
-        if (Directory.Exists(path)) return HuggingFaceFormat.ReadFolder(path, options);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFormat.Read(path, options);
-        var root = TorchCheckpointReader.Load(path);
-        var ignored = InertRecords.Describe(root);
-        var checkpoint = FromPickle(root, path, options);
-        checkpoint.Report.Ignored.AddRange(ignored);
-        return checkpoint;
+        return CheckpointPipeline.Load(path, options);
     }
 
     /// <summary>Reads a model from the Hugging Face Hub (or the cache): a checkpoint file in a repository, or a
@@ -114,19 +109,7 @@ public static class CheckpointLoader
         return Read(local, options);
     }
 
-    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>
-    {
-        if (root is not PyDict d)
-            throw new CheckpointFormatException($"the checkpoint is a {LoadSteps.Describe(root)}, expected a dict", path);
-        // First match wins: the layouts are told apart by their top-level entries, most specific first.
-        if (d.ContainsKey("state_dict") && d.ContainsKey("config")) return TorchaudioFormat.ReadDpHubert(d, path);
-        if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
-        if (FairseqFormat.Matches(d)) return FairseqFormat.Read(d, path);
-        if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
-        if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
-        return TorchaudioFormat.ReadBare(d, path, options);
-    }, () => LoadSteps.DisposeTensors(root));
-
+    private static bool IsFloating(ScalarType t) => t is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;
 }
 
 /// <summary>Hints for formats that do not describe their own architecture.</summary>
@@ -141,4 +124,8 @@ public sealed record CheckpointReadOptions
     /// <summary>How <c>hf://</c> checkpoints are fetched (null: endpoint, token, cache and offline mode from the
     /// environment, as huggingface_hub reads them).</summary>
     public HubOptions? Hub { get; init; }
+
+    /// <summary>The type every floating weight is converted to at load (float32 unless a caller computes in another):
+    /// a float16 / bfloat16 / float64 checkpoint is widened or narrowed once, here.</summary>
+    public ScalarType WeightDType { get; init; } = ScalarType.Float32;
 }

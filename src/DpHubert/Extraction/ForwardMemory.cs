@@ -42,8 +42,8 @@ internal static class ForwardMemory
         double layerPeak = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
-            int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
-            int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
+            int heads = config.HeadsOfLayer(i);
+            int ff = config.EncoderLayers[i].FfIntermFeatures;
             double attention = 4.0 * heads * (heads > 0 ? config.HeadDimOfLayer(i) : 0) * (double)frames           // q, k, v and the fused output
                 + (wavlm ? 2.0 * heads * (double)frames * frames : 0);           // position bias and its gated copy
             layerPeak = Math.Max(layerPeak, 6.0 * e * frames + ff * (double)frames + attention);

@@ -105,9 +105,9 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         long b = x.shape[0], l = x.shape[1];
         int h = (int)(q_proj.weight!.shape[0] / HeadDim);
         var shape = new long[] { b, l, h, HeadDim };
-        var q = q_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var k = k_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var v = v_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
+        var q = LinearKernels.Apply(q_proj, x).view(shape).transpose(2, 1);           // B, H, L, Hd
+        var k = LinearKernels.Apply(k_proj, x).view(shape).transpose(2, 1);           // B, H, L, Hd
+        var v = LinearKernels.Apply(v_proj, x).view(shape).transpose(2, 1);           // B, H, L, Hd
         Tensor output;
         if (!training && !is_grad_enabled())
         {
@@ -132,7 +132,7 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
             output = output * headMask.view(-1, 1, 1);
         }
         output = output.transpose(2, 1).reshape(b, l, h * HeadDim);
-        output = out_proj.call(output);
+        output = LinearKernels.Apply(out_proj, output);
         if (hard_concrete_for_layer is not null)
         {
             using var layerMask = hard_concrete_for_layer.forward();

@@ -65,7 +65,7 @@ public class FeatureFileTests
         var f = Features(4, 3);
         string pt = Path.Combine(dir, "a.wav.soft.pt");
         FeatureFileFormat.SoftPt.Write(pt, f.Data, f.Shape);
-        using (var t = (TorchSharp.torch.Tensor)TorchCheckpointReader.Load(pt)!)
+        using (var t = (TorchSharp.torch.Tensor)TorchCheckpointReader.Load(pt).Root.Value!)
         {
             t.shape.Should().Equal(1, 3, 4);
             for (int frame = 0; frame < 4; frame++)

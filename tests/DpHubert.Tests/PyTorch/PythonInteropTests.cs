@@ -45,7 +45,7 @@ public sealed class PythonInteropTests
     [PythonFact]
     public void Torch_load_reads_a_rewritten_dphubert_checkpoint()
     {
-        var value = TorchCheckpointReader.Load(Fixture("dphubert", "prune_wavlm", "pruned", "checkpoint.pth"));
+        var value = TorchCheckpointReader.Load(Fixture("dphubert", "prune_wavlm", "pruned", "checkpoint.pth")).Root.Value;
         var path = TempPath("rewritten.pth");
         try
         {
