@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
@@ -143,19 +142,35 @@ internal static class NativeHeap
         }
     }
 
-    /// <summary>This process's resident memory in bytes (Linux /proc/self/statm), or null where it cannot be read.</summary>
+    /// <summary>This process's resident memory in bytes (Linux /proc/self/statm), or null where it cannot be read.
+    /// Read after every pass, so it allocates nothing managed (a stream's blocks must not feed the GC).</summary>
     internal static long? ResidentBytes()
     {
         if (!OperatingSystem.IsLinux()) return null;
+        Span<byte> text = stackalloc byte[128];
+        int n;
         try
         {
-            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
-            return long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+            using var file = File.OpenHandle("/proc/self/statm");
+            n = RandomAccess.Read(file, text, 0);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+        return ParseStatmResident(text[..n]) is { } pages ? pages * Environment.SystemPageSize : null;
+    }
+
+    /// <summary>The second field (resident pages) of a /proc/self/statm line, or null when it has none.</summary>
+    internal static long? ParseStatmResident(ReadOnlySpan<byte> statm)
+    {
+        int space = statm.IndexOf((byte)' ');
+        if (space < 0) return null;
+        var rest = statm[(space + 1)..];
+        long pages = 0;
+        int digits = 0;
+        for (; digits < rest.Length && rest[digits] is >= (byte)'0' and <= (byte)'9'; digits++) pages = pages * 10 + (rest[digits] - '0');
+        return digits == 0 || digits > 18 ? null : pages;
     }
 
     [DllImport("libc", EntryPoint = "mallopt")]
