@@ -58,14 +58,14 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     {
         x = LinearKernels.Apply(intermediate_dense, x);
         x = Scopes.Gelu(x, owned: true);
-        x = intermediate_dropout.call(x);
+        if (training) x = intermediate_dropout.call(x);
         if (hard_concrete_for_intermediate is not null)
         {
             using var mask = hard_concrete_for_intermediate.forward();
             x = x * mask;
         }
         x = LinearKernels.Apply(output_dense, x);
-        x = output_dropout.call(x);
+        if (training) x = output_dropout.call(x);
         if (hard_concrete_for_layer is not null)
         {
             using var mask = hard_concrete_for_layer.forward();
