@@ -48,8 +48,14 @@ public readonly record struct LayerSelection
         null or "" or "final" => Final,
         "all" => AllLayers,
         _ when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) => Layer(n),
-        _ => throw new FormatException($"A LayerSelection must be a layer number, 'all' or 'final'; got '{text}'."),
+        _ => throw NotALayer(text),
     };
+
+    private static FormatException NotALayer(string text)
+    {
+        var message = new OptionText($"{ApiOption.Layers} must be a layer number, 'all' or 'final'; got '{text}'.");
+        return message.Attach(new FormatException(message.ToString()));
+    }
 
     /// <inheritdoc/>
     public override string ToString() => All ? "all" : Index?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "final";
@@ -227,14 +233,12 @@ public sealed partial class SpeechEncoder : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
-            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
+            if (threads <= 0) throw new OptionText($"{ApiOption.Threads} must be >= 1.").OutOfRange(threads);
             torch.set_num_threads(threads);
         }
         bool project = options.Projection || options.Units?.Projection == true;
         using var read = CheckpointLoader.Read(checkpoint, options.Checkpoint);
-        var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw new ArgumentException(
-            $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
-            + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
+        var proj = project ? FinalProjection.FromCheckpoint(read) ?? throw NoProjection(options.Units, checkpoint) : null;
         Wav2Vec2Model? model = null;
         KernelCheckReport check;
         try
@@ -265,6 +269,13 @@ public sealed partial class SpeechEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(reference);
         return Load(reference.ToString(), options);
+    }
+
+    // Units or Projection asked for a projection that the checkpoint does not carry.
+    private static ArgumentException NoProjection(SpeechUnits? units, string checkpoint)
+    {
+        string rest = $" needs the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.";
+        return (units is { } u ? new OptionText($"{ApiOption.Units} {u.Name}{rest}") : new OptionText($"{ApiOption.Projection}{rest}")).Argument();
     }
 
     /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg
@@ -360,10 +371,13 @@ public sealed partial class SpeechEncoder : IDisposable
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
+            throw new OptionText($"Layer index {i} ({ApiOption.Layers}) is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').").Argument();
     }
 
     private float[] Pad(float[] samples16k) => Units?.Pad(samples16k) ?? samples16k;
+
+    // The length a padded waveform had before Pad: what a file holds, the same whether it is extracted or resumed.
+    private long Unpadded(float[] padded) => padded.Length - 2L * (Units?.PadSamples ?? 0);
 
     /// <summary>A result as a float32 array, through the projection when there is one.</summary>
     private FeatureArray ToArray(Tensor t)
@@ -434,7 +448,7 @@ public sealed partial class SpeechEncoder : IDisposable
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(samples16k);
-        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "ExtractionOptions.BatchSize must be >= 1.");
+        if (batchSize < 1) throw new OptionText($"{ApiOption.BatchSize} must be >= 1.").OutOfRange(batchSize);
         CheckLayer(layers);
         for (int i = 0; i < samples16k.Count; i++)
         {
@@ -524,7 +538,7 @@ public sealed partial class SpeechEncoder : IDisposable
                 if (samples is null)
                     results[i] = new FileFeatures(group[i], null, error, 0);
                 else if (options.ChunkSeconds is { } s && samples.Length > ChunkLayout(samples.Length, s, options.ChunkOverlapSeconds).OwnFrames * Hop)
-                    results[i] = ResultOrError(group[i], samples.Length, () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
+                    results[i] = ResultOrError(group[i], Unpadded(samples), () => ExtractChunked(samples, layers, s, options.ChunkOverlapSeconds, options.BatchSize, cancellationToken));
                 else
                     plain.Add(i);
             }
@@ -534,7 +548,7 @@ public sealed partial class SpeechEncoder : IDisposable
                 {
                     var outs = ExtractBatch(plain.Select(i => loaded[i].Samples!).ToArray(), layers, options.BatchSize, cancellationToken);
                     for (int j = 0; j < plain.Count; j++)
-                        results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, loaded[plain[j]].Samples!.Length);
+                        results[plain[j]] = new FileFeatures(group[plain[j]], outs[j], null, Unpadded(loaded[plain[j]].Samples!));
                 }
                 catch (Exception e) when (IsInputFailure(e))
                 {
@@ -542,7 +556,7 @@ public sealed partial class SpeechEncoder : IDisposable
                     foreach (int i in plain)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        results[i] = ResultOrError(group[i], loaded[i].Samples!.Length, () => Extract(loaded[i].Samples!, layers));
+                        results[i] = ResultOrError(group[i], Unpadded(loaded[i].Samples!), () => Extract(loaded[i].Samples!, layers));
                     }
                 }
             }

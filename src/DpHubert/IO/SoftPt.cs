@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using DpHubert.Checkpoints;
 using DpHubert.PyTorch;
 using static TorchSharp.torch;
 

@@ -155,7 +155,7 @@ public class ConvertTests
         back.Extras.Should().ContainKey(CheckpointLoader.DistillLinearProjsKey);
     }
 
-    [Fact]
+    [PythonFact]
     [Trait("Category", "Python")]
     public void A_pth_written_by_SaveDpHubert_loads_with_torch_load()
     {

@@ -158,7 +158,7 @@ public sealed class ScalarSafeTests
     }
 
     /// <summary>The methods <paramref name="method"/>'s IL calls (call, callvirt, newobj).</summary>
-    private static IEnumerable<MethodBase> Callees(MethodBase method)
+    internal static IEnumerable<MethodBase> Callees(MethodBase method)
     {
         var il = method.GetMethodBody()?.GetILAsByteArray();
         if (il is null) yield break;

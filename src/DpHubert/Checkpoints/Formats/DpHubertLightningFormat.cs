@@ -25,9 +25,8 @@ internal sealed class DpHubertLightningFormat : FormatReader
     public DpHubertLightningFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.DpHubertLightning, options)
     {
         if (options.ConfigPath is null)
-            throw new CheckpointFormatException(
-                "a DPHuBERT Lightning checkpoint (distill.py / final_distill.py) has no config: give the student's original .pth "
-                + "(what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON as CheckpointReadOptions.ConfigPath", path);
+            throw new CheckpointFormatException(new OptionText(
+                $"a DPHuBERT Lightning checkpoint (distill.py / final_distill.py) has no config: give the student's original .pth (what prune.py takes as --original_ckpt; after final_distill.py the pruned .pth) or its config JSON as {ApiOption.ConfigPath}"), path);
         _root = root;
     }
 

@@ -73,7 +73,7 @@ internal sealed class HubertSoftFormat : FormatReader
         int ffn = (int)Need("encoder.transformer.layers.0.feed_forward.intermediate_dense.weight").shape[0];
         var pos = Need("encoder.transformer.pos_conv_embed.conv.weight_v");
         if (embed % HeadDim != 0)
-            throw new CheckpointFormatException($"width {embed} is not a multiple of HuBERT-Soft's head width {HeadDim}: give the architecture as CheckpointReadOptions.ConfigPath", path,
+            throw new CheckpointFormatException(new OptionText($"width {embed} is not a multiple of HuBERT-Soft's head width {HeadDim}: give the architecture as {ApiOption.ConfigPath}"), path,
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");

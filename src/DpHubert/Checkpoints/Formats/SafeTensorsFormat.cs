@@ -59,8 +59,8 @@ internal sealed class SafeTensorsFormat : FormatReader
         }
         if (File.Exists(configJson))
             return new(weights, ConfigFiles.ReadJsonObject(configJson), configJson, configJson);
-        throw new CheckpointFormatException(
-            $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or CheckpointReadOptions.ConfigPath", path);
+        throw new CheckpointFormatException(new OptionText(
+            $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or {ApiOption.ConfigPath}"), path);
     }
 
     public override KeyMap KeyMap => TorchaudioKeyMap.Instance;

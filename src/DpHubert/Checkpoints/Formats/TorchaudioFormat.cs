@@ -87,9 +87,8 @@ internal abstract class TorchaudioFormat : FormatReader
             if (Options.ConfigPath is not null)
                 return ConfigFiles.FromFile(Options.ConfigPath, report);
             if (Options.Arch is null)
-                throw new CheckpointFormatException(
-                    "a bare state_dict does not say its architecture: give a preset (CheckpointReadOptions.Arch: "
-                    + string.Join("|", Wav2Vec2Config.Presets.Keys) + ") or a config JSON (CheckpointReadOptions.ConfigPath)", Source);
+                throw new CheckpointFormatException(new OptionText(
+                    $"a bare state_dict does not say its architecture: give a preset ({ApiOption.Arch}: {string.Join("|", Wav2Vec2Config.Presets.Keys)}) or a config JSON ({ApiOption.ConfigPath})"), Source);
             if (!Wav2Vec2Config.Presets.TryGetValue(Options.Arch, out var preset))
                 throw new CheckpointFormatException(
                     $"unknown architecture '{Options.Arch}'; available presets: {string.Join(", ", Wav2Vec2Config.Presets.Keys)}", Source);
