@@ -49,13 +49,19 @@ public static class CheckpointLoader
     /// </summary>
     /// <param name="checkpoint">A checkpoint from <see cref="Read(string, CheckpointReadOptions)"/>.</param>
     /// <param name="device">Target device (CPU when null).</param>
-    public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null)
+    public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null) =>
+        BuildModel(checkpoint, device, ScalarType.Float32);
+
+    /// <summary><see cref="BuildModel(ModelCheckpoint, Device?)"/> with parameters in <paramref name="dtype"/>: tensors
+    /// already in it (<see cref="Read(string, CheckpointReadOptions?, ScalarType)"/>) are taken over, not copied.</summary>
+    internal static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device, ScalarType dtype)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         // Every weight comes from the checkpoint: skip the random initialization and take the read tensors as they are.
-        var model = ModelFactory.BuildUninitialized(checkpoint.Config);
+        var model = ModelFactory.BuildUninitialized(checkpoint.Config, dtype);
         try
         {
+            if (dtype != ScalarType.Float32) model.to(dtype); // the small initialized ones (norms); the large are already in dtype
             var defaulted = StateDictLoader.LoadAdopting(model, checkpoint.StateDict, checkpoint.Report.Source);
             foreach (var k in defaulted)
                 if (!checkpoint.Report.Defaulted.Contains(k)) checkpoint.Report.Defaulted.Add(k);
@@ -82,11 +88,30 @@ public static class CheckpointLoader
     /// (fetched into the huggingface_hub cache first, by <see cref="CheckpointReadOptions.Hub"/>'s settings).</param>
     /// <param name="options">Format hints.</param>
     /// <exception cref="HubException">A Hub reference that could not be fetched.</exception>
-    public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null)
+    public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null) => Read(path, options, ScalarType.Float32);
+
+    /// <summary><see cref="Read(string, CheckpointReadOptions)"/> with the model's floating tensors in
+    /// <paramref name="dtype"/> (the dtype the model will compute in: each tensor is converted once, here).</summary>
+    internal static ModelCheckpoint Read(string path, CheckpointReadOptions? options, ScalarType dtype)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
-        if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options);
+        if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options, dtype);
+        var checkpoint = ReadAsStored(path, options);
+        try
+        {
+            LoadSteps.ConvertFloating(checkpoint, dtype);
+            return checkpoint;
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    private static ModelCheckpoint ReadAsStored(string path, CheckpointReadOptions options)
+    {
         if (Directory.Exists(path)) return HuggingFaceFormat.ReadFolder(path, options);
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFormat.Read(path, options);
@@ -104,14 +129,32 @@ public static class CheckpointLoader
     /// <param name="reference">The repository, revision and optional file.</param>
     /// <param name="options">Format hints and <see cref="CheckpointReadOptions.Hub"/>.</param>
     /// <exception cref="HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
-    public static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options = null)
+    public static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options = null) =>
+        Read(reference, options, ScalarType.Float32);
+
+    private static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options, ScalarType dtype)
     {
         ArgumentNullException.ThrowIfNull(reference);
         options ??= new CheckpointReadOptions();
         string local;
         using (var hub = new HubClient(options.Hub))
             local = hub.DownloadModel(reference);
-        return Read(local, options);
+        return Read(local, options, dtype);
+    }
+
+    /// <summary>The checkpoint's optional projection (<see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>]:
+    /// ContentVec's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>), or null when it has none.</summary>
+    /// <param name="checkpoint">A read checkpoint.</param>
+    public static Modules.FinalProjection? BuildProjection(ModelCheckpoint checkpoint) => BuildProjection(checkpoint, CPU, ScalarType.Float32);
+
+    /// <summary><see cref="BuildProjection(ModelCheckpoint)"/> with its weights on <paramref name="device"/> in
+    /// <paramref name="dtype"/> (the model's), converted once.</summary>
+    internal static Modules.FinalProjection? BuildProjection(ModelCheckpoint checkpoint, Device device, ScalarType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (!checkpoint.Extras.TryGetValue(FinalProjKey, out var sd) || !sd.TryGetValue("weight", out var w))
+            return null;
+        return new Modules.FinalProjection(w, sd.TryGetValue("bias", out var b) ? b : null, dtype, device);
     }
 
     private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>

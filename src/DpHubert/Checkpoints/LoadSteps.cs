@@ -102,7 +102,8 @@ internal static class LoadSteps
 
     /// <summary>
     /// Brings what every format may hold to the one layout the model loads: fused attention projections (<c>in_proj_*</c>) split into q, k, v; a fused positional-conv <c>weight</c> becomes <c>weight_g</c> (its
-    /// norm per kernel tap) and <c>weight_v</c> (itself); floating tensors other than float32 become float32.
+    /// norm per kernel tap) and <c>weight_v</c> (itself). Dtypes stay as read: <see cref="ConvertFloating"/> brings
+    /// them to the one dtype the checkpoint is wanted in, once.
     /// </summary>
     internal static void CanonicalizeStateDict(StateDict sd, LoadReport report, string path)
     {
@@ -121,20 +122,36 @@ internal static class LoadSteps
             }
             report.Notes.Add($"{fused}: fused weight split into weight_g (its norm per kernel tap) and weight_v");
         }
+    }
+
+    /// <summary>Converts every floating tensor of the model's state_dict that is not <paramref name="dtype"/> to it
+    /// (float32 for a checkpoint as read; the compute dtype when a model is loaded to run in it, so fp16 / bf16 weights
+    /// are converted once rather than widened and narrowed again).</summary>
+    internal static void ConvertFloating(ModelCheckpoint checkpoint, ScalarType dtype)
+    {
+        var sd = checkpoint.StateDict;
         var converted = new List<string>();
         foreach (var key in sd.Keys.ToList())
         {
             var t = sd[key];
-            if (t.dtype is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64)
+            if (t.is_floating_point() && t.dtype != dtype)
             {
-                sd[key] = t.to(float32);
+                sd[key] = t.to(dtype);
                 t.Dispose();
                 converted.Add(key);
             }
         }
         if (converted.Count > 0)
-            report.Notes.Add($"{converted.Count} tensors converted to float32 (e.g. {converted[0]})");
+            checkpoint.Report.Notes.Add($"{converted.Count} tensors converted to {DTypeName(dtype)} (e.g. {converted[0]})");
     }
+
+    private static string DTypeName(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => dtype.ToString(),
+    };
 
     internal static Dictionary<string, object?> ReadJsonObject(string path)
     {

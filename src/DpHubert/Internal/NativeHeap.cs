@@ -10,9 +10,10 @@ namespace DpHubert;
 /// <summary>
 /// Keeps the C heap's freed memory for reuse while passes run, and bounds how much of it stays resident. libtorch's
 /// CPU tensors come from glibc malloc. Left to itself glibc maps every block above a sliding threshold (128 KB rising to
-/// 32 MB) afresh and lets the rest fragment its arenas: over 1,000 HuBERT Base clips of 0.5-4 s the process grew from
-/// 1.75 to 2.23 GB. Pinning the threshold at 4 MB kept that flat but made every large activation a fresh mapping the
-/// kernel zeroes page by page (Extract 1.6x the raw forward, 30% of CPU time in the kernel). So blocks up to
+/// 32 MB) afresh and lets the rest fragment its arenas: over 1,000 HuBERT Base clips of 0.5-4 s the process grew by
+/// 28% (<c>tools/bench soak</c>; its README keeps the figures). Pinning the threshold at 4 MB kept that flat but made
+/// every large activation a fresh mapping the kernel zeroes page by page (the same benchmark's Extract-vs-forward line
+/// showed it). So blocks up to
 /// <see cref="LargeBlockBytes"/> now come from the arenas and are reused pass after pass, free memory at the heap's top
 /// is kept (<see cref="KeepTopBytes"/>), and <see cref="HeapTrimPolicy"/> returns free pages (<c>malloc_trim</c>) only
 /// when no pass is running and either the resident free memory exceeds what the passes since the last trim can use, or
