@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.IO;
 using System.Runtime.InteropServices;
@@ -43,36 +44,43 @@ internal static class Cli
         }
     }
 
-    /// <summary>An exception's message for a person: without .NET's "(Parameter 'x')" and "Actual value was" suffixes,
-    /// which name our internals rather than the option at fault (the messages themselves name the option).</summary>
+    /// <summary>An exception's message for a person: options of the library named by their flags (from the option
+    /// names the exception carries, <see cref="OptionText"/>), without .NET's "(Parameter 'x')" and "Actual value was"
+    /// suffixes, which name our internals rather than the option at fault.</summary>
     public static string Describe(Exception e)
     {
+        if (OptionText.Of(e) is { } text) return text.Render(Flag);
         string message = e.Message;
-        foreach (var (library, flag) in LibraryNamesToFlags)
-            message = message.Replace(library, flag, StringComparison.Ordinal);
-        if (e is ArgumentException { ParamName: { } name })
-            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
         int actual = message.IndexOf(Environment.NewLine + "Actual value was", StringComparison.Ordinal);
-        return actual >= 0 ? message[..actual] : message;
+        if (actual >= 0) message = message[..actual];
+        string suffix = e is ArgumentException { ParamName: { } name } ? $" (Parameter '{name}')" : "";
+        return suffix.Length > 0 && message.EndsWith(suffix, StringComparison.Ordinal) ? message[..^suffix.Length] : message;
     }
 
-    /// <summary>The library names its options by their C# names; on the command line they are these flags.</summary>
-    private static readonly (string Library, string Flag)[] LibraryNamesToFlags =
+    /// <summary>The flag of a library option (its C# name when the console has no flag for it).</summary>
+    public static string Flag(ApiOption option) => Flags.TryGetValue(option, out var flag) ? flag : option.Name;
+
+    /// <summary>The library's options as the command line names them.</summary>
+    private static readonly Dictionary<ApiOption, string> Flags = new()
     {
-        ("ExtractionOptions.ChunkOverlapSeconds", "--chunk-overlap"),
-        ("ExtractionOptions.ChunkSeconds", "--chunk-seconds"),
-        ("ExtractionOptions.BatchSize", "--batch-size"),
-        ("StreamOptions.BlockSeconds", "--block"),
-        ("StreamOptions.ContextSeconds", "--context"),
-        ("StreamOptions.LookaheadFrames", "--lookahead"),
-        ("SpeechEncoderOptions.Threads", "--threads"),
-        ("SpeechEncoderOptions.DType", "--dtype"),
-        ("CheckpointReadOptions.ConfigPath", "--config"),
-        ("CheckpointReadOptions.Arch", "--arch"),
-        ("SpeechEncoderOptions.Units", "--units"),
-        ("SpeechEncoderOptions.Projection", "--projection"),
-        ("A LayerSelection", "--layer"),
-        ("Layer index ", "--layer "),
+        [ApiOption.ChunkOverlapSeconds] = "--chunk-overlap",
+        [ApiOption.ChunkSeconds] = "--chunk-seconds",
+        [ApiOption.BatchSize] = "--batch-size",
+        [ApiOption.BlockSeconds] = "--block",
+        [ApiOption.ContextSeconds] = "--context",
+        [ApiOption.LookaheadFrames] = "--lookahead",
+        [ApiOption.Threads] = "--threads",
+        [ApiOption.DType] = "--dtype",
+        [ApiOption.ConfigPath] = "--config",
+        [ApiOption.Arch] = "--arch",
+        [ApiOption.Units] = "--units",
+        [ApiOption.Projection] = "--projection",
+        [ApiOption.Layers] = "--layer",
+        [ApiOption.Input] = "--input",
+        [ApiOption.Output] = "--output",
+        [ApiOption.Format] = "--format",
+        [ApiOption.Shard] = "--shard",
+        [ApiOption.ManifestPath] = "--manifest",
     };
 
     /// <summary>Ctrl+C and SIGTERM cancel <paramref name="cancel"/> instead of ending the process, until the result is
@@ -87,6 +95,12 @@ internal static class Cli
         }
         return new Registrations(PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
             PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal));
+    }
+
+    /// <summary>Reports on the reporting thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
+    public sealed class Direct<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     private sealed record Registrations(IDisposable First, IDisposable Second) : IDisposable

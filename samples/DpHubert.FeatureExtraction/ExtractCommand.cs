@@ -17,7 +17,7 @@ namespace DpHubert.FeatureExtraction;
 
 /// <summary>
 /// <c>dphubert extract --checkpoint FILE --input AUDIO|DIR --output FILE.npy|DIR [--layer N|all] ...</c>:
-/// a thin layer over <see cref="SpeechEncoder.ExtractFiles"/>.
+/// a thin shell over <see cref="CorpusExtractor"/> (flags in, progress and summary out).
 /// </summary>
 internal static class ExtractCommand
 {
@@ -36,122 +36,61 @@ internal static class ExtractCommand
             encoderOptions.DType, encoderOptions.Threads, batchSize, chunkSeconds, chunkOverlap, encoderOptions.Quiet, encoderOptions.Verbose,
             memoryLimit, encoderOptions.Hints.Arch, encoderOptions.Hints.Config, encoderOptions.Projection, encoderOptions.Units,
         };
-        var corpus = new CorpusOptions();
+        var corpus = new CorpusCommandOptions();
         foreach (var option in corpus.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var (named, selection) = encoderOptions.ParseSelection(parse);
-            var options = new ExtractionOptions
+            var extraction = new ExtractionOptions
             {
                 BatchSize = parse.GetValue(batchSize),
                 ChunkSeconds = parse.GetValue(chunkSeconds),
                 ChunkOverlapSeconds = parse.GetValue(chunkOverlap),
             };
-            options.Validate();
-            string inputPath = parse.GetValue(input)!;
-            string outputPath = parse.GetValue(output)!;
-            bool isFolder = Directory.Exists(inputPath);
-            if (!isFolder && !File.Exists(inputPath))
-                throw new FileNotFoundException($"--input '{inputPath}' does not exist.", inputPath);
-            if (isFolder && File.Exists(outputPath))
-                throw new ArgumentException($"--input '{inputPath}' is a folder, so --output must be a folder, but '{outputPath}' is a file.");
-            var corpusSettings = corpus.Parse(parse, isFolder, selection);
-            var format = corpusSettings.Format;
+            var run = corpus.Parse(parse, parse.GetValue(input)!, parse.GetValue(output)!, selection, extraction);
 
             var (loaded, units) = encoderOptions.Load(parse, named, () => parse.GetValue(memoryLimit) is { } gb
                 ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
                 : null);
             using var encoder = loaded;
-            if (units is not null) selection = units.Layers; // a short name's preset: one layer, which every --format holds
-            encoder.Validate(selection);
+            if (units is not null) run = run with { Layers = units.Layers }; // a short name's preset: one layer, which every --format holds
             bool beQuiet = parse.GetValue(encoderOptions.Quiet);
-
-            List<(string In, string Out)> jobs;
-            var notRegular = new List<string>();
-            if (isFolder)
-            {
-                string root = Path.GetFullPath(inputPath);
-                jobs = AudioFiles.Find(root, (link, real) =>
-                    {
-                        if (!beQuiet) Console.Error.WriteLine($"note: not following '{link}': it is '{real}', a folder this run already reads.");
-                    })
-                    .Select(f => (f, format.OutputName(Path.Combine(outputPath, Path.GetRelativePath(root, f)))))
-                    .ToList();
-                if (jobs.Count == 0)
-                    throw new ArgumentException($"no audio files ({string.Join(" ", AudioReader.Extensions)}) found under '{inputPath}'.");
-                // A FIFO named .wav would block the run forever when opened; such entries fail without being opened.
-                var regular = jobs.ToLookup(j => AudioFiles.IsRegularOrUnknown(j.In));
-                notRegular = regular[false].Select(j => j.In).ToList();
-                jobs = regular[true].ToList();
-                // a.wav and a.WAVE would both become a.npy: refuse rather than let one overwrite the other.
-                var clash = jobs.GroupBy(j => j.Item2, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-                if (clash is not null)
-                    throw new ArgumentException($"{string.Join(" and ", clash.Select(j => $"'{j.Item1}'"))} would both be written to '{clash.Key}'; rename one of them.");
-            }
-            else
-            {
-                string target = Directory.Exists(outputPath)
-                    ? Path.Combine(outputPath, format.OutputName(Path.GetFileName(inputPath)))
-                    : outputPath;
-                jobs = new List<(string, string)> { (inputPath, target) };
-            }
-            string inputRoot = isFolder ? inputPath : Path.GetDirectoryName(Path.GetFullPath(inputPath))!;
-            string outputRoot = isFolder ? outputPath : Path.GetDirectoryName(Path.GetFullPath(jobs[0].Out))!;
-            if (corpusSettings.Shard is { } ownShard) // each shard reports only its own
-                notRegular = notRegular.Where(p => ownShard.Contains(ShardSpec.RelativeKey(inputRoot, p))).ToList();
-            using var run = CorpusRun.Begin(corpusSettings, inputRoot, outputRoot, jobs, line => { if (!beQuiet) Console.Error.WriteLine($"note: {line}"); });
-            return Run(encoder, run, notRegular, selection, options, isFolder && !beQuiet, beQuiet);
+            using var extractor = CorpusExtractor.Open(encoder, run, new Cli.Direct<string>(line => { if (!beQuiet) Console.Error.WriteLine($"note: {line}"); }));
+            return Run(extractor, Directory.Exists(run.Input) && !beQuiet, beQuiet);
         });
         return command;
     }
 
-    private static int Run(SpeechEncoder encoder, CorpusRun run, IReadOnlyList<string> notRegular, LayerSelection selection,
-        ExtractionOptions options, bool progress, bool quiet)
+    private static int Run(CorpusExtractor extractor, bool progress, bool quiet)
     {
-        var jobs = run.Jobs;
-        int inputs = jobs.Count + notRegular.Count;
+        int refused = extractor.Refused.Count, jobs = extractor.Inputs - refused;
         var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        var outFor = jobs.ToDictionary(j => j.In, j => j.Out);
-        int written = 0;
-        var failed = new List<string>();
-        long samples = 0;
         var clock = Stopwatch.StartNew();
-        foreach (var path in notRegular)
-        {
-            failed.Add(path);
-            Console.Error.WriteLine($"error: {path}: not a regular file (a FIFO, socket or device): a folder run reads regular files only, so it was not opened.");
-        }
 
-        void Handle(FileFeatures r, Action<string> report)
+        // Prints one input's outcome; false for the inputs refused before extraction, which progress does not count.
+        bool Handle(CorpusProgress p, Action<string> report)
         {
+            var r = p.File;
             if (r.Succeeded)
             {
-                try
-                {
-                    string target = outFor[r.Path];
-                    var dir = Path.GetDirectoryName(Path.GetFullPath(target));
-                    if (dir is not null) Directory.CreateDirectory(dir);
-                    run.Write(r, target); // temporary file + rename, then the manifest line
-                    written++;
-                    samples += r.Samples16k;
-                    if (!quiet && !progress) Console.WriteLine($"{r.Path} -> {target} [{string.Join(", ", r.Features!.Shape)}]");
-                    return;
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    r = r with { Error = e }; // one output that cannot be written fails that input alone
-                }
+                if (!quiet && !progress) Console.WriteLine($"{r.Input} -> {r.Output} [{string.Join(", ", r.Shape!)}]");
+                return true;
             }
-            failed.Add(r.Path);
             string message = Cli.Describe(r.Error!);
-            report(message.Contains(r.Path, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Path}: {message}");
+            string line = message.Contains(r.Input, StringComparison.Ordinal) ? $"error: {message}" : $"error: {r.Input}: {message}";
+            if (p.Done <= refused)
+            {
+                Console.Error.WriteLine(line);
+                return false;
+            }
+            report(line);
+            return true;
         }
 
         // Ctrl+C / SIGTERM: stop between files and forward passes, keep what is written, say what was not done.
         // A second Ctrl+C ends the process at once.
         using var cancel = new CancellationTokenSource();
         using var signals = Cli.CancelOnSignals(cancel);
-        var results = encoder.ExtractFiles(jobs.Select(j => j.In), selection, options, cancel.Token);
         bool cancelled = false;
         try
         {
@@ -163,32 +102,30 @@ internal static class ExtractCommand
                         new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                     .Start(ctx =>
                     {
-                        var task = ctx.AddTask($"extracting {jobs.Count} files", maxValue: jobs.Count);
-                        foreach (var r in results)
+                        var task = ctx.AddTask($"extracting {jobs} files", maxValue: jobs);
+                        extractor.Run(new Cli.Direct<CorpusProgress>(p =>
                         {
-                            Handle(r, line => stderr.WriteLine(line, new Style(Color.Red)));
-                            task.Increment(1);
-                        }
+                            if (Handle(p, line => stderr.WriteLine(line, new Style(Color.Red)))) task.Increment(1);
+                        }), cancel.Token);
                     });
             }
             else
             {
                 // Not a terminal (a pipeline or a log): plain lines, a progress line with ETA every few seconds.
                 var last = Stopwatch.StartNew();
-                int done = 0;
-                foreach (var r in results)
+                extractor.Run(new Cli.Direct<CorpusProgress>(p =>
                 {
-                    Handle(r, Console.Error.WriteLine);
-                    done++;
-                    if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs.Count))
+                    if (!Handle(p, Console.Error.WriteLine)) return;
+                    int done = p.Done - refused;
+                    if (progress && (last.Elapsed.TotalSeconds >= 5 || done == jobs))
                     {
                         last.Restart();
                         double elapsed = clock.Elapsed.TotalSeconds;
-                        double eta = elapsed / done * (jobs.Count - done);
+                        double eta = elapsed / done * (jobs - done);
                         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"progress: {done}/{jobs.Count} files ({100.0 * done / jobs.Count:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
+                            $"progress: {done}/{jobs} files ({100.0 * done / jobs:0}%), elapsed {elapsed:0} s, ETA {eta:0} s"));
                     }
-                }
+                }), cancel.Token);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -196,26 +133,26 @@ internal static class ExtractCommand
             cancelled = true;
         }
 
+        var summary = extractor.Summary;
         double seconds = clock.Elapsed.TotalSeconds;
-        if (!quiet && (inputs > 1 || failed.Count > 0 || progress || run.ReportsSkipped))
+        // The skipped count appears only with --skip-existing, so that the summary of runs without it keeps its shape.
+        bool reportsSkipped = extractor.Options.SkipExisting;
+        if (!quiet && (summary.Inputs > 1 || summary.Failed > 0 || progress || reportsSkipped))
         {
-            double audio = samples / 16000.0;
-            string skipped = run.ReportsSkipped ? $"{run.Skipped} skipped, " : "";
+            string skipped = reportsSkipped ? $"{summary.Skipped} skipped, " : "";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{written} written, {skipped}{failed.Count} failed, {audio:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? audio / seconds : 0):0.0}x real time)"));
+                $"{summary.Written} written, {skipped}{summary.Failed} failed, {summary.AudioSeconds:0.0} s of audio in {seconds:0.0} s ({(seconds > 0 ? summary.AudioSeconds / seconds : 0):0.0}x real time)"));
         }
-        run.Finish();
         if (cancelled)
         {
-            int notDone = inputs - written - failed.Count;
-            Console.Error.WriteLine($"cancelled: {written} written, {failed.Count} failed, {notDone} of {inputs} input(s) not processed " +
+            Console.Error.WriteLine($"cancelled: {summary.Written} written, {summary.Failed} failed, {summary.NotProcessed} of {summary.Inputs} input(s) not processed " +
                                     "(every output written is complete; run again with --skip-existing to continue).");
             return Cli.Cancelled;
         }
-        if (failed.Count > 0)
+        if (summary.Failed > 0)
         {
-            Console.Error.WriteLine($"{failed.Count} of {inputs} input(s) failed:");
-            foreach (var f in failed) Console.Error.WriteLine($"  {f}");
+            Console.Error.WriteLine($"{summary.Failed} of {summary.Inputs} input(s) failed:");
+            foreach (var f in summary.Failures) Console.Error.WriteLine($"  {f.Input}");
             return Cli.SomeInputsFailed;
         }
         return Cli.Ok;

@@ -68,7 +68,7 @@ internal static class HubDownloads
                 .Start(ctx =>
                 {
                     var tasks = new Dictionary<string, ProgressTask>(StringComparer.Ordinal);
-                    var progress = new Direct(p =>
+                    var progress = new Cli.Direct<HubDownloadProgress>(p =>
                     {
                         if (!tasks.TryGetValue(p.File, out var task))
                         {
@@ -84,7 +84,7 @@ internal static class HubDownloads
         }
         // Not a terminal (a log): a line every few seconds and one when each file is in.
         var clock = new Dictionary<string, (Stopwatch Started, long From, Stopwatch Last)>(StringComparer.Ordinal);
-        var lines = new Direct(p =>
+        var lines = new Cli.Direct<HubDownloadProgress>(p =>
         {
             string name = $"{p.RepoId}/{p.File}";
             var inv = CultureInfo.InvariantCulture;
@@ -111,10 +111,4 @@ internal static class HubDownloads
     }
 
     private static string Mb(long bytes) => (bytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture);
-
-    /// <summary>Reports on the downloading thread, in order (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Direct(Action<HubDownloadProgress> report) : IProgress<HubDownloadProgress>
-    {
-        public void Report(HubDownloadProgress value) => report(value);
-    }
 }

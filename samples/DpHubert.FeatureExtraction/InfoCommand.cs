@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.Linq;
@@ -34,17 +35,18 @@ internal static class InfoCommand
             double getNumParams = model.GetNumParams();
             // Whether this machine's native kernels compute this model's operations right (CPU, float32).
             var check = KernelCheck.Run(model);
-            var layers = Enumerable.Range(0, c.EncoderNumLayers).Select(i => new
+            var layers = c.EncoderLayers.Select((l, i) => new
             {
                 index = i,
-                attention = c.EncoderUseAttention[i],
+                attention = l.UseAttention,
                 heads = c.HeadsOfLayer(i),
-                remaining_heads = c.AttentionKind == AttentionKind.WavLM && c.EncoderUseAttention[i] ? c.EncoderRemainingHeads![i] : null,
-                head_dim = c.EncoderUseAttention[i] ? c.HeadDimOfLayer(i) : (int?)null,
-                feed_forward = c.EncoderUseFeedForward[i],
-                ff_interm_features = c.EncoderUseFeedForward[i] ? c.EncoderFfIntermFeatures[i] : (int?)null,
+                remaining_heads = c.AttentionKind == AttentionKind.WavLM && l.UseAttention ? (IReadOnlyList<int>?)l.RemainingHeads : null,
+                head_dim = l.UseAttention ? c.HeadDimOfLayer(i) : (int?)null,
+                feed_forward = l.UseFeedForward,
+                ff_interm_features = l.UseFeedForward ? l.FfIntermFeatures : (int?)null,
             }).ToArray();
-            string kind = c.AttentionKind == AttentionKind.WavLM ? "wavlm" : "wav2vec2/hubert";
+            // The family the checkpoint declares (for a config dictionary, which declares none, the one its fields imply).
+            string kind = c.Kind switch { ModelKind.WavLM => "wavlm", ModelKind.Hubert => "hubert", _ => "wav2vec2" };
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
@@ -83,7 +85,7 @@ internal static class InfoCommand
             Console.WriteLine($"checkpoint: {named}");
             Console.WriteLine($"format: {report.Format}");
             Console.WriteLine($"architecture: {kind}");
-            Console.WriteLine($"extractor: {(c.ExtractorMode == ExtractorMode.GroupNorm ? "group_norm" : "layer_norm")}, conv bias {c.ExtractorConvBias.ToString().ToLowerInvariant()}, conv layers " +
+            Console.WriteLine($"extractor: {c.ExtractorMode.ToConfigName()}, conv bias {c.ExtractorConvBias.ToString().ToLowerInvariant()}, conv layers " +
                 string.Join(" ", c.ExtractorConvLayerConfig.Select(l => $"({l.OutChannels},{l.KernelSize},{l.Stride})")));
             Console.WriteLine($"encoder: embed {c.EncoderEmbedDim}, {c.EncoderNumLayers} layers, {(c.EncoderLayerNormFirst ? "pre-norm" : "post-norm")}, pos conv kernel {c.EncoderPosConvKernel} groups {c.EncoderPosConvGroups}" +
                 (c.AttentionKind == AttentionKind.WavLM ? $", buckets {c.EncoderNumBuckets} max distance {c.EncoderMaxDistance}" : ""));

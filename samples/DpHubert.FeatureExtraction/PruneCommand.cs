@@ -38,8 +38,8 @@ internal static class PruneCommand
             Console.WriteLine($"parameters: {before} -> {model.NumParameters()} (get_num_params before pruning: {expected:0.##})");
             Console.WriteLine($"conv channels: {string.Join(" ", System.Linq.Enumerable.Select(config.ExtractorConvLayerConfig, c => c.OutChannels))}");
             for (int i = 0; i < config.EncoderNumLayers; i++)
-                Console.WriteLine($"layer {i}: {(config.EncoderUseAttention[i] ? $"{config.HeadsOfLayer(i)} heads" : "no attention")}, " +
-                    $"{(config.EncoderUseFeedForward[i] ? $"ffn {config.EncoderFfIntermFeatures[i]}" : "no feed-forward")}");
+                Console.WriteLine($"layer {i}: {(config.EncoderLayers[i].UseAttention ? $"{config.HeadsOfLayer(i)} heads" : "no attention")}, " +
+                    $"{(config.EncoderLayers[i].UseFeedForward ? $"ffn {config.EncoderLayers[i].FfIntermFeatures}" : "no feed-forward")}");
             return Cli.Ok;
         });
         return command;

@@ -28,7 +28,8 @@ public enum KernelCheckMode
 /// <param name="Operation">What runs, e.g. <c>conv1d 512->113 k3 s2</c>, <c>linear 768->3072</c>,
 /// <c>attention 12x64</c>, <c>pos_conv 768 k128 g16</c>.</param>
 /// <param name="DType">The compute dtype.</param>
-/// <param name="Path">How it runs now: <c>libtorch</c> (libtorch's kernel for the op), or <c>gemm</c> (a
+/// <param name="Path">How it runs now: <c>libtorch</c> (libtorch's kernel for the op), <c>onednn</c> (a float32 linear
+/// layer routed by <see cref="LinearKernels"/>), or <c>gemm</c> (a
 /// convolution computed by matrix products).</param>
 /// <param name="Sites">How many places in the model run it.</param>
 /// <param name="Error">Largest difference from the float64 reference over the largest reference magnitude (NaN or
@@ -340,7 +341,7 @@ public static class KernelCheck
                         sites.Add(new PositionalConvSite(name, pos));
                         break;
                     case Linear linear:
-                        sites.Add(new LinearSite(name, linear.weight!, linear.bias, linear.forward));
+                        sites.Add(new LinearSite(name, linear.weight!, linear.bias, x => LinearKernels.Apply(linear, x), routable: true));
                         break;
                     case SelfAttention attention:
                         long heads = attention.named_parameters().First(p => p.name == "q_proj.weight").parameter.shape[0] / attention.HeadDim;
@@ -349,7 +350,7 @@ public static class KernelCheck
                 }
             }
             if (projection is not null)
-                sites.Add(new LinearSite("final_proj", projection.Weight, projection.Bias, projection.Apply));
+                sites.Add(new LinearSite("final_proj", projection.Weight, projection.Bias, projection.Apply, routable: false));
             return sites;
         }
     }
@@ -495,9 +496,21 @@ public static class KernelCheck
         }
     }
 
-    private sealed class LinearSite(string name, Tensor weight, Tensor? bias, Func<Tensor, Tensor> run)
+    private sealed class LinearSite(string name, Tensor weight, Tensor? bias, Func<Tensor, Tensor> run, bool routable)
         : Site(name, $"linear {weight.shape[1]}->{weight.shape[0]}{(bias is null ? "" : " bias")}")
     {
+        /// <summary><c>onednn</c> when <see cref="LinearKernels"/> routes this layer's dtype there, else libtorch's BLAS.</summary>
+        public override string Path => routable && LinearKernels.Backend == LinearBackend.OneDnn && OneDnn.Enabled
+            && weight.dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU ? "onednn" : "libtorch";
+
+        /// <summary>A wrong oneDNN linear sends every linear layer back to BLAS (the backend is process-wide).</summary>
+        public override bool TryReroute()
+        {
+            if (Path != "onednn") return false;
+            LinearKernels.Backend = LinearBackend.Blas;
+            return true;
+        }
+
         public override Tensor Input(Generator gen, ScalarType dtype) =>
             randn(new long[] { 1, Rows, weight.shape[1] }, generator: gen).to(dtype);
 

@@ -50,13 +50,13 @@ public static class ModelFactory
     /// <param name="config">A config with <c>encoder_num_heads</c> and <c>encoder_head_dim</c>.</param>
     public static Wav2Vec2Model BuildWav2Vec2(Wav2Vec2Config config) => config.AttentionKind == AttentionKind.Standard
         ? Build(config)
-        : throw new ArgumentException("This is a WavLM config (it has encoder_remaining_heads); use BuildWavLM.", nameof(config));
+        : throw new ArgumentException("This is a WavLM config (Kind = WavLM); use BuildWavLM.", nameof(config));
 
     /// <summary>The original <c>wavlm_model</c>.</summary>
     /// <param name="config">A config with <c>encoder_total_num_heads</c> and <c>encoder_remaining_heads</c>.</param>
     public static Wav2Vec2Model BuildWavLM(Wav2Vec2Config config) => config.AttentionKind == AttentionKind.WavLM
         ? Build(config)
-        : throw new ArgumentException("This is not a WavLM config (it has no encoder_remaining_heads); use BuildWav2Vec2.", nameof(config));
+        : throw new ArgumentException($"This is not a WavLM config (Kind = {config.Kind}); use BuildWav2Vec2.", nameof(config));
 
     /// <summary>wav2vec 2.0 Base.</summary><param name="auxNumOut">CTC head size, or null.</param>
     public static Wav2Vec2Model Wav2Vec2Base(int? auxNumOut = null) => Build(Wav2Vec2Config.Wav2Vec2Base with { AuxNumOut = auxNumOut });
@@ -177,19 +177,20 @@ public static class ModelFactory
         var layers = new List<EncoderLayer>();
         for (int i = 0; i < c.EncoderNumLayers; i++)
         {
+            var l = c.EncoderLayers[i];
             SelfAttention? attention = null;
-            if (c.EncoderUseAttention[i])
+            if (l.UseAttention)
             {
                 attention = c.AttentionKind == AttentionKind.WavLM
-                    ? new WavLMSelfAttention(c.EncoderEmbedDim, c.EncoderTotalNumHeads![i], c.EncoderRemainingHeads![i],
+                    ? new WavLMSelfAttention(c.EncoderEmbedDim, l.TotalNumHeads!.Value, l.RemainingHeads!,
                         c.EncoderAttentionDropout, bias: true, hasRelativeAttentionBias: i == 0,
                         numBuckets: c.EncoderNumBuckets!.Value, maxDistance: c.EncoderMaxDistance!.Value,
                         pruneHeads: c.EncoderPruneAttentionHeads, pruneLayer: c.EncoderPruneAttentionLayer)
-                    : new SelfAttention(c.EncoderEmbedDim, c.EncoderNumHeads![i], c.EncoderHeadDim!.Value,
+                    : new SelfAttention(c.EncoderEmbedDim, l.NumHeads!.Value, c.EncoderHeadDim!.Value,
                         c.EncoderAttentionDropout, c.EncoderPruneAttentionHeads, c.EncoderPruneAttentionLayer);
             }
-            FeedForward? feedForward = c.EncoderUseFeedForward[i]
-                ? new FeedForward(c.EncoderEmbedDim, c.EncoderFfIntermFeatures[i], c.EncoderFfIntermDropout, c.EncoderDropout,
+            FeedForward? feedForward = l.UseFeedForward
+                ? new FeedForward(c.EncoderEmbedDim, l.FfIntermFeatures, c.EncoderFfIntermDropout, c.EncoderDropout,
                     c.EncoderPruneFeedForwardIntermediate, c.EncoderPruneFeedForwardLayer)
                 : null;
             layers.Add(new EncoderLayer(attention, c.EncoderDropout, c.EncoderLayerNormFirst, feedForward, c.EncoderEmbedDim));

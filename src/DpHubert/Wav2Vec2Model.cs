@@ -346,22 +346,24 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         var (convConfig, index) = feature_extractor.Prune();
         var t = encoder.Prune(index);
         var old = Config;
-        int layers = t.UseAttention.Count;
+        bool wavlm = old.AttentionKind == AttentionKind.WavLM;
         var config = old with
         {
-            ExtractorConvLayerConfig = convConfig,
-            EncoderUseAttention = t.UseAttention.ToArray(),
-            EncoderUseFeedForward = t.UseFeedForward.ToArray(),
-            EncoderFfIntermFeatures = Enumerable.Range(0, layers).Select(i => t.FfIntermFeatures[i] ?? old.EncoderFfIntermFeatures[i]).ToArray(),
+            ExtractorConvLayerConfig = EquatableArray.From(convConfig),
+            EncoderLayers = Enumerable.Range(0, t.UseAttention.Count).Select(i => old.EncoderLayers[i] with
+            {
+                UseAttention = t.UseAttention[i],
+                UseFeedForward = t.UseFeedForward[i],
+                FfIntermFeatures = t.FfIntermFeatures[i] ?? old.EncoderLayers[i].FfIntermFeatures,
+                NumHeads = wavlm ? null : t.KeptHeads[i].Count,
+                RemainingHeads = wavlm ? EquatableArray.From(t.KeptHeads[i]) : null,
+            }).ToEquatableArray(),
             ExtractorPruneConvChannels = false,
             EncoderPruneAttentionHeads = false,
             EncoderPruneAttentionLayer = false,
             EncoderPruneFeedForwardIntermediate = false,
             EncoderPruneFeedForwardLayer = false,
         };
-        config = old.AttentionKind == AttentionKind.WavLM
-            ? config with { EncoderRemainingHeads = t.KeptHeads.Select(h => (IReadOnlyList<int>)h.ToArray()).ToArray() }
-            : config with { EncoderNumHeads = t.KeptHeads.Select(h => h.Count).ToArray() };
         Config = config;
         return config;
     }

@@ -6,18 +6,11 @@ using System.Text;
 
 namespace DpHubert.Audio;
 
-// Why a reader of our own rather than NAudio.Core 2.2.1's WaveFileReader: we read its source
-// (NAudio.Core/FileFormats/Wav/WaveFileChunkReader.cs) and ran it, from a scratch console app, on
-// hand-made files. A data chunk declaring 800 bytes with 300 present decoded silently to 150
-// samples instead of failing; a 0xFFFFFFFF data size threw ArgumentOutOfRangeException ("Stream
-// length must be non-negative"); RIFF and data sizes of 0 (an unfinalized streaming header) threw
-// "No fmt chunk found"; a non-seekable stream threw NotSupportedException (it needs Stream.Length
-// and Position); MP3 data threw ArgumentException("Unsupported source encoding") naming neither
-// the format nor the file; non-RIFF input gave a FormatException without the file name. Its
-// sample conversion was right (16-bit / 32768, 8-bit (x-128) / 128). Wrapping it would still leave
-// truncation and streaming wrong, and the WAV container is small and fully specified, so the
-// few hundred lines here give exact conversion, non-seekable streams, streaming headers and typed,
-// file-naming errors, with no extra dependency for library users.
+// Why a reader of our own rather than a WAV library (NAudio's WaveFileReader): what a corpus run needs here is a
+// truncated data chunk that fails with the file named instead of decoding short, streaming headers (RIFF and data
+// sizes of 0 or 0xFFFFFFFF) read to the end, non-seekable streams, and typed errors that name the format and the file
+// (WavReaderTests holds each case). The WAV container is small and fully specified, so the few hundred lines here
+// give exactly that, with no extra dependency for library users.
 /// <summary>
 /// Reads RIFF/WAVE (and RF64) files into <see cref="AudioClip"/>s of 32-bit floats.
 /// </summary>

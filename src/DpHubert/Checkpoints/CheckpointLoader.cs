@@ -53,7 +53,7 @@ public static class CheckpointLoader
         BuildModel(checkpoint, device, ScalarType.Float32);
 
     /// <summary><see cref="BuildModel(ModelCheckpoint, Device?)"/> with parameters in <paramref name="dtype"/>: tensors
-    /// already in it (<see cref="Read(string, CheckpointReadOptions?, ScalarType)"/>) are taken over, not copied.</summary>
+    /// already in it (read with <see cref="CheckpointReadOptions.WeightDType"/>) are taken over, not copied or converted.</summary>
     internal static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device, ScalarType dtype)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
@@ -88,38 +88,14 @@ public static class CheckpointLoader
     /// (fetched into the huggingface_hub cache first, by <see cref="CheckpointReadOptions.Hub"/>'s settings).</param>
     /// <param name="options">Format hints.</param>
     /// <exception cref="HubException">A Hub reference that could not be fetched.</exception>
-    public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null) => Read(path, options, ScalarType.Float32);
-
-    /// <summary><see cref="Read(string, CheckpointReadOptions)"/> with the model's floating tensors in
-    /// <paramref name="dtype"/> (the dtype the model will compute in: each tensor is converted once, here).</summary>
-    internal static ModelCheckpoint Read(string path, CheckpointReadOptions? options, ScalarType dtype)
+    public static ModelCheckpoint Read(string path, CheckpointReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
-        if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options, dtype);
-        var checkpoint = ReadAsStored(path, options);
-        try
-        {
-            LoadSteps.ConvertFloating(checkpoint, dtype);
-            return checkpoint;
-        }
-        catch
-        {
-            checkpoint.Dispose();
-            throw;
-        }
-    }
-
-    private static ModelCheckpoint ReadAsStored(string path, CheckpointReadOptions options)
-    {
-        if (Directory.Exists(path)) return HuggingFaceFormat.ReadFolder(path, options);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint not found: {path}", path);
-        if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return SafeTensorsFormat.Read(path, options);
-        var root = TorchCheckpointReader.Load(path);
-        var ignored = InertRecords.Describe(root);
-        var checkpoint = FromPickle(root, path, options);
-        checkpoint.Report.Ignored.AddRange(ignored);
-        return checkpoint;
+        if (!IsFloating(options.WeightDType))
+            throw new ArgumentException($"WeightDType must be a floating type (float32, float16, bfloat16, float64), got {options.WeightDType}", nameof(options));
+        if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options);
+        return CheckpointPipeline.Load(path, options);
     }
 
     /// <summary>Reads a model from the Hugging Face Hub (or the cache): a checkpoint file in a repository, or a
@@ -129,17 +105,14 @@ public static class CheckpointLoader
     /// <param name="reference">The repository, revision and optional file.</param>
     /// <param name="options">Format hints and <see cref="CheckpointReadOptions.Hub"/>.</param>
     /// <exception cref="HubException">Not found, not allowed, offline without a copy, or a failed check.</exception>
-    public static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options = null) =>
-        Read(reference, options, ScalarType.Float32);
-
-    private static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options, ScalarType dtype)
+    public static ModelCheckpoint Read(HubReference reference, CheckpointReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(reference);
         options ??= new CheckpointReadOptions();
         string local;
         using (var hub = new HubClient(options.Hub))
             local = hub.DownloadModel(reference);
-        return Read(local, options, dtype);
+        return Read(local, options);
     }
 
     /// <summary>The checkpoint's optional projection (<see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>]:
@@ -157,19 +130,7 @@ public static class CheckpointLoader
         return new Modules.FinalProjection(w, sd.TryGetValue("bias", out var b) ? b : null, dtype, device);
     }
 
-    private static ModelCheckpoint FromPickle(object? root, string path, CheckpointReadOptions options) => LoadSteps.DisposeOnFailure(() =>
-    {
-        if (root is not PyDict d)
-            throw new CheckpointFormatException($"the checkpoint is a {LoadSteps.Describe(root)}, expected a dict", path);
-        // First match wins: the layouts are told apart by their top-level entries, most specific first.
-        if (d.ContainsKey("state_dict") && d.ContainsKey("config")) return TorchaudioFormat.ReadDpHubert(d, path);
-        if (UnilmWavLmFormat.Matches(d)) return UnilmWavLmFormat.Read(d, path);
-        if (FairseqFormat.Matches(d)) return FairseqFormat.Read(d, path);
-        if (DpHubertLightningFormat.Matches(d)) return DpHubertLightningFormat.Read(d, path, options);
-        if (HubertSoftFormat.Matches(d)) return HubertSoftFormat.Read(d, path, options);
-        return TorchaudioFormat.ReadBare(d, path, options);
-    }, () => LoadSteps.DisposeTensors(root));
-
+    private static bool IsFloating(ScalarType t) => t is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;
 }
 
 /// <summary>Hints for formats that do not describe their own architecture.</summary>
@@ -184,4 +145,8 @@ public sealed record CheckpointReadOptions
     /// <summary>How <c>hf://</c> checkpoints are fetched (null: endpoint, token, cache and offline mode from the
     /// environment, as huggingface_hub reads them).</summary>
     public HubOptions? Hub { get; init; }
+
+    /// <summary>The type every floating weight is converted to at load (float32 unless a caller computes in another):
+    /// a float16 / bfloat16 / float64 checkpoint is widened or narrowed once, here.</summary>
+    public ScalarType WeightDType { get; init; } = ScalarType.Float32;
 }

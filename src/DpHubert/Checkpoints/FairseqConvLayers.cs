@@ -12,10 +12,11 @@ namespace DpHubert.Checkpoints;
 /// </summary>
 public static class FairseqConvLayers
 {
-    /// <summary>Parses the expression.</summary>
+    /// <summary>Parses the expression into the typed conv stack (the one parse: nothing rewrites it as a string or
+    /// dictionary value afterwards).</summary>
     /// <param name="text">The <c>conv_feature_layers</c> value.</param>
     /// <exception cref="FormatException">Anything outside the grammar; the message shows the position.</exception>
-    public static IReadOnlyList<ConvLayerSpec> Parse(string text)
+    public static EquatableArray<ConvLayerSpec> Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var p = new Parser(text);
@@ -23,7 +24,7 @@ public static class FairseqConvLayers
         p.SkipSpace();
         if (!p.AtEnd) throw p.Error("unexpected text");
         if (result.Count == 0) throw new FormatException($"conv_feature_layers '{text}' has no layers");
-        return result;
+        return result.ToEquatableArray();
     }
 
     private sealed class Parser

@@ -2,6 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
+using DpHubert.PyTorch;
 
 namespace DpHubert.Checkpoints;
 
@@ -21,6 +22,22 @@ public sealed class StateDict : IReadOnlyDictionary<string, Tensor>, IDisposable
     public StateDict(IEnumerable<KeyValuePair<string, Tensor>> items)
     {
         foreach (var kv in items) this[kv.Key] = kv.Value;
+    }
+
+    /// <summary>A pickled mapping of names to tensors (a read <see cref="PyDict"/>) as a state_dict; the tensors stay
+    /// owned by whoever owned the pickle's. Anything else throws naming <paramref name="what"/> or the entry.</summary>
+    internal static StateDict FromPickled(object? value, string path, string what)
+    {
+        if (value is not PyDict dict)
+            throw new PyValue(value).Unexpected("a mapping of names to tensors", path, what);
+        var sd = new StateDict();
+        foreach (var (key, entry) in dict)
+        {
+            if (key is not string name)
+                throw new CheckpointFormatException($"'{what}' has a non-string key {key}", path, what);
+            sd[name] = entry as Tensor ?? throw new PyValue(entry).Unexpected("a tensor", path, name);
+        }
+        return sd;
     }
 
     /// <inheritdoc/>

@@ -11,23 +11,24 @@ namespace DpHubert.Config;
 /// original <c>wav2vec2_model(**config)</c>, which DPHuBERT stores as <c>checkpoint["config"]</c>.
 /// </summary>
 /// <remarks>
-/// <para>Every structural size can differ per layer (pruned models), so the encoder fields are per-layer lists.
-/// The record is immutable; derive variants with <c>with { ... }</c> and call <see cref="Validate"/> (the model
+/// <para>Every structural size can differ per layer (pruned models), so the encoder layers are a list of
+/// <see cref="EncoderLayerConfig"/> records. The model family (<see cref="Kind"/>) is explicit and decides the attention
+/// block. The record is immutable; derive variants with <c>with { ... }</c> and call <see cref="Validate"/> (the model
 /// factory does). <see cref="FromDictionary"/> / <see cref="ToDictionary"/> round-trip the checkpoint's
 /// <c>config</c> dict with its original snake_case keys; <see cref="ToJson"/> / <see cref="FromJson"/> do the
 /// same as JSON.</para>
-/// <para>Equality compares values (lists element by element), unlike a default record.</para>
+/// <para>Equality is structural: every list is an <see cref="EquatableArray{T}"/>, compared element by element.</para>
 /// </remarks>
 public sealed partial record Wav2Vec2Config
 {
     /// <summary>The conv stack every released model uses: <c>[(512,10,5)] + [(512,3,2)]*4 + [(512,2,2)]*2</c>.</summary>
-    public static IReadOnlyList<ConvLayerSpec> DefaultConvLayers => Defaults.ConvLayers;
+    public static EquatableArray<ConvLayerSpec> DefaultConvLayers => Defaults.ConvLayers;
 
     // A nested holder so that the presets (another partial file, whose static initializers may run first) never
     // see this list uninitialized.
     private static class Defaults
     {
-        public static readonly IReadOnlyList<ConvLayerSpec> ConvLayers = Array.AsReadOnly(new[]
+        public static readonly EquatableArray<ConvLayerSpec> ConvLayers = EquatableArray.Create(new[]
         {
             new ConvLayerSpec(512, 10, 5), new ConvLayerSpec(512, 3, 2), new ConvLayerSpec(512, 3, 2),
             new ConvLayerSpec(512, 3, 2), new ConvLayerSpec(512, 3, 2), new ConvLayerSpec(512, 2, 2),
@@ -35,11 +36,16 @@ public sealed partial record Wav2Vec2Config
         });
     }
 
+    /// <summary>The model family: declared by a Hugging Face <c>model_type</c>, a fairseq <c>_name</c> or the format;
+    /// a DPHuBERT / torchaudio config dictionary declares none (<see cref="ModelKind.Wav2Vec2"/>, or
+    /// <see cref="ModelKind.WavLM"/> by its WavLM head fields). Decides <see cref="AttentionKind"/>.</summary>
+    public ModelKind Kind { get; init; } = ModelKind.Wav2Vec2;
+
     /// <summary><c>extractor_mode</c> (fairseq <c>extractor_mode</c>, HF <c>feat_extract_norm</c>).</summary>
     public ExtractorMode ExtractorMode { get; init; } = ExtractorMode.GroupNorm;
 
     /// <summary><c>extractor_conv_layer_config</c>: the conv stack (HF <c>conv_dim/conv_kernel/conv_stride</c>).</summary>
-    public IReadOnlyList<ConvLayerSpec> ExtractorConvLayerConfig { get; init; } = DefaultConvLayers;
+    public EquatableArray<ConvLayerSpec> ExtractorConvLayerConfig { get; init; } = Defaults.ConvLayers;
 
     /// <summary><c>extractor_conv_bias</c>: whether the extractor convolutions have a bias (HF <c>conv_bias</c>).</summary>
     public bool ExtractorConvBias { get; init; }
@@ -56,28 +62,16 @@ public sealed partial record Wav2Vec2Config
     /// <summary><c>encoder_pos_conv_groups</c> (HF <c>num_conv_pos_embedding_groups</c>).</summary>
     public int EncoderPosConvGroups { get; init; } = 16;
 
-    /// <summary><c>encoder_num_layers</c> (HF <c>num_hidden_layers</c>).</summary>
-    public int EncoderNumLayers { get; init; } = 12;
+    /// <summary>The transformer layers, one record per layer (<c>encoder_num_layers</c> entries): whether each block
+    /// exists, its heads and its feed-forward width. <c>EncoderLayerConfig.Standard(12, 3072).Repeat(12)</c> is Base.</summary>
+    public EquatableArray<EncoderLayerConfig> EncoderLayers { get; init; } = EquatableArray<EncoderLayerConfig>.Empty;
 
-    /// <summary><c>encoder_use_attention</c>: per layer, whether the attention block exists.</summary>
-    public IReadOnlyList<bool> EncoderUseAttention { get; init; } = Array.Empty<bool>();
-
-    /// <summary><c>encoder_use_feed_forward</c>: per layer, whether the feed-forward block exists.</summary>
-    public IReadOnlyList<bool> EncoderUseFeedForward { get; init; } = Array.Empty<bool>();
-
-    /// <summary><c>encoder_num_heads</c>: per layer kept head count (<see cref="AttentionKind.Standard"/> only).
-    /// An entry of a layer without attention is ignored.</summary>
-    public IReadOnlyList<int>? EncoderNumHeads { get; init; }
+    /// <summary><c>encoder_num_layers</c> (HF <c>num_hidden_layers</c>): the number of <see cref="EncoderLayers"/>.</summary>
+    public int EncoderNumLayers => EncoderLayers.Count;
 
     /// <summary><c>encoder_head_dim</c>: width of one head (<see cref="AttentionKind.Standard"/> only; WavLM derives
     /// it as E / total heads).</summary>
     public int? EncoderHeadDim { get; init; }
-
-    /// <summary><c>encoder_total_num_heads</c>: per layer head count before pruning (WavLM only).</summary>
-    public IReadOnlyList<int>? EncoderTotalNumHeads { get; init; }
-
-    /// <summary><c>encoder_remaining_heads</c>: per layer indices of the kept heads (WavLM only).</summary>
-    public IReadOnlyList<IReadOnlyList<int>>? EncoderRemainingHeads { get; init; }
 
     /// <summary><c>encoder_num_buckets</c>: relative position buckets (WavLM only; 320 in released models).</summary>
     public int? EncoderNumBuckets { get; init; }
@@ -87,9 +81,6 @@ public sealed partial record Wav2Vec2Config
 
     /// <summary><c>encoder_attention_dropout</c>.</summary>
     public double EncoderAttentionDropout { get; init; } = 0.1;
-
-    /// <summary><c>encoder_ff_interm_features</c>: per layer feed-forward width (HF <c>intermediate_size</c>).</summary>
-    public IReadOnlyList<int> EncoderFfIntermFeatures { get; init; } = Array.Empty<int>();
 
     /// <summary><c>encoder_ff_interm_dropout</c> (HF <c>activation_dropout</c>).</summary>
     public double EncoderFfIntermDropout { get; init; }
@@ -126,9 +117,8 @@ public sealed partial record Wav2Vec2Config
     /// <summary><c>encoder_prune_feed_forward_layer</c>: HardConcrete masks on whole feed-forward blocks.</summary>
     public bool EncoderPruneFeedForwardLayer { get; init; }
 
-    /// <summary>Which attention block the layers use; WavLM when <see cref="EncoderRemainingHeads"/> is set, as the
-    /// original dispatcher decides.</summary>
-    public AttentionKind AttentionKind => EncoderRemainingHeads is null ? AttentionKind.Standard : AttentionKind.WavLM;
+    /// <summary>Which attention block the layers use: WavLM's for <see cref="ModelKind.WavLM"/>, the standard one otherwise.</summary>
+    public AttentionKind AttentionKind => Kind == ModelKind.WavLM ? AttentionKind.WavLM : AttentionKind.Standard;
 
     /// <summary>Channels of the last extractor convolution, the input width of the feature projection.</summary>
     public int ExtractorOutputChannels => ExtractorConvLayerConfig[^1].OutChannels;
@@ -165,12 +155,15 @@ public sealed partial record Wav2Vec2Config
 
     /// <summary>Head width of layer attention blocks: <see cref="EncoderHeadDim"/>, or E / total heads for WavLM.</summary>
     public int HeadDimOfLayer(int layer) => AttentionKind == AttentionKind.WavLM
-        ? EncoderEmbedDim / EncoderTotalNumHeads![layer]
+        ? EncoderEmbedDim / EncoderLayers[layer].TotalNumHeads!.Value
         : EncoderHeadDim!.Value;
 
     /// <summary>Kept attention heads of a layer (0 when its attention block is absent).</summary>
-    public int HeadsOfLayer(int layer) => !EncoderUseAttention[layer] ? 0
-        : AttentionKind == AttentionKind.WavLM ? EncoderRemainingHeads![layer].Count : EncoderNumHeads![layer];
+    public int HeadsOfLayer(int layer)
+    {
+        var l = EncoderLayers[layer];
+        return !l.UseAttention ? 0 : AttentionKind == AttentionKind.WavLM ? l.RemainingHeads!.Count : l.NumHeads!.Value;
+    }
 
     /// <summary>
     /// Checks every field and cross-field rule and throws one <see cref="ArgumentException"/> that lists every
@@ -178,6 +171,18 @@ public sealed partial record Wav2Vec2Config
     /// </summary>
     /// <returns>This config, for chaining.</returns>
     public Wav2Vec2Config Validate()
+    {
+        var errors = Problems();
+        if (errors.Count > 0) throw InvalidConfig(errors);
+        return this;
+    }
+
+    /// <summary>The one error listing <paramref name="errors"/>.</summary>
+    internal static ArgumentException InvalidConfig(IEnumerable<string> errors) =>
+        new("Invalid model config:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+
+    /// <summary>Every problem <see cref="Validate"/> finds, in order.</summary>
+    internal List<string> Problems()
     {
         var errors = new List<string>();
         void Check(bool ok, string message)
@@ -196,52 +201,41 @@ public sealed partial record Wav2Vec2Config
         Check(EncoderPosConvKernel > 0, $"encoder_pos_conv_kernel must be positive, got {EncoderPosConvKernel}");
         Check(EncoderPosConvGroups > 0 && EncoderEmbedDim % Math.Max(1, EncoderPosConvGroups) == 0,
             $"encoder_pos_conv_groups must be positive and divide encoder_embed_dim={EncoderEmbedDim}, got {EncoderPosConvGroups}");
-        Check(EncoderNumLayers >= 0, $"encoder_num_layers must be >= 0, got {EncoderNumLayers}");
-        int l = EncoderNumLayers;
-        Check(EncoderUseAttention.Count == l, $"encoder_use_attention must have encoder_num_layers={l} entries, got {EncoderUseAttention.Count}");
-        Check(EncoderUseFeedForward.Count == l, $"encoder_use_feed_forward must have encoder_num_layers={l} entries, got {EncoderUseFeedForward.Count}");
-        Check(EncoderFfIntermFeatures.Count == l, $"encoder_ff_interm_features must have encoder_num_layers={l} entries, got {EncoderFfIntermFeatures.Count}");
-        for (int i = 0; i < Math.Min(l, Math.Min(EncoderFfIntermFeatures.Count, EncoderUseFeedForward.Count)); i++)
-            Check(!EncoderUseFeedForward[i] || EncoderFfIntermFeatures[i] > 0,
-                $"encoder_ff_interm_features[{i}] must be positive where encoder_use_feed_forward[{i}] is true, got {EncoderFfIntermFeatures[i]}");
+        var layers = EncoderLayers;
+        for (int i = 0; i < layers.Count; i++)
+            Check(!layers[i].UseFeedForward || layers[i].FfIntermFeatures > 0,
+                $"encoder_ff_interm_features[{i}] must be positive where encoder_use_feed_forward[{i}] is true, got {layers[i].FfIntermFeatures}");
 
-        if (AttentionKind == AttentionKind.Standard)
+        bool wavlm = AttentionKind == AttentionKind.WavLM;
+        string Other(string field) => $"{field} is a {(wavlm ? "wav2vec 2.0 / HuBERT" : "WavLM")} field, but this is a {Kind} config";
+        Check(layers.All(l => wavlm ? l.NumHeads is null : l.TotalNumHeads is null && l.RemainingHeads is null),
+            Other(wavlm ? "encoder_num_heads" : "encoder_total_num_heads / encoder_remaining_heads"));
+        if (!wavlm)
         {
-            Check(EncoderTotalNumHeads is null, "encoder_total_num_heads is a WavLM field and needs encoder_remaining_heads");
-            if (EncoderNumHeads is null) errors.Add("encoder_num_heads is required (or encoder_remaining_heads for WavLM)");
-            else
-            {
-                Check(EncoderNumHeads.Count == l, $"encoder_num_heads must have encoder_num_layers={l} entries, got {EncoderNumHeads.Count}");
-                for (int i = 0; i < Math.Min(l, Math.Min(EncoderNumHeads.Count, EncoderUseAttention.Count)); i++)
-                    Check(!EncoderUseAttention[i] || EncoderNumHeads[i] > 0,
-                        $"encoder_num_heads[{i}] must be positive where encoder_use_attention[{i}] is true, got {EncoderNumHeads[i]}");
-            }
+            if (layers.Any(l => l.NumHeads is null)) errors.Add("encoder_num_heads is required (or Kind = WavLM with encoder_remaining_heads)");
+            for (int i = 0; i < layers.Count; i++)
+                Check(!layers[i].UseAttention || layers[i].NumHeads is null or > 0,
+                    $"encoder_num_heads[{i}] must be positive where encoder_use_attention[{i}] is true, got {layers[i].NumHeads}");
             if (EncoderHeadDim is null) errors.Add("encoder_head_dim is required for non-WavLM models");
             else Check(EncoderHeadDim > 0, $"encoder_head_dim must be positive, got {EncoderHeadDim}");
+            Check(EncoderNumBuckets is null && EncoderMaxDistance is null, Other("encoder_num_buckets / encoder_max_distance"));
         }
         else
         {
-            var remaining = EncoderRemainingHeads!;
-            Check(remaining.Count == l, $"encoder_remaining_heads must have encoder_num_layers={l} entries, got {remaining.Count}");
-            if (EncoderTotalNumHeads is null) errors.Add("encoder_total_num_heads is required for WavLM models");
-            else
+            if (layers.Any(l => l.TotalNumHeads is null)) errors.Add("encoder_total_num_heads is required for WavLM models");
+            if (layers.Any(l => l.RemainingHeads is null)) errors.Add("encoder_remaining_heads is required for WavLM models");
+            for (int i = 0; i < layers.Count; i++)
             {
-                Check(EncoderTotalNumHeads.Count == l, $"encoder_total_num_heads must have encoder_num_layers={l} entries, got {EncoderTotalNumHeads.Count}");
-                for (int i = 0; i < Math.Min(l, EncoderTotalNumHeads.Count); i++)
-                {
-                    int total = EncoderTotalNumHeads[i];
-                    Check(total > 0 && EncoderEmbedDim % total == 0,
-                        $"encoder_total_num_heads[{i}] must be positive and divide encoder_embed_dim={EncoderEmbedDim}, got {total}");
-                    if (i < remaining.Count)
-                    {
-                        var heads = remaining[i];
-                        Check(heads.All(h => h >= 0 && h < total) && heads.Distinct().Count() == heads.Count,
-                            $"encoder_remaining_heads[{i}] must be distinct head indices in [0, {total}), got [{string.Join(", ", heads)}]");
-                        Check(i >= EncoderUseAttention.Count || !EncoderUseAttention[i] || heads.Count > 0,
-                            $"encoder_remaining_heads[{i}] must not be empty where encoder_use_attention[{i}] is true");
-                    }
-                }
+                if (layers[i].TotalNumHeads is not { } total) continue;
+                Check(total > 0 && EncoderEmbedDim % total == 0,
+                    $"encoder_total_num_heads[{i}] must be positive and divide encoder_embed_dim={EncoderEmbedDim}, got {total}");
+                if (layers[i].RemainingHeads is not { } heads) continue;
+                Check(heads.All(h => h >= 0 && h < total) && heads.Distinct().Count() == heads.Count,
+                    $"encoder_remaining_heads[{i}] must be distinct head indices in [0, {total}), got [{string.Join(", ", heads)}]");
+                Check(!layers[i].UseAttention || heads.Count > 0,
+                    $"encoder_remaining_heads[{i}] must not be empty where encoder_use_attention[{i}] is true");
             }
+            Check(EncoderHeadDim is null, Other("encoder_head_dim"));
             Check(EncoderNumBuckets is > 1, $"encoder_num_buckets must be > 1 for WavLM models, got {Show(EncoderNumBuckets)}");
             Check(EncoderMaxDistance is > 0, $"encoder_max_distance must be positive for WavLM models, got {Show(EncoderMaxDistance)}");
         }
@@ -253,25 +247,15 @@ public sealed partial record Wav2Vec2Config
         })
             Check(p >= 0 && p <= 1, $"{name} must be a probability in [0, 1], got {p.ToString(CultureInfo.InvariantCulture)}");
         Check(AuxNumOut is null or > 0, $"aux_num_out must be positive or null, got {Show(AuxNumOut)}");
-
-        if (errors.Count > 0)
-            throw new ArgumentException("Invalid model config:" + Environment.NewLine + "  - "
-                + string.Join(Environment.NewLine + "  - ", errors));
-        return this;
+        return errors;
     }
 
     private static string Show(int? v) => v?.ToString(CultureInfo.InvariantCulture) ?? "null";
 
-    /// <inheritdoc/>
-    public bool Equals(Wav2Vec2Config? other) =>
-        other is not null && (ReferenceEquals(this, other) || ToJson() == other.ToJson());
-
-    /// <inheritdoc/>
-    public override int GetHashCode() => ToJson().GetHashCode(StringComparison.Ordinal);
-
+    // The config dict (which has no Kind) with the kind in front: shorter to read in a failed assertion than every member.
     private bool PrintMembers(StringBuilder builder)
     {
-        builder.Append(ToJson(indented: false));
+        builder.Append("Kind = ").Append(Kind).Append(", ").Append(ToJson(indented: false));
         return true;
     }
 }

@@ -60,9 +60,9 @@ public static class ComputeDTypes
             case ComputeDType.BFloat16:
                 return ScalarType.BFloat16;
             case ComputeDType.Float16 when onCpu:
-                throw new UnsupportedDTypeException(
-                    "SpeechEncoderOptions.DType float16 is refused on the CPU: CPUs have no fast float16 kernels (it ran about 20x slower than float32). " +
-                    "Use float32 (the default, exact), or bfloat16 / auto on a CPU with bf16 units (Intel AMX or AVX-512 BF16); float16 is for CUDA.");
+                var text = new OptionText(
+                    $"{ApiOption.DType} float16 is refused on the CPU: CPUs have no fast float16 kernels (it ran about 20x slower than float32). Use float32 (the default, exact), or bfloat16 / auto on a CPU with bf16 units (Intel AMX or AVX-512 BF16); float16 is for CUDA.");
+                throw text.Attach(new UnsupportedDTypeException(text.ToString()));
             case ComputeDType.Float16:
                 return ScalarType.Float16;
             default:

@@ -22,30 +22,16 @@ public sealed record ExtractionOptions
     public int? ReadAhead { get; init; }
 
     /// <summary>Checks the values.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value out of range; <see cref="OptionText.Of"/> names the option.</exception>
     public void Validate()
     {
         if (BatchSize < 1)
-            throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "ExtractionOptions.BatchSize must be >= 1.");
+            throw new OptionText($"{ApiOption.BatchSize} must be >= 1.").OutOfRange(BatchSize);
         if (ChunkSeconds is { } c && !(c > 0 && double.IsFinite(c)))
-            throw new ArgumentOutOfRangeException(nameof(ChunkSeconds), c, "ExtractionOptions.ChunkSeconds must be a positive number of seconds.");
+            throw new OptionText($"{ApiOption.ChunkSeconds} must be a positive number of seconds.").OutOfRange(c);
         if (!(ChunkOverlapSeconds >= 0 && double.IsFinite(ChunkOverlapSeconds)))
-            throw new ArgumentOutOfRangeException(nameof(ChunkOverlapSeconds), ChunkOverlapSeconds, "ExtractionOptions.ChunkOverlapSeconds must be >= 0 seconds.");
+            throw new OptionText($"{ApiOption.ChunkOverlapSeconds} must be >= 0 seconds.").OutOfRange(ChunkOverlapSeconds);
         if (ReadAhead is { } r && r < 1)
-            throw new ArgumentOutOfRangeException(nameof(ReadAhead), r, "ExtractionOptions.ReadAhead must be >= 1.");
+            throw new OptionText($"{ApiOption.ReadAhead} must be >= 1.").OutOfRange(r);
     }
-}
-
-/// <summary>The outcome for one file of <see cref="SpeechEncoder.ExtractFiles"/>: features or the error.</summary>
-/// <param name="Path">The input path.</param>
-/// <param name="Features">The features, or null when <paramref name="Error"/> is set.</param>
-/// <param name="Error">Why this file failed, or null: <see cref="DpHubert.Audio.AudioFormatException"/> (unreadable WAV,
-/// unusable sample rate, NaN samples), <see cref="ArgumentException"/> (too short), <see cref="InsufficientMemoryException"/>
-/// (too long to fit: use <see cref="ExtractionOptions.ChunkSeconds"/>), or whatever libtorch or the runtime threw
-/// (e.g. <see cref="System.Runtime.InteropServices.ExternalException"/>, <see cref="OutOfMemoryException"/>).</param>
-/// <param name="Samples16k">Samples after resampling to 16 kHz (0 when unreadable).</param>
-public sealed record FileFeatures(string Path, FeatureArray? Features, Exception? Error, long Samples16k)
-{
-    /// <summary>Whether extraction succeeded.</summary>
-    public bool Succeeded => Error is null;
 }

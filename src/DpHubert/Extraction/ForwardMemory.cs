@@ -42,8 +42,8 @@ internal static class ForwardMemory
         double layerPeak = 0;
         for (int i = 0; i < config.EncoderNumLayers; i++)
         {
-            int heads = config.EncoderUseAttention.Count > i ? config.HeadsOfLayer(i) : 0;
-            int ff = config.EncoderFfIntermFeatures.Count > i ? config.EncoderFfIntermFeatures[i] : 0;
+            int heads = config.HeadsOfLayer(i);
+            int ff = config.EncoderLayers[i].FfIntermFeatures;
             double attention = 4.0 * heads * (heads > 0 ? config.HeadDimOfLayer(i) : 0) * (double)frames           // q, k, v and the fused output
                 + (wavlm ? 2.0 * heads * (double)frames * frames : 0);           // position bias and its gated copy
             layerPeak = Math.Max(layerPeak, 6.0 * e * frames + ff * (double)frames + attention);
@@ -91,18 +91,28 @@ internal static class ForwardMemory
     /// <summary>The error for a pass that does not fit, with a <c>--chunk-seconds</c> value that does.</summary>
     public static InsufficientMemoryException TooLong(Wav2Vec2Config config, int batch, long samples, int elementBytes, long need, long available)
     {
-        string what = batch > 1 ? $"a batch of {batch} inputs of up to {samples / 16000.0:0.#} s" : $"{samples / 16000.0:0.#} s of audio";
-        string advice = (batch > 1 ? "use a smaller ExtractionOptions.BatchSize or " : "") + "split it into chunks (ExtractionOptions.ChunkSeconds)";
+        string what = batch > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"a batch of {batch} inputs of up to {samples / 16000.0:0.#} s")
+            : string.Create(CultureInfo.InvariantCulture, $"{samples / 16000.0:0.#} s of audio");
+        string head = string.Create(CultureInfo.InvariantCulture,
+            $"{what} needs about {need / 1e9:0.0} GB for one forward pass, but {available / 1e9:0.0} GB is available; ");
+        int? fits = null;
         foreach (int seconds in new[] { 120, 60, 30, 20, 10, 5 })
         {
             // A chunk adds 1 s of context on each side by default; leave half the memory for everything else.
             if (EstimateBytes(config, 1, (seconds + 2) * 16000L, elementBytes) <= available / 2)
             {
-                advice = $"split it into chunks of {seconds} s (ExtractionOptions.ChunkSeconds)" + (batch > 1 ? " or use a smaller ExtractionOptions.BatchSize" : "");
+                fits = seconds;
                 break;
             }
         }
-        return new InsufficientMemoryException(string.Create(CultureInfo.InvariantCulture,
-            $"{what} needs about {need / 1e9:0.0} GB for one forward pass, but {available / 1e9:0.0} GB is available; {advice}."));
+        var text = (fits, batch > 1) switch
+        {
+            (null, false) => new OptionText($"{head}split it into chunks ({ApiOption.ChunkSeconds})."),
+            (null, true) => new OptionText($"{head}use a smaller {ApiOption.BatchSize} or split it into chunks ({ApiOption.ChunkSeconds})."),
+            ({ } s, false) => new OptionText($"{head}split it into chunks of {s} s ({ApiOption.ChunkSeconds})."),
+            ({ } s, true) => new OptionText($"{head}split it into chunks of {s} s ({ApiOption.ChunkSeconds}) or use a smaller {ApiOption.BatchSize}."),
+        };
+        return text.Attach(new InsufficientMemoryException(text.ToString()));
     }
 }

@@ -36,8 +36,14 @@ public readonly record struct LayerSelection
         null or "" or "final" => Final,
         "all" => AllLayers,
         _ when int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) => Layer(n),
-        _ => throw new FormatException($"A LayerSelection must be a layer number, 'all' or 'final'; got '{text}'."),
+        _ => throw NotALayer(text),
     };
+
+    private static FormatException NotALayer(string text)
+    {
+        var message = new OptionText($"{ApiOption.Layers} must be a layer number, 'all' or 'final'; got '{text}'.");
+        return message.Attach(new FormatException(message.ToString()));
+    }
 
     /// <inheritdoc/>
     public override string ToString() => All ? "all" : Index?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "final";

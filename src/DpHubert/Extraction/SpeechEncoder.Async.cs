@@ -16,7 +16,7 @@ namespace DpHubert.Extraction;
 /// <param name="Total">Files in the run.</param>
 /// <param name="Failed">Files that failed, among <paramref name="Done"/>.</param>
 /// <param name="Path">The file just finished.</param>
-/// <param name="AudioSeconds">Seconds of audio extracted so far (at 16 kHz, after any padding).</param>
+/// <param name="AudioSeconds">Seconds of audio extracted so far (the files' 16 kHz lengths, without padding).</param>
 public sealed record ExtractionProgress(int Done, int Total, int Failed, string Path, double AudioSeconds);
 
 public sealed partial class SpeechEncoder

@@ -23,7 +23,7 @@ public sealed partial class SpeechEncoder
     private void CheckLayer(LayerSelection layers)
     {
         if (layers.Index is { } i && i > model.NumLayers)
-            throw new ArgumentException($"Layer index {i} is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').");
+            throw new OptionText($"Layer index {i} ({ApiOption.Layers}) is past the last layer: this model has {model.NumLayers} layers (valid: 0..{model.NumLayers}, 'all').").Argument();
     }
 
     /// <summary>16 kHz samples given as they are: finite and long enough, or the one error for each.</summary>
@@ -67,6 +67,9 @@ public sealed partial class SpeechEncoder
         CheckLength(samples16k.Length, what);
         return samples16k;
     }
+
+    // The length a padded waveform had before the units padding: what a file holds, the same whether it is extracted or resumed.
+    private long Unpadded(ReadOnlyMemory<float> padded) => padded.Length - 2L * (Units?.PadSamples ?? 0);
 
     /// <summary>Throws the one "too short" error (<see cref="Wav2Vec2Model.TooShort"/>) when audio is shorter than
     /// <see cref="MinimumSamples"/>.</summary>
@@ -288,7 +291,7 @@ public sealed partial class SpeechEncoder
                 if (error is not null)
                     results[i] = new FileFeatures(group[i], null, error, 0);
                 else if (Chunks(samples.Length, options) is not null)
-                    results[i] = ResultOrError(group[i], samples.Length, () => RunOne(samples, layers, options, cancellationToken));
+                    results[i] = ResultOrError(group[i], Unpadded(samples), () => RunOne(samples, layers, options, cancellationToken));
                 else
                     whole.Add(i);
             }
@@ -298,7 +301,7 @@ public sealed partial class SpeechEncoder
                 {
                     var outs = RunSorted(whole.Select(i => loaded[i].Samples).ToArray(), layers, options.BatchSize, cancellationToken);
                     for (int j = 0; j < whole.Count; j++)
-                        results[whole[j]] = new FileFeatures(group[whole[j]], outs[j], null, loaded[whole[j]].Samples.Length);
+                        results[whole[j]] = new FileFeatures(group[whole[j]], outs[j], null, Unpadded(loaded[whole[j]].Samples));
                 }
                 catch (Exception e) when (IsInputFailure(e))
                 {
@@ -307,7 +310,7 @@ public sealed partial class SpeechEncoder
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var samples = loaded[i].Samples;
-                        results[i] = ResultOrError(group[i], samples.Length, () => RunSorted(new[] { samples }, layers, 1, CancellationToken.None)[0]);
+                        results[i] = ResultOrError(group[i], Unpadded(samples), () => RunSorted(new[] { samples }, layers, 1, CancellationToken.None)[0]);
                     }
                 }
             }

@@ -126,14 +126,13 @@ public sealed partial class SpeechEncoder : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), limit, "MemoryLimitBytes must be positive.");
         if (options.Threads is { } threads)
         {
-            if (threads <= 0) throw new ArgumentOutOfRangeException(nameof(options), threads, "SpeechEncoderOptions.Threads must be >= 1.");
+            if (threads <= 0) throw new OptionText($"{ApiOption.Threads} must be >= 1.").OutOfRange(threads);
             torch.set_num_threads(threads);
         }
         bool project = options.Projection || options.Units?.Projection == true;
-        using var read = CheckpointLoader.Read(checkpoint, options.Checkpoint, dtype);
-        var proj = project ? CheckpointLoader.BuildProjection(read, device, dtype) ?? throw new ArgumentException(
-            $"{(options.Units is { } u ? $"SpeechEncoderOptions.Units {u.Name}" : "SpeechEncoderOptions.Projection")} needs the checkpoint's optional projection "
-            + $"(ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.") : null;
+        // Read straight into the compute dtype: each weight is converted once, here.
+        using var read = CheckpointLoader.Read(checkpoint, (options.Checkpoint ?? new CheckpointReadOptions()) with { WeightDType = dtype });
+        var proj = project ? CheckpointLoader.BuildProjection(read, device, dtype) ?? throw NoProjection(options.Units, checkpoint) : null;
         Wav2Vec2Model? model = null;
         KernelCheckReport check;
         try
@@ -163,6 +162,13 @@ public sealed partial class SpeechEncoder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(reference);
         return Load(reference.ToString(), options);
+    }
+
+    // Units or Projection asked for a projection that the checkpoint does not carry.
+    private static ArgumentException NoProjection(SpeechUnits? units, string checkpoint)
+    {
+        string rest = $" needs the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj), and {checkpoint} has none.";
+        return (units is { } u ? new OptionText($"{ApiOption.Units} {u.Name}{rest}") : new OptionText($"{ApiOption.Projection}{rest}")).Argument();
     }
 
     /// <summary>Features of an audio file: WAV, FLAC, MP3, Ogg Vorbis, and M4A/AAC, Opus, WebM and more with ffmpeg

@@ -41,7 +41,7 @@ public sealed record SpeechUnits(string Name, LayerSelection Layers, bool Projec
     /// <exception cref="ArgumentException">An unknown name; the message lists the known ones.</exception>
     public static SpeechUnits Parse(string name) =>
         All.TryGetValue(name ?? "", out var u) ? u
-            : throw new ArgumentException($"SpeechEncoderOptions.Units must be one of {string.Join(", ", All.Keys)}; got '{name}'.", nameof(name));
+            : throw new OptionText($"{ApiOption.Units} must be one of {string.Join(", ", All.Keys)}; got '{name}'.").Argument();
 
     /// <summary>The waveform with <see cref="PadSamples"/> zeros at each end (the same array when there are none).</summary>
     /// <param name="samples16k">16 kHz mono samples.</param>

@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using DpHubert.Extraction;
 
 namespace DpHubert.IO;
 
@@ -53,27 +52,33 @@ public static class FeatureFiles
     /// <summary>Whether the format can hold features of this many dimensions (soft-pt holds one layer: 2-D).</summary>
     public static bool CanHold(this FeatureFileFormat format, int rank) => format == FeatureFileFormat.Npy || rank == 2;
 
-    /// <summary>The shape <paramref name="features"/> have in a file of this format ([1, dim, frames] for soft-pt).</summary>
-    public static long[] StoredShape(this FeatureFileFormat format, FeatureArray features)
+    /// <summary>The shape features of <paramref name="shape"/> ((frames, dim) or (layers, frames, dim)) have in a file
+    /// of this format ([1, dim, frames] for soft-pt).</summary>
+    public static long[] StoredShape(this FeatureFileFormat format, long[] shape)
     {
-        ArgumentNullException.ThrowIfNull(features);
-        return format == FeatureFileFormat.SoftPt ? new[] { 1, features.Dim, features.Frames } : features.Shape;
+        ArgumentNullException.ThrowIfNull(shape);
+        return format == FeatureFileFormat.SoftPt ? new[] { 1, shape[^1], shape[^2] } : shape;
     }
 
-    /// <summary>Writes <paramref name="features"/> atomically (a temporary file renamed into place).</summary>
+    /// <summary>Writes features atomically (a temporary file renamed into place).</summary>
+    /// <param name="format">The file format.</param>
+    /// <param name="path">Destination.</param>
+    /// <param name="data">float32 values in C order.</param>
+    /// <param name="shape">(frames, dim), or (layers, frames, dim) for npy.</param>
     /// <exception cref="ArgumentException">soft-pt and features that are not (frames, dim).</exception>
-    public static void Write(this FeatureFileFormat format, string path, FeatureArray features)
+    public static void Write(this FeatureFileFormat format, string path, float[] data, long[] shape)
     {
-        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
         switch (format)
         {
             case FeatureFileFormat.Npy:
-                Npy.WriteFloat32(path, features.Data, features.Shape);
+                Npy.WriteFloat32(path, data, shape);
                 break;
             case FeatureFileFormat.SoftPt:
-                if (features.Shape.Length != 2)
-                    throw new ArgumentException($"a .soft.pt file holds one layer of shape (frames, dim), not {Shapes.Format(features.Shape)}.", nameof(features));
-                SoftPt.WriteFloat32(path, features.Data, features.Frames, features.Dim);
+                if (shape.Length != 2)
+                    throw new ArgumentException($"a .soft.pt file holds one layer of shape (frames, dim), not {Shapes.Format(shape)}.", nameof(shape));
+                SoftPt.WriteFloat32(path, data, shape[0], shape[1]);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(format), format, null);

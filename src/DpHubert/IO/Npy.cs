@@ -5,7 +5,6 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
-using DpHubert.Checkpoints;
 
 namespace DpHubert.IO;
 

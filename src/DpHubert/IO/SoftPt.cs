@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using DpHubert.Checkpoints;
 using DpHubert.PyTorch;
 using static TorchSharp.torch;
 
@@ -41,8 +40,8 @@ public static class SoftPt
         if (!File.Exists(path)) return null;
         try
         {
-            using var scope = NewDisposeScope();
-            return TorchCheckpointReader.Load(path) is Tensor { dtype: ScalarType.Float32, shape: [1, _, _] } t ? t.shape : null;
+            using var data = TorchCheckpointReader.Load(path);
+            return data.Root.AsTensorOrNull is { dtype: ScalarType.Float32, shape: [1, _, _] } t ? t.shape : null;
         }
         catch (Exception e) when (e is CheckpointFormatException or InvalidDataException or IOException
                                       or UnauthorizedAccessException or FormatException or ArgumentException or NotSupportedException)

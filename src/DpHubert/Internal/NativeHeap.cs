@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
@@ -10,10 +9,10 @@ namespace DpHubert;
 /// <summary>
 /// Keeps the C heap's freed memory for reuse while passes run, and bounds how much of it stays resident. libtorch's
 /// CPU tensors come from glibc malloc. Left to itself glibc maps every block above a sliding threshold (128 KB rising to
-/// 32 MB) afresh and lets the rest fragment its arenas: over 1,000 HuBERT Base clips of 0.5-4 s the process grew by
-/// 28% (<c>tools/bench soak</c>; its README keeps the figures). Pinning the threshold at 4 MB kept that flat but made
-/// every large activation a fresh mapping the kernel zeroes page by page (the same benchmark's Extract-vs-forward line
-/// showed it). So blocks up to
+/// 32 MB) afresh and lets the rest fragment its arenas: over 1,000 HuBERT Base clips of 0.5-4 s the process grew by 28%
+/// (tools/bench <c>soak</c>; its runs are recorded in tools/bench/README.md). Pinning the threshold at 4 MB kept that
+/// flat but made every large activation a fresh mapping the kernel zeroes page by page (the same benchmark's
+/// <c>Extract</c> against the raw forward). So blocks up to
 /// <see cref="LargeBlockBytes"/> now come from the arenas and are reused pass after pass, free memory at the heap's top
 /// is kept (<see cref="KeepTopBytes"/>), and <see cref="HeapTrimPolicy"/> returns free pages (<c>malloc_trim</c>) only
 /// when no pass is running and either the resident free memory exceeds what the passes since the last trim can use, or
@@ -143,19 +142,35 @@ internal static class NativeHeap
         }
     }
 
-    /// <summary>This process's resident memory in bytes (Linux /proc/self/statm), or null where it cannot be read.</summary>
+    /// <summary>This process's resident memory in bytes (Linux /proc/self/statm), or null where it cannot be read.
+    /// Read after every pass, so it allocates nothing managed (a stream's blocks must not feed the GC).</summary>
     internal static long? ResidentBytes()
     {
         if (!OperatingSystem.IsLinux()) return null;
+        Span<byte> text = stackalloc byte[128];
+        int n;
         try
         {
-            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
-            return long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+            using var file = File.OpenHandle("/proc/self/statm");
+            n = RandomAccess.Read(file, text, 0);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
+        return ParseStatmResident(text[..n]) is { } pages ? pages * Environment.SystemPageSize : null;
+    }
+
+    /// <summary>The second field (resident pages) of a /proc/self/statm line, or null when it has none.</summary>
+    internal static long? ParseStatmResident(ReadOnlySpan<byte> statm)
+    {
+        int space = statm.IndexOf((byte)' ');
+        if (space < 0) return null;
+        var rest = statm[(space + 1)..];
+        long pages = 0;
+        int digits = 0;
+        for (; digits < rest.Length && rest[digits] is >= (byte)'0' and <= (byte)'9'; digits++) pages = pages * 10 + (rest[digits] - '0');
+        return digits == 0 || digits > 18 ? null : pages;
     }
 
     [DllImport("libc", EntryPoint = "mallopt")]

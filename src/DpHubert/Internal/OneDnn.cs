@@ -7,7 +7,8 @@ namespace DpHubert;
 
 /// <summary>
 /// libtorch's process-wide oneDNN (MKL-DNN) switch, <c>at::globalContext().setUserEnabledMkldnn</c>, which TorchSharp
-/// does not expose: reached through the C++ symbols <c>libtorch_cpu</c> exports (Itanium names: Linux and macOS). With
+/// does not expose: reached through the C++ symbols <c>libtorch_cpu</c> / <c>torch_cpu.dll</c> exports (Itanium names on Linux and macOS,
+/// MSVC names on Windows). With
 /// oneDNN off, libtorch computes convolutions with its own kernels (im2col and BLAS), slower but right on CPUs where a
 /// oneDNN kernel is wrong. The environment variable <see cref="EnvironmentVariable"/> (<c>off</c>) turns it off when
 /// the first model is built.
@@ -21,7 +22,7 @@ internal static class OneDnn
     private static readonly Lazy<Api?> api = new(Bind, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int environmentApplied;
 
-    /// <summary>Whether this libtorch exposes the switch (false on Windows, whose C++ names differ).</summary>
+    /// <summary>Whether this libtorch exposes the switch.</summary>
     public static bool IsAvailable => api.Value is not null;
 
     /// <summary>Whether libtorch may use oneDNN now (true where the switch is unavailable: libtorch's default).</summary>
@@ -69,16 +70,38 @@ internal static class OneDnn
 
     private static Api? Bind()
     {
-        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())) return null;
         _ = torch.get_num_threads(); // loads libtorch into the process first
-        string name = OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
-        if (!NativeLibrary.TryLoad(name, typeof(torch).Assembly, null, out var lib)) return null;
-        if (!NativeLibrary.TryGetExport(lib, "_ZN2at13globalContextEv", out var context)
-            || !NativeLibrary.TryGetExport(lib, "_ZNK2at7Context17userEnabledMkldnnEv", out var get)
-            || !NativeLibrary.TryGetExport(lib, "_ZN2at7Context20setUserEnabledMkldnnEb", out var set))
-            return null;
-        return new Api(context, get, set);
+        foreach (var (library, names) in Candidates())
+        {
+            if (!NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var lib)) continue;
+            if (NativeLibrary.TryGetExport(lib, names.Context, out var context)
+                && NativeLibrary.TryGetExport(lib, names.Get, out var get)
+                && NativeLibrary.TryGetExport(lib, names.Set, out var set))
+                return new Api(context, get, set);
+        }
+        return null;
     }
+
+    /// <summary>Where the switch lives per platform: the library and its exported names (Itanium C++ names on Linux and
+    /// macOS, MSVC names on Windows). A libtorch that exports neither leaves <see cref="IsAvailable"/> false.</summary>
+    internal static (string Library, SymbolNames Names)[] Candidates()
+    {
+        if (OperatingSystem.IsWindows())
+            return new[] { ("torch_cpu.dll", Msvc) };
+        string library = OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
+        return new[] { (library, Itanium) };
+    }
+
+    /// <summary>The three entry points by their Itanium C++ names.</summary>
+    internal static readonly SymbolNames Itanium = new(
+        "_ZN2at13globalContextEv", "_ZNK2at7Context17userEnabledMkldnnEv", "_ZN2at7Context20setUserEnabledMkldnnEb");
+
+    /// <summary>The same entry points by their MSVC (x64) names.</summary>
+    internal static readonly SymbolNames Msvc = new(
+        "?globalContext@at@@YAAEAVContext@1@XZ", "?userEnabledMkldnn@Context@at@@QEBA_NXZ", "?setUserEnabledMkldnn@Context@at@@QEAAX_N@Z");
+
+    /// <summary><c>at::globalContext()</c>, <c>Context::userEnabledMkldnn() const</c>, <c>Context::setUserEnabledMkldnn(bool)</c>.</summary>
+    internal readonly record struct SymbolNames(string Context, string Get, string Set);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate IntPtr ContextFn();

@@ -10,12 +10,24 @@ internal static class Scopes
     /// <summary>No autograd graph will read the intermediates: they may be changed in place.</summary>
     public static bool NoGrad => !is_grad_enabled();
 
-    /// <summary>Moves those of <paramref name="results"/> that <paramref name="scope"/> owns to its enclosing scope;
+    /// <summary>Moves <paramref name="result"/> to the enclosing scope when <paramref name="scope"/> owns it;
     /// a result made before the step (an input passed through) stays where it is.</summary>
-    public static void Keep(DisposeScope scope, params Tensor?[] results)
+    public static void Keep(DisposeScope scope, Tensor? result)
     {
-        foreach (var r in results)
-            if (r is not null && scope.Contains(r)) scope.MoveToOuter(r);
+        if (result is not null && scope.Contains(result)) scope.MoveToOuter(result);
+    }
+
+    /// <summary><see cref="Keep(DisposeScope, Tensor?)"/> for each of <paramref name="results"/>.</summary>
+    public static void Keep(DisposeScope scope, Tensor?[] results)
+    {
+        foreach (var r in results) Keep(scope, r);
+    }
+
+    /// <summary><see cref="Keep(DisposeScope, Tensor?)"/> for two results (no params array: this runs per layer).</summary>
+    public static void Keep(DisposeScope scope, Tensor? first, Tensor? second)
+    {
+        Keep(scope, first);
+        Keep(scope, second);
     }
 
     /// <summary>Frees <paramref name="previous"/> now that <paramref name="next"/> replaces it, unless it is the

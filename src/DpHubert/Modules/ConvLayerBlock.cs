@@ -50,7 +50,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     public HardConcrete? HardConcrete => hard_concrete;
 
     /// <summary>Current output channels.</summary>
-    public int OutChannels => (int)conv.Weight.shape[0];
+    public int OutChannels => (int)conv.Weight.size(0);
 
     /// <summary>How the convolution is computed: <see cref="ConvolutionPath.Gemm"/> (the default) or libtorch's
     /// <c>conv1d</c>. Per block, so a single faulty kernel configuration can be routed on its own.</summary>
@@ -96,13 +96,13 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
 
     /// <summary>A narrow block (the waveform layer: C_in·k ≤ <see cref="GemmConvolution.NarrowWindow"/>) whose norm is
     /// none, GroupNorm (folded into the weights) or a per-frame LayerNorm.</summary>
-    internal bool IsNarrow => conv.Weight.shape[1] * KernelSize <= GemmConvolution.NarrowWindow
+    internal bool IsNarrow => conv.Weight.size(1) * KernelSize <= GemmConvolution.NarrowWindow
         && layer_norm is null or PerChannelGroupNorm or PrunableLayerNorm { ChannelsFirst: true };
 
     /// <summary>Whether <paramref name="next"/> may run chunk by chunk on this narrow block's output: its own
     /// computation is local in time (no GroupNorm) and both are on the GEMM path.</summary>
     internal bool FusesWith(ConvLayerBlock next) => IsNarrow && Path == ConvolutionPath.Gemm && next.Path == ConvolutionPath.Gemm
-        && next.layer_norm is null or PrunableLayerNorm { ChannelsFirst: true } && next.conv.Weight.shape[1] == OutChannels;
+        && next.layer_norm is null or PrunableLayerNorm { ChannelsFirst: true } && next.conv.Weight.size(1) == OutChannels;
 
     /// <summary>
     /// This narrow block, then <paramref name="next"/> when given, row by row and in chunks of frames: the window
@@ -126,8 +126,8 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         var nextRows = next is null ? null : GemmConvolution.TapRows(next.conv.Weight);
         long nextK = next?.KernelSize ?? 1, nextS = next?.Stride ?? 1;
         long channels = next?.OutChannels ?? OutChannels;
-        var outs = new Tensor[x.shape[0]];
-        for (long b = 0; b < x.shape[0]; b++)
+        var outs = new Tensor[x.size(0)];
+        for (long b = 0; b < outs.Length; b++)
         {
             using var rowScope = NewDisposeScope();
             var row = x[b].to(work);
@@ -135,7 +135,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
             var (w, c) = layer_norm is PerChannelGroupNorm gn
                 ? GemmConvolution.FoldGroupNorm(windows, rows, gn.Weight, gn.Bias, gn.Eps)
                 : (rows, bias);
-            long frames = windows.shape[0];
+            long frames = windows.size(0);
             long outFrames = next is null ? frames : GemmConvolution.OutFrames(frames, nextK, nextS);
             if (outFrames == 0)
                 throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({nextK}).", nameof(x));
@@ -206,11 +206,11 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         switch (norm)
         {
             case PrunableLayerNorm { ChannelsFirst: true } ln when ln.Weight.dtype == x.dtype:
-                return nn.functional.layer_norm(x, new[] { ln.Weight.shape[0] }, ln.Weight, ln.Bias, ln.Eps);
+                return nn.functional.layer_norm(x, ln.NormalizedShape, ln.Weight, ln.Bias, ln.Eps);
             case PrunableLayerNorm { ChannelsFirst: true } ln:
                 using (var w = ln.Weight.to(x.dtype))
                 using (var b = ln.Bias.to(x.dtype))
-                    return nn.functional.layer_norm(x, new[] { ln.Weight.shape[0] }, w, b, ln.Eps);
+                    return nn.functional.layer_norm(x, ln.NormalizedShape, w, b, ln.Eps);
             case PerChannelGroupNorm gn:
                 return GemmConvolution.GroupNormOverFrames(x, gn.Weight, gn.Bias, gn.Eps);
             default:

@@ -106,7 +106,7 @@ public sealed class ConvolutionalPositionalEmbedding : nn.Module<Tensor, Tensor>
     {
         x = x.transpose(-2, -1);
         x = conv.call(x);
-        if (NumRemove > 0) x = x[.., .., ..^NumRemove];
+        if (NumRemove > 0) x = x.narrow(-1, 0, x.size(-1) - NumRemove);
         x = nn.functional.gelu(x);
         return x.transpose(-2, -1);
     }

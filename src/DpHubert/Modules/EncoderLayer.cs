@@ -67,7 +67,7 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
             var residual = x;
             if (LayerNormFirst) x = layer_norm.call(x);
             (x, positionBias) = attention.call(x, attentionMask, positionBias);
-            x = dropout.call(x);
+            if (training) x = dropout.call(x);
             x = residual.Plus(x);
         }
         if (LayerNormFirst)

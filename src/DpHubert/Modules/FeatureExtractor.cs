@@ -54,7 +54,8 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
     {
         if (x.ndim != 2)
             throw new ArgumentException($"Expected the input Tensor to be 2D (batch, time), but received {Shapes.Format(x)}", nameof(x));
-        bool channelsFirst = System.Linq.Enumerable.All(conv_layers, l => l.Path == ConvolutionPath.LibTorch);
+        bool channelsFirst = true;
+        for (int i = 0; i < conv_layers.Count; i++) channelsFirst &= conv_layers[i].Path == ConvolutionPath.LibTorch;
         var input = x;
         var lengthInput = length;
         x = x.unsqueeze(channelsFirst ? 1 : -1);
@@ -87,23 +88,6 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
         }
         else x = Scopes.Replace(x, x * dummy_weight, input);
         return (x, length);
-    }
-
-    /// <summary>The extractor's output [1, frames, C] from the first convolution's channels-last output [1, P, C0]
-    /// (bias included): the rest of the first block, then every other block. Lets a caller that keeps the first
-    /// convolution's outputs between overlapping windows skip recomputing them.</summary>
-    /// <param name="firstConvOutput">The first convolution's output; stays the caller's.</param>
-    internal Tensor ForwardFromFirstConv(Tensor firstConvOutput)
-    {
-        var x = conv_layers[0].ActivateChannelsLast(firstConvOutput, owned: false);
-        for (int i = 1; i < conv_layers.Count; i++)
-        {
-            using var scope = NewDisposeScope();
-            var (y, _) = conv_layers[i].ForwardChannelsLast(x, null);
-            Scopes.Keep(scope, y);
-            x = Scopes.Replace(x, y, firstConvOutput);
-        }
-        return Scopes.Replace(x, x * dummy_weight, firstConvOutput);
     }
 
     /// <summary>Pruning-aware parameter count and final channel count (expectations under HardConcrete masks).</summary>

@@ -34,7 +34,11 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
 
     /// <summary>[batch, frames, C] to [batch, frames, E].</summary>
     /// <param name="x">Conv features.</param>
-    public override Tensor forward(Tensor x) => dropout.call(projection.call(layer_norm.call(x)));
+    public override Tensor forward(Tensor x)
+    {
+        var y = LinearKernels.Apply(projection, layer_norm.call(x));
+        return training ? dropout.call(y) : y; // eval dropout is the identity; skipping it saves a wrapper per pass
+    }
 
     /// <summary><c>2 C + (C + 1) E</c>, with C possibly an expectation.</summary>
     /// <param name="inFeatures">C.</param>

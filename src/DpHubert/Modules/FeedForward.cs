@@ -56,16 +56,16 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     /// <param name="x">Input.</param>
     public override Tensor forward(Tensor x)
     {
-        x = intermediate_dense.call(x);
+        x = LinearKernels.Apply(intermediate_dense, x);
         x = Activations.Gelu(x, owned: true);
-        x = intermediate_dropout.call(x);
+        if (training) x = intermediate_dropout.call(x);
         if (hard_concrete_for_intermediate is not null)
         {
             using var mask = hard_concrete_for_intermediate.forward();
             x = x * mask;
         }
-        x = output_dense.call(x);
-        x = output_dropout.call(x);
+        x = LinearKernels.Apply(output_dense, x);
+        if (training) x = output_dropout.call(x);
         if (hard_concrete_for_layer is not null)
         {
             using var mask = hard_concrete_for_layer.forward();

@@ -33,7 +33,7 @@ internal static class GemmConvolution
     public static Tensor TapRows(Tensor weight)
     {
         using var taps = weight.permute(2, 1, 0);
-        using var rows = taps.reshape(weight.shape[2] * weight.shape[1], weight.shape[0]);
+        using var rows = taps.reshape(weight.size(2) * weight.size(1), weight.size(0));
         return rows.contiguous();
     }
 
@@ -44,7 +44,7 @@ internal static class GemmConvolution
     /// <returns>[(frames − k) / s + 1, k·C_in].</returns>
     public static Tensor Windows(Tensor x, long kernel, long stride)
     {
-        long cin = x.shape[1], outFrames = CheckedOutFrames(x.shape[0], kernel, stride);
+        long cin = x.size(1), outFrames = CheckedOutFrames(x.size(0), kernel, stride);
         using var view = x.as_strided(new[] { outFrames, kernel * cin }, new[] { stride * cin, 1L }, x.storage_offset());
         return view.contiguous();
     }
@@ -65,10 +65,10 @@ internal static class GemmConvolution
     /// <exception cref="ArgumentException">The input is shorter than the kernel or its channels do not match.</exception>
     public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, int stride)
     {
-        long batch = x.shape[0], cin = x.shape[2], k = weight.shape[2];
-        if (weight.shape[1] != cin)
-            throw new ArgumentException($"Expected {weight.shape[1]} input channels; got {Shapes.Format(x)} (batch, frames, channels).", nameof(x));
-        CheckedOutFrames(x.shape[1], k, stride);
+        long batch = x.size(0), cin = x.size(2), k = weight.size(2);
+        if (weight.size(1) != cin)
+            throw new ArgumentException($"Expected {weight.size(1)} input channels; got {Shapes.Format(x)} (batch, frames, channels).", nameof(x));
+        CheckedOutFrames(x.size(1), k, stride);
         using var rows = TapRows(weight);
         using var xc = x.is_contiguous() ? x.alias() : x.contiguous();
         if (batch == 1)
@@ -104,7 +104,7 @@ internal static class GemmConvolution
     /// <returns>[(frames − k) / s + 1, C_out].</returns>
     public static Tensor ConvFrames(Tensor x, Tensor rows, Tensor? bias, long k, long stride, bool copyNarrowWindows = true)
     {
-        long cin = x.shape[1], offset = x.storage_offset(), outFrames = CheckedOutFrames(x.shape[0], k, stride);
+        long cin = x.size(1), offset = x.storage_offset(), outFrames = CheckedOutFrames(x.size(0), k, stride);
         if ((copyNarrowWindows && cin * k <= NarrowWindow) || k <= stride)
         {
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
@@ -150,7 +150,7 @@ internal static class GemmConvolution
         var u = windows.to(ScalarType.Float64);
         var mean = u.mean(new long[] { 0 });
         var centered = u.Minus(mean);
-        var cov = centered.t().mm(centered).DividedBy(u.shape[0]);
+        var cov = centered.t().mm(centered).DividedBy(u.size(0));
         var r = rows.to(ScalarType.Float64);
         // Not in place: the fold stays differentiable for training with masks.
         var variance = cov.mm(r).mul(r).sum(new long[] { 0 });

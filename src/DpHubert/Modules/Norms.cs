@@ -44,10 +44,23 @@ public sealed class PrunableLayerNorm : nn.Module<Tensor, Tensor>
     /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
-        if (!ChannelsFirst) return nn.functional.layer_norm(x, new[] { weight.shape[0] }, weight, bias, Eps);
+        if (!ChannelsFirst) return nn.functional.layer_norm(x, NormalizedShape, weight, bias, Eps);
         using var t = x.transpose(-2, -1);
-        using var y = nn.functional.layer_norm(t, new[] { weight.shape[0] }, weight, bias, Eps);
+        using var y = nn.functional.layer_norm(t, NormalizedShape, weight, bias, Eps);
         return y.transpose(-2, -1);
+    }
+
+    private long[]? normalizedShape;
+
+    /// <summary>[size], kept between passes (no managed garbage per call); renewed when pruning changed the size.</summary>
+    internal long[] NormalizedShape
+    {
+        get
+        {
+            long size = weight.size(0);
+            if (normalizedShape is not { } s || s[0] != size) normalizedShape = s = new[] { size };
+            return s;
+        }
     }
 }
 
@@ -81,5 +94,5 @@ public sealed class PerChannelGroupNorm : nn.Module<Tensor, Tensor>
     public Parameter Bias { get => bias; set { bias = value; ConditionallyRegisterParameter(nameof(bias), value); } }
 
     /// <inheritdoc/>
-    public override Tensor forward(Tensor x) => nn.functional.group_norm(x, weight.shape[0], weight, bias, Eps);
+    public override Tensor forward(Tensor x) => nn.functional.group_norm(x, weight.size(0), weight, bias, Eps);
 }

@@ -100,14 +100,12 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     /// <param name="attentionMask">Additive mask or null.</param>
     protected Tensor Attend(Tensor x, Tensor? attentionMask)
     {
-        if (x.ndim != 3 || x.shape[2] != EmbedDim)
+        if (x.ndim != 3 || x.size(2) != EmbedDim)
             throw new ArgumentException($"The expected input shape is (batch, sequence, embed_dim=={EmbedDim}). Found {Shapes.Format(x)}.", nameof(x));
-        long b = x.shape[0], l = x.shape[1];
-        int h = (int)(q_proj.weight!.shape[0] / HeadDim);
-        var shape = new long[] { b, l, h, HeadDim };
-        var q = q_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var k = k_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
-        var v = v_proj.call(x).view(shape).transpose(2, 1);           // B, H, L, Hd
+        var heads = HeadShape();
+        var q = LinearKernels.Apply(q_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        var k = LinearKernels.Apply(k_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        var v = LinearKernels.Apply(v_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
         Tensor output;
         if (!training && !is_grad_enabled())
         {
@@ -131,8 +129,8 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
             using var headMask = hard_concrete_for_heads.forward();
             output = output * headMask.view(-1, 1, 1);
         }
-        output = output.transpose(2, 1).reshape(b, l, h * HeadDim);
-        output = out_proj.call(output);
+        output = output.transpose(2, 1).flatten(2);                   // B, L, H * Hd
+        output = LinearKernels.Apply(out_proj, output);
         if (hard_concrete_for_layer is not null)
         {
             using var layerMask = hard_concrete_for_layer.forward();
@@ -152,7 +150,18 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     }
 
     /// <summary>Heads the projections currently hold.</summary>
-    public int CurrentHeads => (int)(q_proj.weight!.shape[0] / HeadDim);
+    public int CurrentHeads => (int)(q_proj.weight!.size(0) / HeadDim);
+
+    private long[]? headShape;
+
+    // [H, Hd] for unflattening the projections, kept between passes (a new array per pass is managed garbage per block
+    // when streaming); renewed when pruning changed the head count.
+    private long[] HeadShape()
+    {
+        long h = q_proj.weight!.size(0) / HeadDim;
+        if (headShape is not { } s || s[0] != h) headShape = s = new[] { h, HeadDim };
+        return s;
+    }
 
     /// <summary>
     /// Applies the masks in place (eval mode): folds the block mask into <c>out_proj</c>, keeps the non-zero heads of

@@ -74,7 +74,7 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         using var scope = NewDisposeScope();
         x = x.Plus(pos_conv_embed.call(x));
         if (LayerNormBeforeLayers) x = layer_norm.call(x);
-        return dropout.call(x).MoveToOuterDisposeScope();
+        return (training ? dropout.call(x) : x).MoveToOuterDisposeScope();
     }
 
     // One layer in its own dispose scope: its intermediates are freed when it returns, only output and bias survive.
@@ -96,10 +96,10 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         var input = x;
         var initialBias = positionBias;
         x = Preprocess(x);
-        foreach (var layer in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
             if (training && rand(1).item<float>() <= LayerDrop) continue;
-            var (y, bias) = RunLayer(layer, x, attentionMask, positionBias);
+            var (y, bias) = RunLayer(layers[i], x, attentionMask, positionBias);
             x = Scopes.Replace(x, y, input);
             positionBias = bias;
         }

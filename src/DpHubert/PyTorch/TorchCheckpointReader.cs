@@ -16,7 +16,7 @@ namespace DpHubert.PyTorch;
 /// fairseq checkpoints use) without Python and without running any code from the file.
 /// </summary>
 /// <remarks>
-/// Values come back as: dict / OrderedDict / defaultdict / omegaconf DictConfig / argparse.Namespace →
+/// Values come back as a <see cref="TorchCheckpointData"/> owning every tensor, whose <see cref="PyValue"/> tree holds: dict / OrderedDict / defaultdict / omegaconf DictConfig / argparse.Namespace →
 /// <see cref="PyDict"/>; list / set / omegaconf ListConfig → <c>List&lt;object?&gt;</c>; tuple and torch.Size →
 /// <c>object?[]</c>; int → <see cref="long"/> (<see cref="BigInteger"/> beyond 64 bits); float → <see cref="double"/>;
 /// bool; str → <see cref="string"/>; None → null; bytes → <c>byte[]</c>; torch dtypes and types used as values →
@@ -32,7 +32,8 @@ public static class TorchCheckpointReader
     private const long LegacyProtocolVersion = 1001;
 
     /// <summary>Loads a checkpoint file. Format errors throw <see cref="CheckpointFormatException"/>.</summary>
-    public static object? Load(string path)
+    /// <returns>The value tree and the tensors it owns: dispose it (or take its tensors).</returns>
+    public static TorchCheckpointData Load(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return Load(stream, path);
@@ -42,7 +43,8 @@ public static class TorchCheckpointReader
     /// Loads a checkpoint from a stream; <paramref name="displayName"/> names it in error messages. A stream
     /// that cannot seek is first copied into memory (the zip format needs random access).
     /// </summary>
-    public static object? Load(Stream s, string displayName)
+    /// <returns>The value tree and the tensors it owns: dispose it (or take its tensors).</returns>
+    public static TorchCheckpointData Load(Stream s, string displayName)
     {
         ArgumentNullException.ThrowIfNull(s);
         if (!s.CanSeek)
@@ -94,7 +96,7 @@ public static class TorchCheckpointReader
         or IndexOutOfRangeException or ArgumentException or EndOfStreamException or KeyNotFoundException or InvalidDataException
         or InvalidOperationException;
 
-    private static object? LoadZip(Stream s, string file)
+    private static TorchCheckpointData LoadZip(Stream s, string file)
     {
         ZipArchive zip;
         try
@@ -214,7 +216,7 @@ public static class TorchCheckpointReader
         throw new CheckpointFormatException("unsupported persistent id", file);
     }
 
-    private static object? LoadLegacy(Stream s, string file)
+    private static TorchCheckpointData LoadLegacy(Stream s, string file)
     {
         static object? NoPersistent(object? pid) => throw new InvalidOperationException("unexpected persistent id");
 
@@ -295,12 +297,12 @@ public static class TorchCheckpointReader
             _storages = storages;
         }
 
-        public object? Convert(object? graph)
+        public TorchCheckpointData Convert(object? graph)
         {
             var ok = false;
             try
             {
-                var result = Visit(graph);
+                var result = new TorchCheckpointData(_file, Visit(graph), _created);
                 ok = true;
                 return result;
             }

@@ -17,17 +17,16 @@ internal abstract class FrontEnd : IDisposable
 
     protected Wav2Vec2Model Model { get; }
 
-    /// <summary>The front end for <paramref name="model"/>: with <paramref name="reuse"/>, the one that keeps the most
-    /// this model allows exactly.</summary>
+    /// <summary>The front end for <paramref name="model"/>: with <paramref name="reuse"/>, the one that keeps what this
+    /// model allows exactly and what pays. Only layer-norm extractors on the raw waveform keep anything (each frame's conv
+    /// features, 12% less compute per block for HuBERT Large); keeping the first convolution of group-norm or
+    /// waveform-normalizing extractors cost 1-4% (their statistics span the window, so everything after the first
+    /// convolution is recomputed, and the default path already fuses the first two layers), so they recompute.</summary>
     public static FrontEnd For(Wav2Vec2Model model, bool reuse)
     {
         var config = model.Config;
-        if (!reuse) return new WholeWindow(model);
-        if (config.ExtractorMode == ExtractorMode.LayerNorm && !config.NormalizeWaveform) return new FrameCache(model);
-        // The waveform statistics are taken in float32 before the cast; folding them into a reduced-precision first
-        // convolution would round differently, so those models recompute.
-        if (config.NormalizeWaveform && model.DType != ScalarType.Float32) return new WholeWindow(model);
-        return new FirstConvCache(model);
+        if (reuse && config.ExtractorMode == ExtractorMode.LayerNorm && !config.NormalizeWaveform) return new FrameCache(model);
+        return new WholeWindow(model);
     }
 
     /// <summary>What this front end keeps between windows (for reports and the benchmark).</summary>
@@ -63,7 +62,8 @@ internal abstract class FrontEnd : IDisposable
     }
 
     /// <summary>Layer-norm extractors on the raw waveform: every conv block normalizes each frame over its channels, so
-    /// frame k depends on samples [320k, 320k + 400) alone and is computed once, whatever window it falls in.</summary>
+    /// frame k depends on samples [320k, 320k + 400) alone and is computed once, whatever window it falls in. The model's
+    /// own extractor computes the new frames, so its <see cref="ConvolutionPath"/> holds here too.</summary>
     private sealed class FrameCache(Wav2Vec2Model model) : FrontEnd(model)
     {
         private readonly int hop = model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
@@ -72,66 +72,24 @@ internal abstract class FrontEnd : IDisposable
 
         public override string Kind => "conv features per frame";
 
-        public override Tensor Features(SampleBuffer samples, long s, long e, Device device) =>
-            frames.Get(s / hop, (e - field) / hop + 1, (from, to) =>
-                Model.ConvFeatures(Wave(samples, from * hop, (to - 1) * hop + field, device), null, BatchSemantics.Original).Features);
+        public override Tensor Features(SampleBuffer samples, long s, long e, Device device)
+        {
+            long from = s / hop, to = (e - field) / hop + 1;
+            long fresh = frames.FirstMissing(from);
+            if (to > fresh)
+            {
+                using var scope = NewDisposeScope();
+                using var wave = Wave(samples, fresh * hop, (to - 1) * hop + field, device);
+                frames.Append(Model.ConvFeatures(wave, null, BatchSemantics.Original).Features);
+            }
+            return frames.View(from, to);
+        }
 
         public override void DropBefore(long frame) => frames.DropBefore(frame);
 
         public override void Reset() => frames.Reset();
 
         public override void Dispose() => frames.Reset();
-    }
-
-    /// <summary>Group-norm extractors (statistics over the window) and waveform-normalizing models: the first
-    /// convolution's output at position j depends on samples [5j, 5j + 10) alone, so its bias-free part is computed once;
-    /// each window adds the bias and, for normalized waveforms, the window's statistics (conv(a(x − μ)) =
-    /// a·conv(x) − a·μ·Σw), then runs the rest of the extractor.</summary>
-    private sealed class FirstConvCache : FrontEnd
-    {
-        private readonly ConvLayerBlock block0;
-        private readonly int stride, kernel, hop;
-        private readonly bool normalize;
-        private readonly KeptPositions positions = new(trimStep: 4096);
-
-        public FirstConvCache(Wav2Vec2Model model) : base(model)
-        {
-            block0 = model.FeatureExtractor.ConvLayers[0];
-            stride = block0.Stride;
-            kernel = block0.KernelSize;
-            hop = model.Config.ExtractorConvLayerConfig.Aggregate(1, (a, c) => a * c.Stride);
-            normalize = model.Config.NormalizeWaveform;
-        }
-
-        public override string Kind => "first convolution";
-
-        public override Tensor Features(SampleBuffer samples, long s, long e, Device device)
-        {
-            var z = positions.Get(s / stride, (e - kernel) / stride + 1, (from, to) =>
-            {
-                var wave = Wave(samples, from * stride, (to - 1) * stride + kernel, device);
-                if (wave.dtype != Model.DType) wave = wave.to(Model.DType);
-                return GemmConvolution.Conv(wave.unsqueeze(-1), block0.Conv.Weight, null, stride);
-            });
-            if (normalize)
-            {
-                // The model's layer_norm over the window: mean μ and biased variance in float32, eps 1e-5.
-                using var window = Wave(samples, s, e, device);
-                var mean = window.mean();
-                var variance = window.Minus(mean).square().mean();
-                var scale = variance.Plus(1e-5).rsqrt();
-                using var wsum = block0.Conv.Weight.sum(new long[] { 1, 2 });
-                z = z.mul(scale).Minus(wsum.mul(scale.mul(mean)));
-            }
-            if (block0.Conv.Bias is { } bias) z = z.Plus(bias);
-            return Model.FeatureExtractor.ForwardFromFirstConv(z);
-        }
-
-        public override void DropBefore(long frame) => positions.DropBefore(frame * hop / stride);
-
-        public override void Reset() => positions.Reset();
-
-        public override void Dispose() => positions.Reset();
     }
 
     /// <summary>Values per position [1, n, C] kept for positions [first, first + n) of a stream, extended as windows
@@ -141,11 +99,11 @@ internal abstract class FrontEnd : IDisposable
         private Tensor? kept;
         private long first;
 
-        /// <summary>Positions [from, to) as a view in the caller's dispose scope, computing the new ones with
-        /// <paramref name="compute"/>(start, end) (a tensor [1, end − start, C] in a scope of its own).</summary>
-        public Tensor Get(long from, long to, Func<long, long, Tensor> compute)
+        /// <summary>The first position not kept, for a window starting at <paramref name="from"/>: the caller computes
+        /// the positions from there and <see cref="Append"/>s them.</summary>
+        public long FirstMissing(long from)
         {
-            long have = kept is null ? from : first + kept.shape[1];
+            long have = kept is null ? from : first + kept.size(1);
             if (kept is not null && (from < first || have < from))
             {
                 // Not the next window of a stream (never happens from SpeechStream): start again rather than misalign.
@@ -153,24 +111,28 @@ internal abstract class FrontEnd : IDisposable
                 have = from;
             }
             if (kept is null) first = from;
-            if (to > have)
-            {
-                using var scope = NewDisposeScope();
-                var fresh = compute(have, to);
-                var all = kept is null ? fresh : cat(new[] { kept, fresh }, 1);
-                kept?.Dispose();
-                kept = all.DetachFromDisposeScope();
-            }
-            return kept!.narrow(1, from - first, to - from);
+            return have;
         }
+
+        /// <summary>Keeps <paramref name="fresh"/> [1, m, C] as the positions after those kept (a copy; the caller's
+        /// scope keeps <paramref name="fresh"/>).</summary>
+        public void Append(Tensor fresh)
+        {
+            var all = kept is null ? fresh.alias() : cat(new[] { kept, fresh }, 1);
+            kept?.Dispose();
+            kept = all.DetachFromDisposeScope();
+        }
+
+        /// <summary>Positions [from, to) as a view in the caller's dispose scope.</summary>
+        public Tensor View(long from, long to) => kept!.narrow(1, from - first, to - from);
 
         /// <summary>No later window reads a position before <paramref name="position"/>.</summary>
         public void DropBefore(long position)
         {
             if (kept is null || position <= first) return;
-            long drop = Math.Min(position - first, kept.shape[1]);
-            if (drop < trimStep && drop < kept.shape[1]) return;
-            var rest = kept.narrow(1, drop, kept.shape[1] - drop).contiguous();
+            long n = kept.size(1), drop = Math.Min(position - first, n);
+            if (drop < trimStep && drop < n) return;
+            var rest = kept.narrow(1, drop, n - drop).contiguous();
             kept.Dispose();
             kept = rest.DetachFromDisposeScope();
             first += drop;

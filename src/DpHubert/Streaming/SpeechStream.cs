@@ -52,6 +52,8 @@ public sealed class SpeechStream : IDisposable
     private readonly SampleBuffer samples = new();
     private readonly FrontEnd frontEnd;
     private StreamingResampler? resampler;
+    private readonly StreamFrames empty;
+    private (long End, long Frames)[] windows = new (long, long)[4]; // reused: a push allocates only the frames it returns
     private long nextBoundary, nextFrame;
     private bool started, flushed, disposed;
     private int busy;
@@ -76,6 +78,7 @@ public sealed class SpeechStream : IDisposable
         dim = encoder.Projection is { } p ? (int)p.OutFeatures
             : layers.Index is null && !layers.All && config.AuxNumOut is { } aux ? aux : config.EncoderEmbedDim;
         frontEnd = FrontEnd.For(model, options.ReuseFrontEnd);
+        empty = new StreamFrames(0, new FeatureArray(Array.Empty<float>(), lead > 1 ? new long[] { lead, 0, dim } : new long[] { 0, dim }));
         nextBoundary = block;
     }
 
@@ -146,7 +149,8 @@ public sealed class SpeechStream : IDisposable
             long e = samples.End;
             long end = Math.Max(nextFrame, FramesIn(e));
             if (end == nextFrame) return blocks;
-            return Merge(blocks, Compute(new[] { (e, end) }, 1));
+            windows[0] = (e, end);
+            return Merge(blocks, Compute(1));
         }
         finally
         {
@@ -233,7 +237,7 @@ public sealed class SpeechStream : IDisposable
         long e = samples.End;
         if (e < nextBoundary) return Empty();
         long count = (e - nextBoundary) / block + 1;
-        var windows = new (long End, long Frames)[count];
+        if (windows.Length < count) windows = new (long, long)[Math.Max(count, 2 * windows.Length)];
         int n = 0;
         for (long k = 0; k < count; k++)
         {
@@ -242,10 +246,11 @@ public sealed class SpeechStream : IDisposable
             if (final > (n == 0 ? nextFrame : windows[n - 1].Frames)) windows[n++] = (b, final);
         }
         nextBoundary += count * block;
-        return n == 0 ? Empty() : Compute(windows, n);
+        return n == 0 ? Empty() : Compute(n);
     }
 
-    private StreamFrames Empty() => new(nextFrame, new FeatureArray(Array.Empty<float>(), lead > 1 ? new long[] { lead, 0, dim } : new long[] { 0, dim }));
+    // No frames: one shared empty array (nothing allocated when a push completes no block).
+    private StreamFrames Empty() => empty.FirstFrame == nextFrame ? empty : empty with { FirstFrame = nextFrame };
 
     private static StreamFrames Merge(StreamFrames a, StreamFrames b)
     {
@@ -261,9 +266,9 @@ public sealed class SpeechStream : IDisposable
         return new StreamFrames(a.FirstFrame, new FeatureArray(data, lead > 1 ? new[] { lead, n, dim } : new[] { n, dim }));
     }
 
-    /// <summary>Computes the frames [nextFrame, windows[i].Frames) window by window, each on the samples that end at
-    /// windows[i].End, into one result.</summary>
-    private StreamFrames Compute((long End, long Frames)[] windows, int n)
+    /// <summary>Computes the frames [nextFrame, windows[i].Frames) for the first <paramref name="n"/> windows, each on
+    /// the samples that end at windows[i].End, into one result.</summary>
+    private StreamFrames Compute(int n)
     {
         long first = nextFrame, total = windows[n - 1].Frames - first;
         var data = new float[lead * total * dim];
@@ -293,21 +298,29 @@ public sealed class SpeechStream : IDisposable
         var features = frontEnd.Features(samples, s, e, encoder.Device);
         long skip = from - s / hop, count = to - from;
         var layers = options.Layers;
-        Tensor selected;
+        Tensor selected; // [lead, count, dim] or [1, count, dim]: the same memory as the frames' layout
         if (layers.Index is null && !layers.All)
         {
-            selected = model.Encode(features, null)[0, TensorIndex.Slice(skip, skip + count)];
+            selected = model.Encode(features, null).narrow(1, skip, count);
         }
         else
         {
             int numLayers = layers.All ? model.NumLayers : Math.Max(1, layers.Index!.Value);
             var all = model.Encoder.ExtractFeatures(features, null, numLayers);
-            selected = layers.All ? stack(all.Select(t => t[0, TensorIndex.Slice(skip, skip + count)]).ToArray())
-                : all[layers.Index!.Value][0, TensorIndex.Slice(skip, skip + count)];
+            if (layers.All)
+            {
+                var parts = new Tensor[all.Count];
+                for (int i = 0; i < parts.Length; i++) parts[i] = all[i].narrow(1, skip, count);
+                selected = cat(parts, 0);
+            }
+            else selected = all[layers.Index!.Value].narrow(1, skip, count);
         }
         if (encoder.Projection is { } projection) selected = projection.Apply(selected);
-        var result = selected.detach().to(ScalarType.Float32).cpu().contiguous();
-        var values = MemoryMarshal.Cast<byte, float>(result.bytes);
+        // Only the conversions needed (each call is a new wrapper object, managed garbage per block).
+        if (selected.dtype != ScalarType.Float32) selected = selected.to(ScalarType.Float32);
+        if (selected.device_type != DeviceType.CPU) selected = selected.cpu();
+        if (!selected.is_contiguous()) selected = selected.contiguous();
+        var values = MemoryMarshal.Cast<byte, float>(selected.bytes);
         for (int l = 0; l < lead; l++)
             values.Slice((int)(l * count * dim), (int)(count * dim)).CopyTo(data.AsSpan((int)(((long)l * total + at) * dim)));
     }

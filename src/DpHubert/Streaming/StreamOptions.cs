@@ -35,18 +35,15 @@ public sealed record StreamOptions
     public long ContextSamples => (long)Math.Round(ContextSeconds * AudioPreprocessor.TargetSampleRate);
 
     /// <summary>Checks the values.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value out of range, named.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A value out of range, named (and as data: <see cref="OptionText.Of"/>).</exception>
     public void Validate()
     {
         if (!(double.IsFinite(BlockSeconds) && BlockSeconds > 0 && BlockSeconds <= 3600 && BlockSamples >= 1))
-            throw new ArgumentOutOfRangeException(nameof(BlockSeconds), BlockSeconds,
-                "StreamOptions.BlockSeconds must be a number of seconds from 1/16000 (one 16 kHz sample) to 3600.");
+            throw new OptionText($"{ApiOption.BlockSeconds} must be a number of seconds from 1/16000 (one 16 kHz sample) to 3600.").OutOfRange(BlockSeconds);
         if (!(double.IsFinite(ContextSeconds) && ContextSeconds >= 0 && ContextSeconds <= 3600))
-            throw new ArgumentOutOfRangeException(nameof(ContextSeconds), ContextSeconds,
-                "StreamOptions.ContextSeconds must be a number of seconds from 0 to 3600.");
+            throw new OptionText($"{ApiOption.ContextSeconds} must be a number of seconds from 0 to 3600.").OutOfRange(ContextSeconds);
         if (LookaheadFrames is < 0 or > 1_000_000)
-            throw new ArgumentOutOfRangeException(nameof(LookaheadFrames), LookaheadFrames,
-                "StreamOptions.LookaheadFrames must be a number of frames from 0 to 1000000.");
+            throw new OptionText($"{ApiOption.LookaheadFrames} must be a number of frames from 0 to 1000000.").OutOfRange(LookaheadFrames);
     }
 }
 

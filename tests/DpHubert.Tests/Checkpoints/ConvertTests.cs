@@ -28,7 +28,8 @@ public class ConvertTests
         using var _a = ma;
         var (mb, _) = CheckpointLoader.LoadModel(b);
         using var _b = mb;
-        ma.Config.Should().Be(mb.Config);
+        // The written dictionary declares no family: WavLM by its head fields, else wav2vec 2.0.
+        mb.Config.Should().Be(ma.Config with { Kind = ma.Config.Kind == ModelKind.WavLM ? ModelKind.WavLM : ModelKind.Wav2Vec2 });
         using var oa = Single(ma, wav);
         using var ob = Single(mb, wav);
         TensorAssert.Close(ob, oa, 0, because);
@@ -134,7 +135,7 @@ public class ConvertTests
         using var projs = new StateDict { ["0.weight"] = ones(2, 2) };
         var path = Path.Combine(TestFiles.TempDir(), "out.pth");
         CheckpointWriter.SaveDpHubert(path, ckpt.Config, ckpt.StateDict, projs);
-        var root = (PyDict)TorchCheckpointReader.Load(path)!;
+        var root = (PyDict)TorchCheckpointReader.Load(path).Root.Value!;
         try
         {
             root.Keys.Cast<string>().Should().Equal("state_dict", "config", "distill_linear_projs");
@@ -147,14 +148,14 @@ public class ConvertTests
         }
         finally
         {
-            LoadSteps.DisposeTensors(root);
+            DpHubert.Tests.PyTorch.CheckpointTestHelpers.DisposeTensors(root);
         }
         using var back = CheckpointLoader.Read(path);
         back.Config.Should().Be(ckpt.Config);
         back.Extras.Should().ContainKey(CheckpointLoader.DistillLinearProjsKey);
     }
 
-    [Fact]
+    [PythonFact]
     [Trait("Category", "Python")]
     public void A_pth_written_by_SaveDpHubert_loads_with_torch_load()
     {

@@ -19,7 +19,7 @@ namespace DpHubert.Tests.Checkpoints;
 [Trait("Category", "Python")]
 public class PrunedCheckpointInPyTorchTests
 {
-    [Theory]
+    [PythonTheory]
     [InlineData("prune_hubert")]
     [InlineData("prune_wavlm")]
     public void PyTorch_loads_our_pruned_checkpoint_strictly(string name)

@@ -250,7 +250,7 @@ public class CorpusCliTests(ITestOutputHelper output)
         ReadManifest(manifest).Should().HaveCount(2);
     }
 
-    [Fact]
+    [PythonFact]
     [Trait("Category", "Python")]
     public void Soft_pt_files_load_in_pytorch_as_so_vits_svc_reads_them()
     {

@@ -312,6 +312,8 @@ public class ExtractCliTests(ITestOutputHelper output)
         var r = Run(new[] { "extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Path.Combine(dir, "x.npy") }.Concat(extra).ToArray());
         r.ExitCode.Should().Be(2, r.ToString());
         r.StdErr.Should().Contain(message);
+        r.StdErr.Should().NotContainAny(new[] { "ExtractionOptions.", "SpeechEncoderOptions.", "LayerSelection", "(Parameter" },
+            "the console names options by their flags");
         File.Exists(Path.Combine(dir, "x.npy")).Should().BeFalse();
     }
 

@@ -33,7 +33,8 @@ public class LocalShardsScriptTests(ITestOutputHelper output)
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    [Fact]
+    [PythonFact(torchNeeded: false)]
+    [Trait("Category", "Python")]
     public void Two_local_shards_cover_the_corpus_and_a_rerun_repairs_a_damaged_output()
     {
         File.Exists("/usr/share/sounds/alsa/Front_Center.wav").Should().BeTrue("alsa-utils provides the corpus (tools/setup.sh installs it)");

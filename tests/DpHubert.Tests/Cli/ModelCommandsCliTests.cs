@@ -64,6 +64,31 @@ public class ModelCommandsCliTests
         doc.RootElement.GetProperty("layers").GetArrayLength().Should().Be(4);
     }
 
+    public static TheoryData<string[], string> InfoKinds() => new()
+    {
+        { new[] { "--checkpoint", TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth") }, "wav2vec2" },
+        { new[] { "--checkpoint", TestFiles.DpHubertCase("hubert_post_ln", "hf") }, "hubert" },
+        { new[] { "--checkpoint", TestFiles.DpHubertCase("wavlm_pre_ln", "hf") }, "wavlm" },
+        { new[] { "--checkpoint", TestFiles.Fixture("reference", "fairseq_wav2vec2", "checkpoint.pt") }, "wav2vec2" },
+        { new[] { "--checkpoint", TestFiles.Fixture("published", "contentvec_500", "checkpoint_best_legacy_500.pt") }, "hubert" },
+        { new[] { "--checkpoint", TestFiles.Fixture("published", "wavlm_base_plus", "WavLM-Base+.pt") }, "wavlm" },
+        { new[] { "--checkpoint", TestFiles.Fixture("published", "hubert_soft", "hubert-soft-0d54a1f4.pt") }, "hubert" },
+        { new[] { "--checkpoint", TestFiles.Fixture("published", "dphubert_distill", "epoch=2-step=2.ckpt"),
+            "--config", TestFiles.DpHubertCase("prune_hubert", "checkpoint.pth") }, "wav2vec2" },
+        { new[] { "--checkpoint", TestFiles.Fixture("published", "torchaudio2_wavlm", "wavlm_state_dict.pth"),
+            "--config", TestFiles.Fixture("published", "torchaudio2_wavlm", "config.json") }, "wavlm" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InfoKinds))]
+    public void Info_prints_the_family_the_checkpoint_declares(string[] source, string kind)
+    {
+        var r = ConsoleRunner.Run(new[] { "info" }.Concat(source).Append("--json").ToArray());
+        r.ExitCode.Should().Be(0, r.ToString());
+        using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
+        doc.RootElement.GetProperty("architecture").GetString().Should().Be(kind);
+    }
+
     [Fact]
     public void Convert_hf_folder_to_pth_and_safetensors_then_info_and_extract_them()
     {

@@ -45,11 +45,11 @@ public class ConfigDictionaryMapTests
     public void Sizes_given_once_expand_per_layer_and_say_what_was_filled_in()
     {
         var notes = new List<string>();
-        var c = ConfigDictionaryMap.ReadUniform(HubertBaseArguments(), ModelKind.Hubert, notes.Add);
-        c.EncoderNumHeads.Should().Equal(Enumerable.Repeat(12, 12));
+        var c = ConfigDictionaryMap.ReadUniform(HubertBaseArguments(), notes.Add);
+        c.EncoderLayers.Select(l => l.NumHeads).Should().Equal(Enumerable.Repeat<int?>(12, 12));
         c.EncoderHeadDim.Should().Be(64);
-        c.EncoderFfIntermFeatures.Should().Equal(Enumerable.Repeat(3072, 12));
-        c.EncoderUseAttention.Should().OnlyContain(b => b).And.HaveCount(12);
+        c.EncoderLayers.Select(l => l.FfIntermFeatures).Should().Equal(Enumerable.Repeat(3072, 12));
+        c.EncoderLayers.Select(l => l.UseAttention).Should().OnlyContain(b => b).And.HaveCount(12);
         c.AuxNumOut.Should().BeNull();
         c.NormalizeWaveform.Should().BeFalse();
         notes.Should().Contain(n => n.Contains("encoder_head_dim = 64")).And.Contain(n => n.Contains("normalize_waveform = false"));
@@ -61,10 +61,10 @@ public class ConfigDictionaryMapTests
         var arguments = HubertBaseArguments();
         arguments["encoder_num_buckets"] = 320L;
         arguments["encoder_max_distance"] = 800L;
-        var c = ConfigDictionaryMap.ReadUniform(arguments, ModelKind.WavLM, note: null);
+        var c = ConfigDictionaryMap.ReadUniform(arguments, note: null);
         c.AttentionKind.Should().Be(AttentionKind.WavLM);
-        c.EncoderNumHeads.Should().BeNull();
-        c.EncoderTotalNumHeads.Should().Equal(Enumerable.Repeat(12, 12));
-        c.EncoderRemainingHeads!.Should().HaveCount(12).And.OnlyContain(h => h.SequenceEqual(Enumerable.Range(0, 12)));
+        c.EncoderLayers.Should().OnlyContain(l => l.NumHeads == null);
+        c.EncoderLayers.Select(l => l.TotalNumHeads).Should().Equal(Enumerable.Repeat<int?>(12, 12));
+        c.EncoderLayers.Select(l => l.RemainingHeads).Should().HaveCount(12).And.OnlyContain(h => h!.SequenceEqual(Enumerable.Range(0, 12)));
     }
 }

@@ -210,7 +210,7 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output)
         Fuzz("pth", seeds, Mutator.Iterations(1500), typeof(CheckpointFormatException), bytes =>
         {
             using var scope = NewDisposeScope();
-            _ = TorchCheckpointReader.Load(new MemoryStream(bytes), "fuzz.pth");
+            TorchCheckpointReader.Load(new MemoryStream(bytes), "fuzz.pth").Dispose();
         });
     }
 

@@ -35,7 +35,8 @@ public class FeatureFileTests
     {
         var dir = TestFiles.TempDir();
         string path = Path.Combine(dir, format.OutputName("a.wav"));
-        format.Write(path, Features(37, 5));
+        var features = Features(37, 5);
+        format.Write(path, features.Data, features.Shape);
         var info = format.Inspect(path);
         info.Should().NotBeNull();
         info!.Frames.Should().Be(37);
@@ -63,8 +64,8 @@ public class FeatureFileTests
         var dir = TestFiles.TempDir();
         var f = Features(4, 3);
         string pt = Path.Combine(dir, "a.wav.soft.pt");
-        FeatureFileFormat.SoftPt.Write(pt, f);
-        using (var t = (TorchSharp.torch.Tensor)TorchCheckpointReader.Load(pt)!)
+        FeatureFileFormat.SoftPt.Write(pt, f.Data, f.Shape);
+        using (var t = (TorchSharp.torch.Tensor)TorchCheckpointReader.Load(pt).Root.Value!)
         {
             t.shape.Should().Equal(1, 3, 4);
             for (int frame = 0; frame < 4; frame++)
@@ -73,7 +74,7 @@ public class FeatureFileTests
         }
 
         var all = new FeatureArray(new float[2 * 4 * 3], new long[] { 2, 4, 3 });
-        ((Action)(() => FeatureFileFormat.SoftPt.Write(pt, all))).Should().Throw<ArgumentException>().WithMessage("*one layer*");
+        ((Action)(() => FeatureFileFormat.SoftPt.Write(pt, all.Data, all.Shape))).Should().Throw<ArgumentException>().WithMessage("*one layer*");
 
         string npy = Path.Combine(dir, "ints.npy");
         using (var fs = File.Create(npy)) Npy.WriteFloat32(fs, new float[6], 2, 3);

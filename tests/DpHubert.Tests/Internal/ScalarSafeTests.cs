@@ -104,9 +104,8 @@ public sealed class ScalarSafeTests
         var hubertConfig = Wav2Vec2Config.HubertBase with
         {
             ExtractorConvLayerConfig = Wav2Vec2Config.DefaultConvLayers.Select(c => c with { OutChannels = 32 }).ToArray(),
-            EncoderEmbedDim = 64, EncoderNumLayers = 2, EncoderUseAttention = new[] { true, true },
-            EncoderUseFeedForward = new[] { true, true }, EncoderNumHeads = new[] { 4, 4 }, EncoderHeadDim = 16,
-            EncoderFfIntermFeatures = new[] { 128, 128 }, EncoderPosConvKernel = 16,
+            EncoderEmbedDim = 64, EncoderLayers = EncoderLayerConfig.Standard(4, 128).Repeat(2), EncoderHeadDim = 16,
+            EncoderPosConvKernel = 16,
             ExtractorPruneConvChannels = true, EncoderPruneAttentionHeads = true, EncoderPruneFeedForwardIntermediate = true,
         };
         manual_seed(5);
@@ -115,8 +114,8 @@ public sealed class ScalarSafeTests
         using var wavlm = ModelFactory.Build(hubertConfig with
         {
             ExtractorPruneConvChannels = false, EncoderPruneAttentionHeads = false, EncoderPruneFeedForwardIntermediate = false,
-            EncoderNumHeads = null, EncoderHeadDim = null, EncoderTotalNumHeads = new[] { 4, 4 },
-            EncoderRemainingHeads = new[] { new[] { 0, 1, 2, 3 }, new[] { 0, 1, 2, 3 } }, EncoderNumBuckets = 320, EncoderMaxDistance = 800,
+            Kind = ModelKind.WavLM, EncoderHeadDim = null, EncoderLayers = EncoderLayerConfig.WavLM(4, 128).Repeat(2),
+            EncoderNumBuckets = 320, EncoderMaxDistance = 800,
         });
         wavlm.eval();
         var errors = new List<string>();
@@ -159,7 +158,7 @@ public sealed class ScalarSafeTests
     }
 
     /// <summary>The methods <paramref name="method"/>'s IL calls (call, callvirt, newobj).</summary>
-    private static IEnumerable<MethodBase> Callees(MethodBase method)
+    internal static IEnumerable<MethodBase> Callees(MethodBase method)
     {
         var il = method.GetMethodBody()?.GetILAsByteArray();
         if (il is null) yield break;

@@ -43,7 +43,7 @@ public class ComponentParityTests(ITestOutputHelper log)
     {
         module.eval();
         var path = Comp(name, "state_dict.pth");
-        using var sd = LoadSteps.ToStateDict(TorchCheckpointReader.Load(path), path, "state_dict");
+        using var sd = StateDict.FromPickled(TorchCheckpointReader.Load(path).Root.Value, path, "state_dict");
         if (extra is not null)
             foreach (var (k, v) in extra) sd[k] = v;
         StateDictLoader.Load(module, sd, path).Should().BeEmpty();

@@ -184,12 +184,8 @@ public class ConvolutionPathTests(ITestOutputHelper log)
         ExtractorConvLayerConfig = Wav2Vec2Config.DefaultConvLayers.Select((c, i) => c with { OutChannels = UnevenChannels[i] }).ToArray(),
         ExtractorPruneConvChannels = masks,
         EncoderEmbedDim = 32,
-        EncoderNumLayers = 1,
-        EncoderUseAttention = new[] { true },
-        EncoderUseFeedForward = new[] { true },
-        EncoderNumHeads = new[] { 4 },
+        EncoderLayers = EncoderLayerConfig.Standard(numHeads: 4, ffIntermFeatures: 64).Repeat(1),
         EncoderHeadDim = 8,
-        EncoderFfIntermFeatures = new[] { 64 },
         EncoderPosConvKernel = 16,
         EncoderPosConvGroups = 4,
     };

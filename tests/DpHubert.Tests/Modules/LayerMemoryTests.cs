@@ -22,12 +22,8 @@ public class LayerMemoryTests(ITestOutputHelper output)
         NormalizeWaveform = mode == ExtractorMode.LayerNorm,
         ExtractorConvLayerConfig = Wav2Vec2Config.DefaultConvLayers.Select(c => c with { OutChannels = 32 }).ToArray(),
         EncoderEmbedDim = 64,
-        EncoderNumLayers = 6,
-        EncoderUseAttention = Enumerable.Repeat(true, 6).ToArray(),
-        EncoderUseFeedForward = Enumerable.Repeat(true, 6).ToArray(),
-        EncoderNumHeads = Enumerable.Repeat(4, 6).ToArray(),
+        EncoderLayers = EncoderLayerConfig.Standard(numHeads: 4, ffIntermFeatures: 128).Repeat(6),
         EncoderHeadDim = 16,
-        EncoderFfIntermFeatures = Enumerable.Repeat(128, 6).ToArray(),
         EncoderPosConvKernel = 16,
         EncoderLayerNormFirst = layerNormFirst,
         EncoderLayerDrop = 0,
@@ -43,9 +39,8 @@ public class LayerMemoryTests(ITestOutputHelper output)
             "hubert" => Small(ExtractorMode.GroupNorm, false),
             "wavlm" => Small(ExtractorMode.LayerNorm, true) with
             {
-                EncoderNumHeads = null, EncoderHeadDim = null,
-                EncoderTotalNumHeads = Enumerable.Repeat(4, 6).ToArray(),
-                EncoderRemainingHeads = Enumerable.Range(0, 6).Select(i => (IReadOnlyList<int>)(i % 2 == 0 ? new[] { 0, 1, 2, 3 } : new[] { 0, 2 })).ToArray(),
+                Kind = ModelKind.WavLM, EncoderHeadDim = null,
+                EncoderLayers = Enumerable.Range(0, 6).Select(i => EncoderLayerConfig.WavLM(4, i % 2 == 0 ? new[] { 0, 1, 2, 3 } : new[] { 0, 2 }, 128)).ToArray(),
                 EncoderNumBuckets = 32, EncoderMaxDistance = 64,
             },
             // HardConcrete masks on heads, units, blocks and conv channels (a model being pruned, in eval mode).

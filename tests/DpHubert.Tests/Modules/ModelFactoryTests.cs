@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Config;
@@ -22,8 +23,9 @@ public class ModelFactoryTests
         standard.Encoder.Transformer.Layers[0].Attention.Should().BeOfType<SelfAttention>();
         var wavlmConfig = Small with
         {
-            EncoderNumHeads = null, EncoderHeadDim = null, EncoderTotalNumHeads = new[] { 4, 4, 4 },
-            EncoderRemainingHeads = new[] { new[] { 0, 1, 2, 3 }, new[] { 1, 3 }, new[] { 2 } }.Select(h => (System.Collections.Generic.IReadOnlyList<int>)h).ToArray(),
+            Kind = ModelKind.WavLM, EncoderHeadDim = null,
+            EncoderLayers = new[] { new[] { 0, 1, 2, 3 }, new[] { 1, 3 }, new[] { 2 } }
+                .Select((h, i) => Small.EncoderLayers[i] with { NumHeads = null, TotalNumHeads = 4, RemainingHeads = h }).ToArray(),
             EncoderNumBuckets = 32, EncoderMaxDistance = 64,
         };
         using var wavlm = ModelFactory.Build(wavlmConfig);
@@ -36,8 +38,12 @@ public class ModelFactoryTests
         wrongKind.Should().Throw<ArgumentException>().WithMessage("*not a WavLM config*");
         wrongKind = () => ModelFactory.BuildWav2Vec2(wavlmConfig);
         wrongKind.Should().Throw<ArgumentException>().WithMessage("*WavLM config*");
-        var invalid = () => ModelFactory.Build(Small with { EncoderNumLayers = 5 });
+        // A layer count that disagrees with the per-layer lists exists only in the dictionary form.
+        var fiveLayers = Small.ToDictionary().Select(kv => kv.Key == "encoder_num_layers" ? new KeyValuePair<string, object?>(kv.Key, 5L) : kv);
+        var invalid = () => ModelFactory.Build(Wav2Vec2Config.FromDictionary(fiveLayers));
         invalid.Should().Throw<ArgumentException>().WithMessage("*encoder_use_attention must have encoder_num_layers=5 entries, got 3*");
+        invalid = () => ModelFactory.Build(Small with { EncoderHeadDim = 0 });
+        invalid.Should().Throw<ArgumentException>().WithMessage("*encoder_head_dim must be positive, got 0*");
     }
 
     [Fact]

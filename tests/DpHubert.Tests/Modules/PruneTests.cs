@@ -105,12 +105,8 @@ public class PruneTests
             EncoderEmbedDim = 32,
             EncoderPosConvKernel = 8,
             EncoderPosConvGroups = 4,
-            EncoderNumLayers = 4,
-            EncoderUseAttention = new[] { true, true, true, true },
-            EncoderUseFeedForward = new[] { true, true, true, true },
-            EncoderNumHeads = new[] { 4, 4, 4, 4 },
+            EncoderLayers = EncoderLayerConfig.Standard(numHeads: 4, ffIntermFeatures: 40).Repeat(4),
             EncoderHeadDim = 8,
-            EncoderFfIntermFeatures = new[] { 40, 40, 40, 40 },
             EncoderPruneAttentionHeads = true,
             EncoderPruneAttentionLayer = true,
             EncoderPruneFeedForwardIntermediate = true,
@@ -119,8 +115,7 @@ public class PruneTests
         var config = wavlm
             ? baseConfig with
             {
-                EncoderNumHeads = null, EncoderHeadDim = null, EncoderTotalNumHeads = new[] { 4, 4, 4, 4 },
-                EncoderRemainingHeads = Enumerable.Range(0, 4).Select(_ => (IReadOnlyList<int>)new[] { 0, 1, 2, 3 }).ToArray(),
+                Kind = ModelKind.WavLM, EncoderHeadDim = null, EncoderLayers = EncoderLayerConfig.WavLM(4, 40).Repeat(4),
                 EncoderNumBuckets = 32, EncoderMaxDistance = 64,
             }
             : baseConfig;
@@ -139,8 +134,8 @@ public class PruneTests
         Tensor before;
         using (inference_mode()) before = model.forward(wave, null).Output;
         var pruned = model.Prune();
-        pruned.EncoderUseAttention[1].Should().BeFalse();
-        pruned.EncoderUseFeedForward[1].Should().BeFalse();
+        pruned.EncoderLayers[1].UseAttention.Should().BeFalse();
+        pruned.EncoderLayers[1].UseFeedForward.Should().BeFalse();
         using (inference_mode())
             TensorAssert.Close(model.forward(wave, null).Output, before, 1e-5, "pruned vs masked");
         using var rebuilt = ModelFactory.Build(pruned);

@@ -27,7 +27,7 @@ public class TorchaudioReferenceTests
     {
         var config = Wav2Vec2Config.FromJson(File.ReadAllText(Ref(name, "config.json")));
         var model = ModelFactory.Build(config);
-        using var sd = LoadSteps.ToStateDict(TorchCheckpointReader.Load(Ref(name, "state_dict.pth")), name, "state_dict");
+        using var sd = StateDict.FromPickled(TorchCheckpointReader.Load(Ref(name, "state_dict.pth")).Root.Value, name, "state_dict");
         var defaulted = StateDictLoader.Load(model, sd, name);
         defaulted.Should().Equal(StateDictLoader.DummyWeightKey);
         return model;

@@ -17,7 +17,7 @@ public class InertRecordTests
     [InlineData("inert_records_reconstructor.pt")] // the protocol 0/1 way: copyreg._reconstructor(cls, base, state)
     public void Objects_of_unknown_classes_become_inert_records_with_their_state(string file)
     {
-        var root = TorchCheckpointReader.Load(Fixture("checkpoints", file)).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("checkpoints", file)).Root.Value.As<PyDict>();
         try
         {
             var dictionary = root["task_state"].As<PyDict>()["dictionaries"].As<List<object?>>()[0].As<InertRecord>();

@@ -23,7 +23,7 @@ public sealed class SafeTensorsTests
     public void Fixture_safetensors_match_pytorch_model_bin(string caseName, int count)
     {
         using var st = SafeTensors.Load(Fixture("dphubert", caseName, "hf", "model.safetensors"));
-        var bin = TorchCheckpointReader.Load(Fixture("dphubert", caseName, "hf", "pytorch_model.bin")).As<PyDict>();
+        var bin = TorchCheckpointReader.Load(Fixture("dphubert", caseName, "hf", "pytorch_model.bin")).Root.Value.As<PyDict>();
         try
         {
             st.Metadata.Should().ContainKey("format").WhoseValue.Should().Be("pt");

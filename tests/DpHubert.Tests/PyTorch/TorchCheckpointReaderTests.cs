@@ -32,7 +32,7 @@ public sealed class TorchCheckpointReaderTests
     [MemberData(nameof(DpHubertCheckpoints))]
     public void Loads_every_dphubert_checkpoint(string relative, int tensors, long numel, double sum, bool hasDistillProjs)
     {
-        var root = TorchCheckpointReader.Load(Fixture("dphubert", relative)).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("dphubert", relative)).Root.Value.As<PyDict>();
         try
         {
             root.PythonType.Should().Be(PyDict.Dict);
@@ -79,7 +79,7 @@ public sealed class TorchCheckpointReaderTests
     [Fact]
     public void Hubert_post_ln_config_and_tensors_match_python()
     {
-        var root = TorchCheckpointReader.Load(Fixture("dphubert", "hubert_post_ln", "checkpoint.pth")).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("dphubert", "hubert_post_ln", "checkpoint.pth")).Root.Value.As<PyDict>();
         try
         {
             var config = root["config"].As<PyDict>();
@@ -109,7 +109,7 @@ public sealed class TorchCheckpointReaderTests
     [Fact]
     public void Pruned_checkpoint_has_uneven_shapes()
     {
-        var root = TorchCheckpointReader.Load(Fixture("dphubert", "prune_hubert", "pruned", "checkpoint.pth")).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("dphubert", "prune_hubert", "pruned", "checkpoint.pth")).Root.Value.As<PyDict>();
         try
         {
             var config = root["config"].As<PyDict>();
@@ -129,7 +129,7 @@ public sealed class TorchCheckpointReaderTests
     [InlineData("dtypes_legacy.pt")]
     public void Reads_every_dtype(string name)
     {
-        var d = TorchCheckpointReader.Load(Fixture("checkpoints", name)).As<PyDict>();
+        var d = TorchCheckpointReader.Load(Fixture("checkpoints", name)).Root.Value.As<PyDict>();
         try
         {
             d.PythonType.Should().Be(PyDict.OrderedDict);
@@ -174,7 +174,7 @@ public sealed class TorchCheckpointReaderTests
     [InlineData("views_legacy.pt")]
     public void Honours_storage_offsets_and_strides(string name)
     {
-        var d = TorchCheckpointReader.Load(Fixture("checkpoints", name)).As<PyDict>();
+        var d = TorchCheckpointReader.Load(Fixture("checkpoints", name)).Root.Value.As<PyDict>();
         try
         {
             var baseValues = Enumerable.Range(0, 24).Select(i => (double)i).ToArray();
@@ -203,7 +203,7 @@ public sealed class TorchCheckpointReaderTests
     [Fact]
     public void Flattens_omegaconf_cfg_of_fairseq_checkpoints()
     {
-        var root = TorchCheckpointReader.Load(Fixture("checkpoints", "fairseq_omegaconf.pt")).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("checkpoints", "fairseq_omegaconf.pt")).Root.Value.As<PyDict>();
         try
         {
             var cfg = root["cfg"].As<PyDict>();
@@ -262,7 +262,7 @@ public sealed class TorchCheckpointReaderTests
     [InlineData("fairseq_namespace_legacy.pt")]
     public void Reads_argparse_namespace_args(string name)
     {
-        var root = TorchCheckpointReader.Load(Fixture("checkpoints", name)).As<PyDict>();
+        var root = TorchCheckpointReader.Load(Fixture("checkpoints", name)).Root.Value.As<PyDict>();
         try
         {
             var args = root["args"].As<PyDict>();
@@ -288,7 +288,7 @@ public sealed class TorchCheckpointReaderTests
     [Fact]
     public void Reads_numpy_scalars_sets_bytes_and_other_plain_values()
     {
-        var d = TorchCheckpointReader.Load(Fixture("checkpoints", "misc.pt")).As<PyDict>();
+        var d = TorchCheckpointReader.Load(Fixture("checkpoints", "misc.pt")).Root.Value.As<PyDict>();
         d["np_f64"].Should().Be(0.125);
         d["np_i64"].Should().Be(-3L);
         d["np_f32"].Should().Be(1.5);
@@ -329,7 +329,7 @@ public sealed class TorchCheckpointReaderTests
     {
         var bytes = File.ReadAllBytes(Fixture("checkpoints", "dtypes.pt"));
         using var stream = new NonSeekableStream(new MemoryStream(bytes));
-        var d = TorchCheckpointReader.Load(stream, "dtypes.pt").As<PyDict>();
+        var d = TorchCheckpointReader.Load(stream, "dtypes.pt").Root.Value.As<PyDict>();
         d.Count.Should().Be(12);
         DisposeTensors(d);
     }

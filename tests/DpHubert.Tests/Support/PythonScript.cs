@@ -6,8 +6,8 @@ namespace DpHubert.Tests.Support;
 
 /// <summary>
 /// Runs one of the repository's Python scripts with Debian's /usr/bin/python3 for the [Category=Python] tests, which
-/// check in PyTorch itself what we write. Without python3 or python3-torch they fail with a message saying so; they
-/// never skip (tools/setup.sh installs both).
+/// check in PyTorch itself what we write. They are [PythonFact] / [PythonTheory]: skipped, with the reason, where
+/// python3 or python3-torch is absent; run wherever both are (tools/setup.sh installs them, so CI runs them).
 /// </summary>
 internal static class PythonScript
 {

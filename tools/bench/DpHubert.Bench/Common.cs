@@ -127,12 +127,8 @@ internal static class Bench
     {
         ExtractorConvLayerConfig = Config.Wav2Vec2Config.DefaultConvLayers.Select(c => c with { OutChannels = 32 }).ToArray(),
         EncoderEmbedDim = 64,
-        EncoderNumLayers = 2,
-        EncoderUseAttention = new[] { true, true },
-        EncoderUseFeedForward = new[] { true, true },
-        EncoderNumHeads = new[] { 4, 4 },
+        EncoderLayers = Config.EncoderLayerConfig.Standard(numHeads: 4, ffIntermFeatures: 128).Repeat(2),
         EncoderHeadDim = 16,
-        EncoderFfIntermFeatures = new[] { 128, 128 },
         EncoderPosConvKernel = 16,
     };
 
@@ -142,8 +138,8 @@ internal static class Bench
     {
         ExtractorConvLayerConfig = Config.Wav2Vec2Config.DefaultConvLayers
             .Select((c, i) => c with { OutChannels = new[] { 113, 121, 123, 117, 112, 119, 120 }[i] }).ToArray(),
-        EncoderNumHeads = new[] { 8, 6, 6, 5, 5, 4, 4, 4, 3, 3, 2, 2 },
-        EncoderFfIntermFeatures = new[] { 900, 800, 700, 600, 500, 450, 400, 380, 350, 300, 250, 200 },
+        EncoderLayers = new[] { (8, 900), (6, 800), (6, 700), (5, 600), (5, 500), (4, 450), (4, 400), (4, 380), (3, 350), (3, 300), (2, 250), (2, 200) }
+            .Select(l => Config.EncoderLayerConfig.Standard(numHeads: l.Item1, ffIntermFeatures: l.Item2)).ToArray(),
     };
 
     public static Config.Wav2Vec2Config ConfigFor(string name) => name switch

@@ -22,6 +22,9 @@ internal static class CompareBench
     /// <summary>Our peak RSS bound for a whole 5-minute recording, bytes.</summary>
     public const double LongPeakBytes = 6e9;
 
+    /// <summary>Our console with <c>DPHUBERT_LINEAR=onednn</c>.</summary>
+    private const string OneDnnVariant = "DpHubert oneDNN-linear";
+
     private sealed record Runner(string Name, Func<string, string, IReadOnlyList<string>> Command);
 
     private sealed record Measurement(double Seconds, double PeakBytes, bool Ok, string Error, double CpuSeconds = double.NaN);
@@ -56,6 +59,9 @@ internal static class CompareBench
 
         string threads = o.Threads.ToString(CultureInfo.InvariantCulture);
         var ours = new Runner("DpHubert", (wav, npy) => new[] { "dotnet", console, "extract", "--checkpoint", pth, "--input", wav, "--output", npy, "--threads", threads, "--quiet" });
+        // The same console with float32 linear layers on oneDNN instead of BLAS: no target, the figure for CPUs where
+        // the two take different code paths.
+        var oursOneDnn = new Runner(OneDnnVariant, (wav, npy) => new[] { "env", $"{LinearKernels.EnvironmentVariable}=onednn" }.Concat(ours.Command(wav, npy)).ToArray());
         var ort = new Runner("ONNX Runtime", (wav, npy) => new[] { "dotnet", ortRunner, onnx, wav, npy, "--threads", threads });
         var eager = new Runner("PyTorch", (wav, npy) => new[] { "/usr/bin/python3", script, "run", pth, wav, npy, "--threads", threads });
 
@@ -65,7 +71,7 @@ internal static class CompareBench
             string wav = Path.Combine(dir, $"speech-{Bench.F(seconds, "0")}s.wav");
             if (!File.Exists(wav))
                 WavWriter.WritePcm16(wav, Bench.Audio(seconds, seed: 1), Bench.SampleRate);
-            var runners = seconds <= PeerMaxSeconds ? new[] { ours, ort, eager } : new[] { ours };
+            var runners = seconds <= PeerMaxSeconds ? new[] { ours, ort, eager, oursOneDnn } : new[] { ours };
             var runs = runners.ToDictionary(r => r.Name, _ => new List<Measurement>());
             for (int round = 0; round < o.Runs; round++)
                 for (int k = 0; k < runners.Length; k++)
@@ -108,6 +114,9 @@ internal static class CompareBench
         string Ratios((double Time, double Peak, double Cpu, string Cell)? peer) => peer is { } q && ours is { } u
             ? $"{Ratio(u.Time, q.Time)} ({Ratio(u.Cpu, q.Cpu)} CPU) | {Ratio(u.Peak, q.Peak)}"
             : "– | –";
+        if (Stat(OneDnnVariant) is { } variant && ort is { } o1 && ours is { } u1)
+            Console.WriteLine($"  {len}: {OneDnnVariant}: {variant.Cell}; time vs ONNX Runtime {Ratio(variant.Time, o1.Time)} ({Ratio(variant.Cpu, o1.Cpu)} CPU), " +
+                              $"vs DpHubert on BLAS {Ratio(variant.Time, u1.Time)}");
         table.Add($"| {len} | {ours?.Cell ?? "–"} | {ort?.Cell ?? "not run"} | {torch?.Cell ?? "not run"} | {Ratios(ort)} | {Ratios(torch)} |");
 
         // The three computed the same thing: a quick agreement check on the last outputs.

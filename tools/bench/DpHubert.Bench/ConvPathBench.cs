@@ -83,4 +83,35 @@ internal static class ConvPathBench
         verdicts.Check($"{label} pruned sp0.75-shaped speed-up over HuBERT Base", b / p >= TargetPrunedSpeedup,
             $"{Bench.F(b / p, "0.00")}x (target >= {Bench.F(TargetPrunedSpeedup, "0.0")}x)");
     }
+
+    /// <summary>The forward with float32 linear layers on BLAS and on oneDNN (<see cref="LinearKernels"/>), alternating:
+    /// no target, a figure for CPUs where the two libraries take different code paths (BLAS's AVX2 path on AMD).</summary>
+    public static void LinearBackends(Wav2Vec2Model model, Tensor wave, string label, BenchOptions o)
+    {
+        var backends = new[] { LinearBackend.Blas, LinearBackend.OneDnn };
+        var wall = backends.ToDictionary(b => b, _ => new List<double>());
+        var cpu = backends.ToDictionary(b => b, _ => new List<double>());
+        var before = LinearKernels.Backend;
+        try
+        {
+            for (int round = -o.Warmup; round < o.Runs; round++)
+                foreach (var backend in round % 2 == 0 ? backends : backends.Reverse())
+                {
+                    LinearKernels.Backend = backend;
+                    var t = Bench.Time(() => { using var g = inference_mode(); using var s = NewDisposeScope(); _ = model.forward(wave, null); }, 0, 1);
+                    if (round < 0) continue;
+                    wall[backend].Add(t.Wall[0]);
+                    cpu[backend].Add(t.Cpu[0]);
+                }
+        }
+        finally
+        {
+            LinearKernels.Backend = before;
+        }
+        double M(List<double> xs) => Bench.Median(xs.OrderBy(x => x).ToList());
+        double per10 = 10 / o.Seconds;
+        Console.WriteLine($"  {label} linear layers: BLAS forward {Bench.F(M(wall[LinearBackend.Blas]) * per10, "0.000")} s per 10 s (CPU {Bench.F(M(cpu[LinearBackend.Blas]) * per10, "0.000")}), " +
+                          $"oneDNN {Bench.F(M(wall[LinearBackend.OneDnn]) * per10, "0.000")} s (CPU {Bench.F(M(cpu[LinearBackend.OneDnn]) * per10, "0.000")}); " +
+                          $"oneDNN / BLAS {Bench.F(M(wall[LinearBackend.OneDnn]) / M(wall[LinearBackend.Blas]), "0.00")}x (CPU {Bench.F(M(cpu[LinearBackend.OneDnn]) / M(cpu[LinearBackend.Blas]), "0.00")}x)");
+    }
 }

@@ -49,6 +49,12 @@ if (args.Length >= 4 && args[0] == SoakBench.ForwardChildCommand)
     set_num_threads(args.Length >= 6 && args[4] == "--threads" ? int.Parse(args[5], CultureInfo.InvariantCulture) : 2);
     return SoakBench.ChildMain(args[1], double.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
 }
+if (args.Length >= 3 && args[0] == KernelCheckBench.ChildCommand)
+{
+    // One first extraction in a fresh process, with the kernel check on or off, run by the kernelcheck benchmark.
+    set_num_threads(args.Length >= 5 && args[3] == "--threads" ? int.Parse(args[4], CultureInfo.InvariantCulture) : 2);
+    return KernelCheckBench.ChildMain(args[1]);
+}
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine(Usage);

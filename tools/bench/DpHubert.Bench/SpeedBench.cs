@@ -35,6 +35,7 @@ internal static class SpeedBench
         Report("Wav2Vec2Model.forward", times, o, verdicts);
         ConvPathBench.Run(model, wave, o, verdicts, "fp32", o.IsReferenceConfig);
         if (o.IsReferenceConfig) ConvPathBench.PrunedSpeedup(model, wave, o, verdicts, "fp32");
+        ConvPathBench.LinearBackends(model, wave, "fp32", o);
         if (o.SkipEncoder) return;
         using var encoder = Bench.BuildEncoder(o.Model, o.Threads);
         var encTimes = Bench.Time(() => encoder.Extract(audio), o.Warmup, o.Runs);

@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using DpHubert.Config;
 using DpHubert.PyTorch;
 using static DpHubert.Checkpoints.ConfigMaps.ForeignConfigMap;
@@ -8,33 +7,36 @@ namespace DpHubert.Checkpoints.ConfigMaps;
 
 /// <summary>
 /// A fairseq wav2vec 2.0 / HuBERT architecture section (<c>cfg.model</c>, <c>args</c>, a fine-tuned model's
-/// <c>w2v_args</c>; also unilm's flat WavLM cfg) → the config dict, with fairseq's defaults, as torchaudio's
-/// <c>import_fairseq._parse_config</c> maps it. A fine-tuning config's dropouts win (<see cref="ForeignField.OverrideKey"/>);
+/// <c>w2v_args</c>; also unilm's flat WavLM cfg) → the config, with fairseq's defaults, as torchaudio's
+/// <c>import_fairseq._parse_config</c> maps it. A fine-tuning config's dropouts win (<see cref="ForeignField{T}.OverrideKey"/>);
 /// <c>normalize</c> comes from the task section and is joined by the loader.
 /// </summary>
 internal static class FairseqConfigMap
 {
+    private static ForeignField<UniformArchitecture> R<TValue>(string key, Func<object?, TValue> convert,
+        Func<UniformArchitecture, TValue, UniformArchitecture> set, object? defaultValue) => Row(key, convert, set, defaultValue);
+
     /// <summary>The table.</summary>
-    public static ForeignConfigMap Table { get; } = new("fairseq's", NullIsAbsent: true, new ForeignField[]
+    public static ForeignConfigMap<UniformArchitecture> Table { get; } = new("fairseq's", NullIsAbsent: true, new[]
     {
-        new("extractor_mode", "extractor_mode", Mode, "default"),
-        new("conv_feature_layers", "extractor_conv_layer_config", ConvLayers, "[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512,2,2)] + [(512,2,2)]"),
-        new("encoder_embed_dim", "encoder_embed_dim", Long, 768L),
-        new("encoder_layers", "encoder_num_layers", Long, 12L),
-        new("encoder_attention_heads", "encoder_num_heads", Long, 12L),
-        new("encoder_ffn_embed_dim", "encoder_ff_interm_features", Long, 3072L),
-        new("conv_bias", "extractor_conv_bias", Bool, false),
-        new("dropout_input", "encoder_projection_dropout", Double, 0.0) { OverrideKey = "dropout_input" },
-        new("conv_pos", "encoder_pos_conv_kernel", Long, 128L),
-        new("conv_pos_groups", "encoder_pos_conv_groups", Long, 16L),
-        new("attention_dropout", "encoder_attention_dropout", Double, 0.1) { OverrideKey = "attention_dropout" },
-        new("activation_dropout", "encoder_ff_interm_dropout", Double, 0.0) { OverrideKey = "activation_dropout" },
-        new("dropout", "encoder_dropout", Double, 0.1) { OverrideKey = "dropout" },
-        new("layer_norm_first", "encoder_layer_norm_first", Bool, false),
-        new("encoder_layerdrop", "encoder_layer_drop", Double, 0.0) { OverrideKey = "layerdrop" },
+        R("extractor_mode", Mode, (a, v) => a with { ExtractorMode = v }, "default"),
+        R("conv_feature_layers", ConvLayers, (a, v) => a with { ConvLayers = v }, "[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512,2,2)] + [(512,2,2)]"),
+        R("encoder_embed_dim", Int, (a, v) => a with { EmbedDim = v }, 768L),
+        R("encoder_layers", Int, (a, v) => a with { NumLayers = v }, 12L),
+        R("encoder_attention_heads", Int, (a, v) => a with { NumHeads = v }, 12L),
+        R("encoder_ffn_embed_dim", Int, (a, v) => a with { FfIntermFeatures = v }, 3072L),
+        R("conv_bias", Bool, (a, v) => a with { ConvBias = v }, false),
+        R("dropout_input", Double, (a, v) => a with { ProjectionDropout = v }, 0.0) with { OverrideKey = "dropout_input" },
+        R("conv_pos", Int, (a, v) => a with { PosConvKernel = v }, 128L),
+        R("conv_pos_groups", Int, (a, v) => a with { PosConvGroups = v }, 16L),
+        R("attention_dropout", Double, (a, v) => a with { AttentionDropout = v }, 0.1) with { OverrideKey = "attention_dropout" },
+        R("activation_dropout", Double, (a, v) => a with { FfIntermDropout = v }, 0.0) with { OverrideKey = "activation_dropout" },
+        R("dropout", Double, (a, v) => a with { Dropout = v }, 0.1) with { OverrideKey = "dropout" },
+        R("layer_norm_first", Bool, (a, v) => a with { LayerNormFirst = v }, false),
+        R("encoder_layerdrop", Double, (a, v) => a with { LayerDrop = v }, 0.0) with { OverrideKey = "layerdrop" },
         // unilm's WavLM cfg only (fairseq's own WavLM is refused before).
-        new("num_buckets", "encoder_num_buckets", Long, 320L) { WavLMOnly = true, Whose = "unilm's" },
-        new("max_distance", "encoder_max_distance", Long, 1280L) { WavLMOnly = true, Whose = "unilm's" },
+        R("num_buckets", Int, (a, v) => a with { NumBuckets = v }, 320L) with { WavLMOnly = true, Whose = "unilm's" },
+        R("max_distance", Int, (a, v) => a with { MaxDistance = v }, 1280L) with { WavLMOnly = true, Whose = "unilm's" },
     });
 
     /// <summary>The family a fairseq <c>_name</c> / <c>arch</c> declares; one without a name has wav2vec 2.0's layout.</summary>
@@ -43,20 +45,31 @@ internal static class FairseqConfigMap
             ? ModelKind.Hubert
             : ModelKind.Wav2Vec2;
 
-    private static object? Mode(object? v) => String(v) switch
+    /// <summary>
+    /// Reads an architecture section (with <paramref name="overrides"/>' dropouts) into the per-layer config of
+    /// <paramref name="kind"/>, not yet validated; <c>normalize_waveform</c> is left to the caller.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">A value of the wrong type, or a width that does not split into the heads.</exception>
+    public static Wav2Vec2Config Read(ConfigLookup arch, ConfigLookup? overrides, ModelKind kind, string path, string where, LoadReport report)
     {
-        "default" => "group_norm",
-        "layer_norm" => "layer_norm",
+        var architecture = Table.Read(new UniformArchitecture { Kind = kind }, arch, overrides, kind, path, where, report);
+        CheckHeadsDivideWidth(architecture, "encoder_embed_dim", "encoder_attention_heads", path);
+        return architecture.ToConfig();
+    }
+
+    private static ExtractorMode Mode(object? v) => String(v) switch
+    {
+        "default" => ExtractorMode.GroupNorm,
+        "layer_norm" => ExtractorMode.LayerNorm,
         var s => throw new ConfigValueException($"extractor_mode '{s}' (expected 'default' or 'layer_norm')"),
     };
 
-    private static object? ConvLayers(object? v)
+    private static EquatableArray<ConvLayerSpec> ConvLayers(object? v)
     {
         var text = String(v);
         try
         {
-            return FairseqConvLayers.Parse(text)
-                .Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList();
+            return FairseqConvLayers.Parse(text);
         }
         catch (FormatException e)
         {

@@ -17,15 +17,15 @@ internal sealed class ConfigValueException : FormatException
 }
 
 /// <summary>
-/// One row of a foreign config table: the foreign <see cref="Key"/>, the config dict key it sets
-/// (<see cref="Target"/>, a <c>wav2vec2_model</c> argument, see <see cref="ConfigDictionaryMap"/>), how its value is
-/// converted (a <see cref="FormatException"/> for a wrong type) and the value used when the file lacks it.
+/// One row of a foreign config table: the foreign <see cref="Key"/>, how its value is converted and set on the
+/// architecture being read (<see cref="Apply"/>; a <see cref="FormatException"/> for a wrong type) and the value used
+/// when the file lacks it.
 /// </summary>
+/// <typeparam name="T">What the table reads into.</typeparam>
 /// <param name="Key">The foreign key.</param>
-/// <param name="Target">The config dict key.</param>
-/// <param name="Convert">Foreign value → config dict value (ints as <see cref="long"/>).</param>
+/// <param name="Apply">Sets a converted foreign value.</param>
 /// <param name="Default">The foreign framework's default, converted like a read value.</param>
-internal sealed record ForeignField(string Key, string Target, Func<object?, object?> Convert, object? Default)
+internal sealed record ForeignField<T>(string Key, Func<T, object?, T> Apply, object? Default)
 {
     /// <summary>Read only for WavLM models.</summary>
     public bool WavLMOnly { get; init; }
@@ -37,25 +37,26 @@ internal sealed record ForeignField(string Key, string Target, Func<object?, obj
     public string? Whose { get; init; }
 }
 
-/// <summary>A foreign format's config table and how it is read: each row converted into the config dict, a missing
+/// <summary>A foreign format's config table and how it is read: each row converted onto the architecture, a missing
 /// key replaced by its default and told in the report.</summary>
+/// <typeparam name="T">What the table reads into.</typeparam>
 /// <param name="Whose">Whose defaults the table's are, for the report ("the transformers", "fairseq's").</param>
 /// <param name="NullIsAbsent">Whether a key set to None counts as missing (fairseq) or as a value (JSON).</param>
 /// <param name="Fields">The rows, in reading order.</param>
-internal sealed record ForeignConfigMap(string Whose, bool NullIsAbsent, IReadOnlyList<ForeignField> Fields)
+internal sealed record ForeignConfigMap<T>(string Whose, bool NullIsAbsent, IReadOnlyList<ForeignField<T>> Fields)
 {
-    /// <summary>Converts every row that applies to <paramref name="kind"/> into a config dict.</summary>
+    /// <summary>Applies every row that applies to <paramref name="kind"/> onto <paramref name="start"/>.</summary>
+    /// <param name="start">The architecture before the rows.</param>
     /// <param name="source">The foreign config.</param>
-    /// <param name="overrides">A fine-tuning config whose <see cref="ForeignField.OverrideKey"/>s win, or null.</param>
+    /// <param name="overrides">A fine-tuning config whose <see cref="ForeignField{T}.OverrideKey"/>s win, or null.</param>
     /// <param name="kind">The model family.</param>
     /// <param name="path">The file, for errors.</param>
     /// <param name="where">How the report names the config ("config.json").</param>
     /// <param name="report">Receives one note per defaulted key.</param>
     /// <exception cref="CheckpointFormatException">A value of the wrong type or refused, naming its key.</exception>
-    public Dictionary<string, object?> Read(ConfigLookup source, ConfigLookup? overrides, ModelKind kind, string path, string where,
-        LoadReport report)
+    public T Read(T start, ConfigLookup source, ConfigLookup? overrides, ModelKind kind, string path, string where, LoadReport report)
     {
-        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var result = start;
         foreach (var f in Fields)
         {
             if (f.WavLMOnly && kind != ModelKind.WavLM) continue;
@@ -66,10 +67,19 @@ internal sealed record ForeignConfigMap(string Whose, bool NullIsAbsent, IReadOn
                 report.Notes.Add($"{where} has no '{f.Key}': using {f.Whose ?? Whose} default {Wav2Vec2Config.Describe(f.Default)}");
                 raw = f.Default;
             }
-            result[f.Target] = Convert(f.Key, raw, f.Convert, path);
+            var before = result;
+            result = ForeignConfigMap.Convert(f.Key, raw, v => f.Apply(before, v), path);
         }
         return result;
     }
+}
+
+/// <summary>The conversions foreign config tables share.</summary>
+internal static class ForeignConfigMap
+{
+    /// <summary>A row that converts its value with <paramref name="convert"/> and sets it with <paramref name="set"/>.</summary>
+    public static ForeignField<T> Row<T, TValue>(string key, Func<object?, TValue> convert, Func<T, TValue, T> set, object? defaultValue) =>
+        new(key, (target, raw) => set(target, convert(raw)), defaultValue);
 
     /// <summary>Converts one foreign value; a wrong type names the file and the key.</summary>
     public static T Convert<T>(string key, object? raw, Func<object?, T> convert, string path)
@@ -90,21 +100,21 @@ internal sealed record ForeignConfigMap(string Whose, bool NullIsAbsent, IReadOn
 
     /// <summary>The model width must split into whole heads: checked before the sizes are expanded per layer, and
     /// named by the format's own keys.</summary>
-    public static void CheckHeadsDivideWidth(Dictionary<string, object?> config, string embedKey, string headsKey, string path)
+    public static void CheckHeadsDivideWidth(UniformArchitecture architecture, string embedKey, string headsKey, string path)
     {
-        long embed = (long)config["encoder_embed_dim"]!, heads = (long)config["encoder_num_heads"]!;
+        int embed = architecture.EmbedDim, heads = architecture.NumHeads;
         if (heads <= 0 || embed % heads != 0)
             throw new CheckpointFormatException($"{embedKey} {embed} is not a multiple of {headsKey} {heads}", path, headsKey);
     }
 
-    /// <summary>An integer, as the config dict holds it.</summary>
-    public static object? Long(object? v) => (long)Wav2Vec2Config.AsInt(v);
+    /// <summary>An integer.</summary>
+    public static int Int(object? v) => Wav2Vec2Config.AsInt(v);
 
     /// <summary>A number.</summary>
-    public static object? Double(object? v) => Wav2Vec2Config.AsDouble(v);
+    public static double Double(object? v) => Wav2Vec2Config.AsDouble(v);
 
     /// <summary>A bool.</summary>
-    public static object? Bool(object? v) => Wav2Vec2Config.AsBool(v);
+    public static bool Bool(object? v) => Wav2Vec2Config.AsBool(v);
 
     /// <summary>A string.</summary>
     public static string String(object? v) => v as string ?? throw new FormatException("expected a string");

@@ -1,63 +1,44 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using TorchSharp;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
 /// <summary>fairseq wav2vec 2.0 / HuBERT / ContentVec checkpoints: <c>{"cfg" | "args", "model", ...}</c>, keys by
-/// <see cref="FairseqKeyMap"/>, config by <see cref="FairseqConfigMap"/>.</summary>
-internal static class FairseqFormat
+/// <see cref="FairseqKeyMap"/>, config by <see cref="FairseqConfigMap"/>; <c>final_proj</c> kept as the optional projection.</summary>
+internal sealed class FairseqFormat : FormatReader
 {
+    private readonly PyDict _root;
+
+    public FairseqFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.Fairseq, options) => _root = root;
+
     internal static bool Matches(PyDict d) =>
         d.TryGetValue("model", out var m) && m is PyDict
         && (d.TryGetValue("cfg", out var c) && c is PyDict || d.TryGetValue("args", out var a) && a is PyDict);
 
-    /// <summary>A fairseq checkpoint: <c>{"cfg" | "args", "model", ...}</c>.</summary>
-    internal static ModelCheckpoint Read(PyDict root, string path)
-    {
-        var report = new LoadReport(path, CheckpointFormat.Fairseq);
-        var config = FairseqConfig(root, path, report, out var kind);
-        var finalProj = new StateDict();
-        StateDict? sd = null;
-        return DisposeOnFailure(() =>
-        {
-            var model = ToStateDict(root["model"], path, "model");
-            sd = ApplyKeyMap(model, FairseqKeyMap.Instance, report, path, (key, tensor) =>
-            {
-                // HuBERT / ContentVec / wav2vec 2.0 keep their final projection as an optional extra.
-                if (key is "final_proj.weight" or "final_proj.bias")
-                {
-                    finalProj[key["final_proj.".Length..]] = tensor;
-                    return true;
-                }
-                return false;
-            });
-            foreach (var other in root.Keys.OfType<string>().Where(k => k != "model"))
-                DisposeTensors(root[other]);
-            CanonicalizeStateDict(sd, report, path);
-            SetAuxFromWeights(ref config, sd, report, "proj");
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = kind };
-            KeepProjection(checkpoint, finalProj, "final_proj");
-            return checkpoint;
-        }, () =>
-        {
-            finalProj.Dispose();
-            sd?.Dispose();
-        });
-    }
+    public override KeyMap KeyMap => FairseqKeyMap.Instance;
+
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report) => FairseqConfig(_root, Source, report);
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root["model"], Source, "model");
+
+    // HuBERT / ContentVec / wav2vec 2.0 keep their final projection as an optional extra.
+    public override (string Group, string Name)? Extra(string key) =>
+        key is "final_proj.weight" or "final_proj.bias" ? (CheckpointLoader.FinalProjKey, key["final_proj.".Length..]) : null;
+
+    public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>
+        WithAuxFromWeights(translated!, weights, report, "proj");
+
+    public override void Finish(ModelCheckpoint checkpoint) => KeepProjection(checkpoint, "final_proj");
 
     /// <summary>The architecture from <c>cfg.model</c> (DictConfig or dict) or <c>args</c> (Namespace); for fine-tuned
     /// models from <c>w2v_args</c>, with the fine-tuning dropout overrides, as fairseq builds them.</summary>
-    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report, out ModelKind kind)
+    internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report)
     {
         PyDict model, task;
         if (root.TryGetValue("cfg", out var c) && c is PyDict cfg)
@@ -89,7 +70,7 @@ internal static class FairseqFormat
         if (innerName.Contains("wavlm", StringComparison.OrdinalIgnoreCase) || innerName.Contains("data2vec", StringComparison.OrdinalIgnoreCase)
             || innerName.Contains("conformer", StringComparison.OrdinalIgnoreCase))
             throw new CheckpointFormatException($"fairseq model '{innerName}' is not supported (wav2vec 2.0 and HuBERT are)", path, "_name");
-        kind = FairseqConfigMap.KindOf(innerName);
+        var kind = FairseqConfigMap.KindOf(innerName);
         return Architecture(arch, overrides, new[] { (task, "task"), (model, "model") }, kind, path, report, "the fairseq config");
     }
 
@@ -108,8 +89,7 @@ internal static class FairseqFormat
         if (arch.TryGetValue("pos_conv_depth", out var depth) && depth is long d && d != 1)
             throw new CheckpointFormatException($"pos_conv_depth {d} is not supported (only 1)", path, "pos_conv_depth");
 
-        var config = FairseqConfigMap.Table.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "encoder_embed_dim", "encoder_attention_heads", path);
+        var config = FairseqConfigMap.Read(arch.TryGetValue, overrides is null ? null : overrides.TryGetValue, kind, path, where, report);
 
         bool normalize = false;
         string? normalizeFrom = null;
@@ -122,9 +102,7 @@ internal static class FairseqFormat
         report.Notes.Add(normalizeFrom is null
             ? "normalize_waveform = false (the checkpoint does not say)"
             : $"normalize_waveform = {(normalize ? "true" : "false")} (from {normalizeFrom}.normalize)");
-        config["normalize_waveform"] = normalize;
-
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, kind, note: null), path, "cfg");
+        return ConfigFiles.Translate((config with { NormalizeWaveform = normalize }).Validate, path, "cfg");
     }
 
     private static string? Str(PyDict d, string key) => d.TryGetValue(key, out var v) ? v as string : null;

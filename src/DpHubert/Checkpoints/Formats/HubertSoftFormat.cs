@@ -5,10 +5,9 @@ using System.Text.RegularExpressions;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
 /// <summary>
 /// bshall/hubert's HuBERT-Soft (<c>hubert-soft-0d54a1f4.pt</c>, so-vits-svc 3.x's encoder): a bare state_dict with
@@ -17,7 +16,7 @@ namespace DpHubert.Checkpoints;
 /// JSON (<see cref="CheckpointReadOptions.ConfigPath"/>) replaces it. <c>proj</c> (E → 256) is kept as the optional
 /// projection <c>Extras["final_proj"]</c>: the soft units are <c>proj</c> of the last layer.
 /// </summary>
-internal static class HubertSoftFormat
+internal sealed class HubertSoftFormat : FormatReader
 {
     /// <summary>The original's conv strides (kernels 10, 3, 3, 3, 3, 2, 2 are read from the weights).</summary>
     private static readonly int[] Strides = { 5, 2, 2, 2, 2, 2, 2 };
@@ -25,35 +24,32 @@ internal static class HubertSoftFormat
     /// <summary>Width of one attention head in the original (768 / 12).</summary>
     public const int HeadDim = 64;
 
+    private readonly PyDict _root;
+
+    public HubertSoftFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.HubertSoft, options) => _root = root;
+
     public static bool Matches(PyDict d) =>
         d.Keys.Any(k => k is "module.feature_extractor.conv0.weight" or "feature_extractor.conv0.weight");
 
-    public static ModelCheckpoint Read(PyDict root, string path, CheckpointReadOptions options)
-    {
-        var report = new LoadReport(path, CheckpointFormat.HubertSoft);
-        var proj = new StateDict();
-        StateDict? sd = null;
-        return DisposeOnFailure(() =>
-        {
-            sd = LoadSteps.ApplyKeyMap(LoadSteps.ToStateDict(root, path, "state_dict"), HubertSoftKeyMap.Instance, report, path,
-                (key, tensor) =>
-                {
-                    var m = Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$");
-                    if (!m.Success) return false;
-                    proj[m.Groups[1].Value] = tensor;
-                    return true;
-                });
-            LoadSteps.CanonicalizeStateDict(sd, report, path);
-            var config = options.ConfigPath is not null ? TorchaudioFormat.ConfigFromFile(options.ConfigPath, report) : FromWeights(sd, path, report);
-            var checkpoint = new ModelCheckpoint(config, sd, report) { Kind = ModelKind.Hubert };
-            LoadSteps.KeepProjection(checkpoint, proj, "proj (the soft units)");
-            return checkpoint;
-        }, () =>
-        {
-            proj.Dispose();
-            sd?.Dispose();
-        });
-    }
+    public override KeyMap KeyMap => HubertSoftKeyMap.Instance;
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => StateDict.FromPickled(_root, Source, "state_dict");
+
+    public override (string Group, string Name)? Extra(string key) =>
+        Regex.Match(key, @"^(?:module\.)?proj\.(weight|bias)$") is { Success: true } m ? (CheckpointLoader.FinalProjKey, m.Groups[1].Value) : null;
+
+    /// <summary>A config JSON given as <see cref="CheckpointReadOptions.ConfigPath"/>; otherwise none yet: the original's architecture is read off the weights.</summary>
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report) =>
+        Options.ConfigPath is not null ? AsHubert(ConfigFiles.FromFile(Options.ConfigPath, report)) : null;
+
+    // A config file (a dictionary) declares no family; the format does.
+    private static Wav2Vec2Config AsHubert(Wav2Vec2Config config) =>
+        config.Kind == ModelKind.Wav2Vec2 ? config with { Kind = ModelKind.Hubert } : config;
+
+    public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report) =>
+        translated ?? FromWeights(weights, Source, report);
+
+    public override void Finish(ModelCheckpoint checkpoint) => KeepProjection(checkpoint, "proj (the soft units)");
 
     /// <summary>The original architecture at the widths the weights have.</summary>
     private static Wav2Vec2Config FromWeights(StateDict sd, string path, LoadReport report)
@@ -77,28 +73,29 @@ internal static class HubertSoftFormat
         int ffn = (int)Need("encoder.transformer.layers.0.feed_forward.intermediate_dense.weight").shape[0];
         var pos = Need("encoder.transformer.pos_conv_embed.conv.weight_v");
         if (embed % HeadDim != 0)
-            throw new CheckpointFormatException($"width {embed} is not a multiple of HuBERT-Soft's head width {HeadDim}: give the architecture as CheckpointReadOptions.ConfigPath", path,
+            throw new CheckpointFormatException(new OptionText($"width {embed} is not a multiple of HuBERT-Soft's head width {HeadDim}: give the architecture as {ApiOption.ConfigPath}"), path,
                 "feature_projection.projection.weight");
         report.Notes.Add($"architecture of bshall/hubert's HuBERT-Soft read off the weights: {layers} layers of {embed} ({embed / HeadDim} heads of {HeadDim}), "
             + $"FFN {ffn}, conv {convs[0].OutChannels} channels, positional conv {pos.shape[2]} / {embed / pos.shape[1]} groups; post-LN, normalize_waveform = false");
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(new Dictionary<string, object?>(StringComparer.Ordinal)
+        return ConfigFiles.Translate(new UniformArchitecture
         {
-            ["extractor_mode"] = "group_norm",
-            ["extractor_conv_layer_config"] = convs.Select(c => (object?)new object?[] { (long)c.OutChannels, (long)c.KernelSize, (long)c.Stride }).ToList(),
-            ["extractor_conv_bias"] = false,
-            ["encoder_embed_dim"] = (long)embed,
-            ["encoder_projection_dropout"] = 0.1,
-            ["encoder_pos_conv_kernel"] = pos.shape[2],
-            ["encoder_pos_conv_groups"] = embed / pos.shape[1],
-            ["encoder_num_layers"] = (long)layers,
-            ["encoder_num_heads"] = (long)(embed / HeadDim),
-            ["encoder_attention_dropout"] = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
-            ["encoder_ff_interm_features"] = (long)ffn,
-            ["encoder_ff_interm_dropout"] = 0.1,
-            ["encoder_dropout"] = 0.1,
-            ["encoder_layer_norm_first"] = false,
-            ["encoder_layer_drop"] = 0.0,
-            ["normalize_waveform"] = false,
-        }, ModelKind.Hubert, note: null), path, null);
+            Kind = ModelKind.Hubert,
+            ExtractorMode = ExtractorMode.GroupNorm,
+            ConvLayers = convs,
+            ConvBias = false,
+            EmbedDim = embed,
+            ProjectionDropout = 0.1,
+            PosConvKernel = (int)pos.shape[2],
+            PosConvGroups = (int)(embed / pos.shape[1]),
+            NumLayers = layers,
+            NumHeads = embed / HeadDim,
+            AttentionDropout = 0.1, // nn.TransformerEncoderLayer's one dropout, everywhere
+            FfIntermFeatures = ffn,
+            FfIntermDropout = 0.1,
+            Dropout = 0.1,
+            LayerNormFirst = false,
+            LayerDrop = 0.0,
+            NormalizeWaveform = false,
+        }.ToConfig().Validate, path, null);
     }
 }

@@ -7,18 +7,31 @@ using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using TorchSharp;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
-/// <summary>Hugging Face model folders (config.json, preprocessor_config.json and one weight layout), keys by
-/// <see cref="HuggingFaceKeyMap"/>, config by <see cref="HuggingFaceConfigMap"/>.</summary>
-internal static class HuggingFaceFormat
+/// <summary>Hugging Face models (config.json, preprocessor_config.json and one weight layout), keys by
+/// <see cref="HuggingFaceKeyMap"/>, config by <see cref="HuggingFaceConfigMap"/>: a model folder, or its weights given
+/// as a file with the config.json beside them.</summary>
+internal sealed class HuggingFaceFormat : FormatReader
 {
+    private readonly IEnumerable<KeyValuePair<string, Tensor>> _weights;
+    private readonly string _configPath;
+    private readonly string _weightSource;
+    private readonly Dictionary<string, object?> _cfg;
+
+    private HuggingFaceFormat(IEnumerable<KeyValuePair<string, Tensor>> weights, string configPath, string source, string weightSource, CheckpointReadOptions options)
+        : base(source, CheckpointFormat.HuggingFace, options)
+    {
+        _weights = weights;
+        _configPath = configPath;
+        _weightSource = weightSource;
+        _cfg = ConfigFiles.ReadJsonObject(configPath);
+    }
+
     /// <summary>A Hugging Face model folder: config.json (+ preprocessor_config.json) and one weight layout.</summary>
-    internal static ModelCheckpoint ReadFolder(string path, CheckpointReadOptions options)
+    public static HuggingFaceFormat FromFolder(string path, CheckpointReadOptions options)
     {
         var configPath = Path.Combine(path, "config.json");
         if (!File.Exists(configPath))
@@ -28,8 +41,77 @@ internal static class HuggingFaceFormat
                 "not a Hugging Face model folder: no config.json (found: " + (files.Count == 0 ? "nothing" : string.Join(", ", files)) + ")", path);
         }
         var weights = ReadHfWeights(path, out var weightSource);
-        return FromWeights(weights, configPath, path, weightSource);
+        return new HuggingFaceFormat(weights, configPath, path, weightSource, options);
     }
+
+    /// <summary>HF weights given as a file (<c>pytorch_model.bin</c>, or a .safetensors file whose config is HF's): the
+    /// config is <paramref name="configPath"/> or the config.json beside the file.</summary>
+    public static HuggingFaceFormat FromWeightFile(IEnumerable<KeyValuePair<string, Tensor>> weights, string path, CheckpointReadOptions options, string? configPath = null)
+    {
+        configPath ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "config.json");
+        if (!File.Exists(configPath))
+            throw new CheckpointFormatException(
+                "these are Hugging Face weights without their config.json: load the model folder (config.json beside the weights)", path);
+        return new HuggingFaceFormat(weights, configPath, path, path, options);
+    }
+
+    /// <summary>A config JSON written by transformers (it names the model type or class).</summary>
+    public static bool IsHuggingFaceConfig(IReadOnlyDictionary<string, object?> config) =>
+        config.ContainsKey("model_type") || config.ContainsKey("architectures");
+
+    /// <summary>HF names the projection <c>feature_projection.*</c> and the layers <c>encoder.layers.*</c>; we
+    /// (torchaudio, DPHuBERT) nest both under <c>encoder.</c> / <c>encoder.transformer.</c>.</summary>
+    public static bool HasHuggingFaceNames(IEnumerable<string> keys) => keys.Any(k =>
+        !HuggingFaceKeyMap.Instance.Map(k).Unknown
+        && (k.StartsWith("feature_projection.", StringComparison.Ordinal) || k.StartsWith("encoder.layers.", StringComparison.Ordinal)
+            || k.Contains(".feature_projection.", StringComparison.Ordinal) && !k.Contains("encoder.feature_projection.", StringComparison.Ordinal)));
+
+    public override string WeightSource => _weightSource;
+
+    public override KeyMap KeyMap => HuggingFaceKeyMap.Instance;
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _weights;
+
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report)
+    {
+        var preprocessorPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(_configPath))!, "preprocessor_config.json");
+        var pre = File.Exists(preprocessorPath) ? ConfigFiles.ReadJsonObject(preprocessorPath) : null;
+        report.Notes.Add($"weights from {Path.GetFileName(_weightSource)}");
+        return HfConfig(_cfg, pre, _configPath, report);
+    }
+
+    /// <summary>The CTC head's size: <c>aux_num_out</c> = the rows of <c>lm_head</c> (renamed <c>aux</c>).</summary>
+    public override Wav2Vec2Config ConfigFromWeights(Wav2Vec2Config? translated, StateDict weights, LoadReport report)
+    {
+        var architectures = Architectures(_cfg);
+        bool ctcArch = architectures.Any(x => x.EndsWith("ForCTC", StringComparison.Ordinal));
+        if (weights.TryGetValue("aux.weight", out var aux))
+        {
+            int rows = (int)aux.shape[0];
+            if (_cfg.TryGetValue("vocab_size", out var vs) && vs is long vocab && vocab != rows)
+                report.Notes.Add($"vocab_size {vocab} differs from the lm_head rows {rows}; using {rows}");
+            report.Notes.Add($"aux_num_out = {rows} (lm_head → aux)");
+            return ConfigFiles.Translate((translated! with { AuxNumOut = rows }).Validate, _configPath, null);
+        }
+        if (ctcArch)
+            throw new CheckpointFormatException($"{architectures.First(x => x.EndsWith("ForCTC", StringComparison.Ordinal))} without lm_head weights", _configPath, "lm_head.weight");
+        return translated!;
+    }
+
+    /// <summary>Models whose feature projection has no LayerNorm get an identity one (ones, zeros).</summary>
+    public override void Finish(ModelCheckpoint checkpoint)
+    {
+        var sd = checkpoint.StateDict;
+        if (sd.ContainsKey("encoder.feature_projection.layer_norm.weight") || HfFeatProjLayerNorm(_cfg)) return;
+        int channels = checkpoint.Config.ExtractorOutputChannels;
+        sd["encoder.feature_projection.layer_norm.weight"] = ones(channels, dtype: Options.WeightDType);
+        sd["encoder.feature_projection.layer_norm.bias"] = zeros(channels, dtype: Options.WeightDType);
+        checkpoint.Report.Notes.Add("the feature projection has no LayerNorm (feat_proj_layer_norm = false): "
+            + "inserted an identity one (encoder.feature_projection.layer_norm weight = 1, bias = 0)");
+    }
+
+    private static List<string> Architectures(Dictionary<string, object?> cfg) =>
+        cfg.TryGetValue("architectures", out var a) && a is IList list ? list.OfType<string>().ToList() : new List<string>();
 
     /// <summary>Loads model.safetensors, pytorch_model.bin, or their sharded forms (an *.index.json).</summary>
     internal static List<KeyValuePair<string, Tensor>> ReadHfWeights(string folder, out string weightSource)
@@ -59,6 +141,7 @@ internal static class HuggingFaceFormat
             + (other.Count > 0 ? $" (found {string.Join(", ", other)}, which is not supported: save the model with PyTorch)" : ""), folder);
     }
 
+    /// <summary>One weight file: safetensors, or a pickled state_dict (bare or under <c>state_dict</c>).</summary>
     internal static List<KeyValuePair<string, Tensor>> ReadWeightFile(string file)
     {
         if (file.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
@@ -66,48 +149,32 @@ internal static class HuggingFaceFormat
             using var st = SafeTensors.Load(file);
             return st.Keys.ToList().Select(k => new KeyValuePair<string, Tensor>(k, st.Detach(k))).ToList();
         }
-        var root = TorchCheckpointReader.Load(file);
-        if (root is PyDict d && d.ContainsKey("state_dict") && d["state_dict"] is PyDict inner && d.Values.All(v => v is not Tensor))
-        {
-            foreach (var kv in d) if (!ReferenceEquals(kv.Value, inner)) DisposeTensors(kv.Value);
-            root = inner;
-        }
-        return DisposeOnFailure(() =>
-        {
-            return ToStateDict(root, file, "weights").ToList();
-        }, () =>
-        {
-            DisposeTensors(root);
-        });
+        var data = TorchCheckpointReader.Load(file);
+        data.TakeTensors(); // the load's scope owns them: each was created inside it
+        return CheckpointPipeline.BareWeights(data.Root.ExpectDict(file, null), file, new List<string>()).ToList();
     }
 
     internal static List<KeyValuePair<string, Tensor>> ReadShards(string folder, string indexPath)
     {
-        var index = ReadJsonObject(indexPath);
+        var index = ConfigFiles.ReadJsonObject(indexPath);
         index.TryGetValue("weight_map", out var wm);
         var map = AsStringMap(wm) ?? throw new CheckpointFormatException("the index has no 'weight_map' object", indexPath, "weight_map");
         var result = new List<KeyValuePair<string, Tensor>>();
-        return DisposeOnFailure(() =>
+        foreach (var shard in map.Values.Distinct(StringComparer.Ordinal))
         {
-            foreach (var shard in map.Values.Distinct(StringComparer.Ordinal))
-            {
-                if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
-                    throw new CheckpointFormatException($"shard name '{shard}' is not a plain file name", indexPath, "weight_map");
-                var shardPath = Path.Combine(folder, shard);
-                if (!File.Exists(shardPath))
-                    throw new CheckpointFormatException($"shard '{shard}' listed in the index is missing", indexPath, map.First(kv => kv.Value == shard).Key);
-                var tensors = ReadWeightFile(shardPath);
-                var names = new HashSet<string>(tensors.Select(t => t.Key), StringComparer.Ordinal);
-                result.AddRange(tensors);
-                var lacking = map.Where(kv => kv.Value == shard && !names.Contains(kv.Key)).Select(kv => kv.Key).FirstOrDefault();
-                if (lacking is not null)
-                    throw new CheckpointFormatException($"the index places this key in '{shard}', which lacks it", indexPath, lacking);
-            }
-            return result;
-        }, () =>
-        {
-            foreach (var kv in result) kv.Value.Dispose();
-        });
+            if (shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+                throw new CheckpointFormatException($"shard name '{shard}' is not a plain file name", indexPath, "weight_map");
+            var shardPath = Path.Combine(folder, shard);
+            if (!File.Exists(shardPath))
+                throw new CheckpointFormatException($"shard '{shard}' listed in the index is missing", indexPath, map.First(kv => kv.Value == shard).Key);
+            var tensors = ReadWeightFile(shardPath);
+            var names = new HashSet<string>(tensors.Select(t => t.Key), StringComparer.Ordinal);
+            result.AddRange(tensors);
+            var lacking = map.Where(kv => kv.Value == shard && !names.Contains(kv.Key)).Select(kv => kv.Key).FirstOrDefault();
+            if (lacking is not null)
+                throw new CheckpointFormatException($"the index places this key in '{shard}', which lacks it", indexPath, lacking);
+        }
+        return result;
     }
 
     private static Dictionary<string, string>? AsStringMap(object? v)
@@ -123,51 +190,22 @@ internal static class HuggingFaceFormat
         return r;
     }
 
-    /// <summary>Maps HF weights and config into a checkpoint (the weights become owned by it).</summary>
-    internal static ModelCheckpoint FromWeights(List<KeyValuePair<string, Tensor>> weights, string configPath, string source,
-        string weightSource)
-    {
-        var report = new LoadReport(source, CheckpointFormat.HuggingFace);
-        StateDict? sd = null;
-        return DisposeOnFailure(() =>
-        {
-            var cfg = ReadJsonObject(configPath);
-            var preprocessorPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(configPath))!, "preprocessor_config.json");
-            var pre = File.Exists(preprocessorPath) ? ReadJsonObject(preprocessorPath) : null;
-            report.Notes.Add($"weights from {Path.GetFileName(weightSource)}");
-            var owned = weights.ToList();
-            weights.Clear(); // ApplyKeyMap owns them now, also on failure
-            sd = ApplyKeyMap(owned, HuggingFaceKeyMap.Instance, report, weightSource);
-            CanonicalizeStateDict(sd, report, weightSource);
-            var config = HfConfig(cfg, pre, configPath, report, sd, out var kind);
-            if (!sd.ContainsKey("encoder.feature_projection.layer_norm.weight") && !HfFeatProjLayerNorm(cfg))
-                InsertIdentityProjectionNorm(sd, config.ExtractorOutputChannels, report);
-            return new ModelCheckpoint(config, sd, report) { Kind = kind };
-        }, () =>
-        {
-            foreach (var kv in weights) kv.Value.Dispose();
-            weights.Clear();
-            sd?.Dispose();
-        });
-    }
-
     private static bool HfFeatProjLayerNorm(Dictionary<string, object?> cfg) =>
         !cfg.TryGetValue("feat_proj_layer_norm", out var v) || v is not false;
 
     /// <summary>HF config.json (+ preprocessor_config.json) → our config.</summary>
     private static Wav2Vec2Config HfConfig(Dictionary<string, object?> cfg, Dictionary<string, object?>? pre, string path,
-        LoadReport report, StateDict sd, out ModelKind kind)
+        LoadReport report)
     {
         string? modelType = cfg.TryGetValue("model_type", out var mt) ? mt as string : null;
-        var architectures = cfg.TryGetValue("architectures", out var a) && a is IList list
-            ? list.OfType<string>().ToList() : new List<string>();
+        var architectures = Architectures(cfg);
         var types = HuggingFaceConfigMap.ModelTypes;
         if (modelType is null && architectures.Count > 0)
             modelType = types.Select(t => t.ModelType).FirstOrDefault(t => architectures[0].StartsWith(t, StringComparison.OrdinalIgnoreCase));
         if (modelType is null || !types.Any(t => t.ModelType == modelType))
             throw new CheckpointFormatException(
                 $"unsupported model_type '{modelType ?? "(none)"}'; supported: {string.Join(", ", types.Select(t => t.ModelType))}", path, "model_type");
-        kind = types.First(t => t.ModelType == modelType).Kind;
+        var kind = types.First(t => t.ModelType == modelType).Kind;
         static double Dbl(object? v) => Wav2Vec2Config.AsDouble(v);
 
         // Settings that change the computation and that we do not implement.
@@ -182,20 +220,8 @@ internal static class HuggingFaceFormat
         if (cfg.TryGetValue("num_conv_pos_embedding_layers", out var pl) && pl is long depth && depth != 1)
             throw new CheckpointFormatException($"num_conv_pos_embedding_layers = {depth} is not supported (only 1)", path, "num_conv_pos_embedding_layers");
 
-        var config = HuggingFaceConfigMap.Table.Read(cfg.TryGetValue, null, kind, path, "config.json", report);
-        var convDim = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvDim]!;
-        var convKernel = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvKernel]!;
-        var convStride = (IReadOnlyList<int>)config[HuggingFaceConfigMap.ConvStride]!;
-        foreach (var key in new[] { HuggingFaceConfigMap.ConvDim, HuggingFaceConfigMap.ConvKernel, HuggingFaceConfigMap.ConvStride })
-            config.Remove(key);
-        if (convDim.Count != convKernel.Count || convDim.Count != convStride.Count)
-            throw new CheckpointFormatException(
-                $"conv_dim, conv_kernel and conv_stride have {convDim.Count}, {convKernel.Count} and {convStride.Count} entries", path, "conv_dim");
-        config["extractor_conv_layer_config"] = convDim
-            .Select((c, i) => (object?)new object?[] { (long)c, (long)convKernel[i], (long)convStride[i] }).ToList();
-        ForeignConfigMap.CheckHeadsDivideWidth(config, "hidden_size", "num_attention_heads", path);
-
-        bool layerNorm = (string)config["extractor_mode"]! == "layer_norm";
+        var config = HuggingFaceConfigMap.Read(cfg.TryGetValue, kind, path, report);
+        bool layerNorm = config.ExtractorMode == ExtractorMode.LayerNorm;
         bool normalize;
         if (pre is not null && pre.TryGetValue("do_normalize", out var dn) && dn is bool b)
             normalize = b;
@@ -205,20 +231,8 @@ internal static class HuggingFaceFormat
             report.Notes.Add($"normalize_waveform = {(normalize ? "true" : "false")} (no preprocessor_config.json do_normalize; "
                 + "taken from feat_extract_norm == \"layer\")");
         }
-        config["normalize_waveform"] = normalize;
+        config = config with { NormalizeWaveform = normalize };
 
-        bool ctcArch = architectures.Any(x => x.EndsWith("ForCTC", StringComparison.Ordinal));
-        if (sd.TryGetValue("aux.weight", out var aux))
-        {
-            int rows = (int)aux.shape[0];
-            if (cfg.TryGetValue("vocab_size", out var vs) && vs is long vocab && vocab != rows)
-                report.Notes.Add($"vocab_size {vocab} differs from the lm_head rows {rows}; using {rows}");
-            config["aux_num_out"] = (long)rows;
-            report.Notes.Add($"aux_num_out = {rows} (lm_head → aux)");
-        }
-        else if (ctcArch)
-            throw new CheckpointFormatException($"{architectures.First(x => x.EndsWith("ForCTC", StringComparison.Ordinal))} without lm_head weights", path, "lm_head.weight");
-        var declared = kind;
-        return TranslateConfig(() => ConfigDictionaryMap.ReadUniform(config, declared, note: null), path, null);
+        return ConfigFiles.Translate(config.Validate, path, null);
     }
 }

@@ -1,112 +1,84 @@
 using System;
-using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using DpHubert.Checkpoints.ConfigMaps;
+using System.Text.Json;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using TorchSharp;
-using static DpHubert.Checkpoints.LoadSteps;
 using static TorchSharp.torch;
 
-namespace DpHubert.Checkpoints;
+namespace DpHubert.Checkpoints.Formats;
 
-/// <summary>A <c>.safetensors</c> file with its config (a JSON beside it or in its metadata), or Hugging Face weights.</summary>
-internal static class SafeTensorsFormat
+/// <summary>A <c>.safetensors</c> file as read, with the config found for it.</summary>
+/// <param name="Weights">Every tensor of the file.</param>
+/// <param name="Config">The config JSON object.</param>
+/// <param name="ConfigSource">Where the config came from (a file, or the file's metadata).</param>
+/// <param name="ConfigFile">The config's file, or null when it came from the metadata.</param>
+internal sealed record SafeTensorsFile(StateDict Weights, Dictionary<string, object?> Config, string ConfigSource, string? ConfigFile);
+
+/// <summary>A <c>.safetensors</c> file with a DPHuBERT config (what <c>convert</c> writes): our key names, with
+/// <c>distill_linear_projs.*</c> and <c>final_proj.*</c> kept beside the model.</summary>
+internal sealed class SafeTensorsFormat : FormatReader
 {
     private static readonly string[] ExtraPrefixes = { CheckpointLoader.DistillLinearProjsKey, CheckpointLoader.FinalProjKey };
+    private readonly SafeTensorsFile _file;
+
+    public SafeTensorsFormat(SafeTensorsFile file, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.DpHubertSafeTensors, options) =>
+        _file = file;
 
     /// <summary>
-    /// A .safetensors file. Its config: <see cref="CheckpointReadOptions.ConfigPath"/>, else <c>&lt;name&gt;.json</c>
-    /// beside it, else the config stored in its metadata, else <c>config.json</c> beside it. A Hugging Face
-    /// config.json (it has <c>model_type</c>) reads the file as HF weights.
+    /// Reads a .safetensors file and its config: <see cref="CheckpointReadOptions.ConfigPath"/>, else <c>&lt;name&gt;.json</c>
+    /// beside it, else the config stored in its metadata, else <c>config.json</c> beside it.
     /// </summary>
-    internal static ModelCheckpoint Read(string path, CheckpointReadOptions options)
+    public static SafeTensorsFile Read(string path, CheckpointReadOptions options)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var named = Path.Combine(dir, Path.GetFileNameWithoutExtension(path) + ".json");
         var configJson = Path.Combine(dir, "config.json");
-        List<KeyValuePair<string, Tensor>> weights;
+        StateDict weights;
         IReadOnlyDictionary<string, string> metadata;
         using (var st = SafeTensors.Load(path))
         {
             metadata = st.Metadata;
-            weights = st.Keys.ToList().Select(k => new KeyValuePair<string, Tensor>(k, st.Detach(k))).ToList();
+            weights = new StateDict(st.Keys.ToList().Select(k => new KeyValuePair<string, Tensor>(k, st.Detach(k))));
         }
-        return DisposeOnFailure(() =>
+        var configPath = options.ConfigPath ?? (File.Exists(named) ? named : null);
+        if (configPath is not null)
+            return new(weights, ConfigFiles.ReadJsonObject(configPath), configPath, configPath);
+        if (metadata.TryGetValue(CheckpointLoader.SafeTensorsConfigMetadataKey, out var embedded))
         {
-            string? configPath = options.ConfigPath ?? (File.Exists(named) ? named : null);
-            Dictionary<string, object?>? configDict = null;
-            string configSource;
-            if (configPath is not null)
+            try
             {
-                configDict = ReadJsonObject(configPath);
-                configSource = configPath;
+                return new(weights, ConfigFiles.ParseJsonObject(embedded, path, CheckpointLoader.SafeTensorsConfigMetadataKey), path + " (metadata)", null);
             }
-            else
+            catch (JsonException e)
             {
-                if (metadata.TryGetValue(CheckpointLoader.SafeTensorsConfigMetadataKey, out var embedded))
-                {
-                    try
-                    {
-                        using var doc = System.Text.Json.JsonDocument.Parse(embedded);
-                        configDict = doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => Wav2Vec2Config.FromJsonElement(p.Value));
-                    }
-                    catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
-                    {
-                        throw new CheckpointFormatException($"invalid config JSON in the metadata: {e.Message}", path, CheckpointLoader.SafeTensorsConfigMetadataKey, e);
-                    }
-                    configSource = path + " (metadata)";
-                }
-                else if (File.Exists(configJson))
-                {
-                    configDict = ReadJsonObject(configJson);
-                    configSource = configJson;
-                }
-                else
-                    throw new CheckpointFormatException(
-                        $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or CheckpointReadOptions.ConfigPath", path);
+                throw new CheckpointFormatException($"invalid config JSON in the metadata: {e.Message}", path, CheckpointLoader.SafeTensorsConfigMetadataKey, e);
             }
-            if (configDict.ContainsKey("model_type") || configDict.ContainsKey("architectures"))
-            {
-                var hfConfig = configPath ?? configJson;
-                var result = HuggingFaceFormat.FromWeights(weights, hfConfig, path, path);
-                weights = new();
-                return result;
-            }
+        }
+        if (File.Exists(configJson))
+            return new(weights, ConfigFiles.ReadJsonObject(configJson), configJson, configJson);
+        throw new CheckpointFormatException(new OptionText(
+            $"no config for this safetensors file: expected {Path.GetFileName(named)} or config.json beside it, or {ApiOption.ConfigPath}"), path);
+    }
 
-            var report = new LoadReport(path, CheckpointFormat.DpHubertSafeTensors);
-            report.Notes.Add($"config from {configSource}");
-            var config = TorchaudioFormat.ConfigFromDictionary(configDict, configSource, report);
-            var extras = new Dictionary<string, StateDict>(StringComparer.Ordinal);
-            var modelWeights = new List<KeyValuePair<string, Tensor>>();
-            foreach (var kv in weights)
-            {
-                var prefix = ExtraPrefixes.FirstOrDefault(p => kv.Key.StartsWith(p + ".", StringComparison.Ordinal));
-                if (prefix is null)
-                {
-                    modelWeights.Add(kv);
-                    continue;
-                }
-                if (!extras.TryGetValue(prefix, out var group)) extras[prefix] = group = new StateDict();
-                group[kv.Key[(prefix.Length + 1)..]] = kv.Value;
-            }
-            weights = new(); // ApplyKeyMap owns the model weights now, also on failure
-            var sd = DisposeOnFailure(() => ApplyKeyMap(modelWeights, TorchaudioKeyMap.Instance, report, path),
-                () => { foreach (var g in extras.Values) g.Dispose(); });
-            CanonicalizeStateDict(sd, report, path);
-            var checkpoint = new ModelCheckpoint(config, sd, report);
-            foreach (var (name, group) in extras)
-            {
-                checkpoint.Extras[name] = group;
-                report.Notes.Add($"extra tensors '{name}' ({group.Count}) kept in Extras");
-            }
-            return checkpoint;
-        }, () =>
-        {
-            foreach (var kv in weights) kv.Value.Dispose();
-        });
+    public override KeyMap KeyMap => TorchaudioKeyMap.Instance;
+
+    public override Wav2Vec2Config? TranslateConfig(LoadReport report)
+    {
+        report.Notes.Add($"config from {_file.ConfigSource}");
+        return ConfigFiles.FromDictionary(_file.Config, _file.ConfigSource, report);
+    }
+
+    public override IEnumerable<KeyValuePair<string, Tensor>> Weights(LoadReport report) => _file.Weights;
+
+    public override (string Group, string Name)? Extra(string key) =>
+        ExtraPrefixes.FirstOrDefault(p => key.StartsWith(p + ".", StringComparison.Ordinal)) is { } prefix ? (prefix, key[(prefix.Length + 1)..]) : null;
+
+    public override void Finish(ModelCheckpoint checkpoint)
+    {
+        foreach (var (name, group) in checkpoint.Extras)
+            checkpoint.Report.Notes.Add($"extra tensors '{name}' ({group.Count}) kept in Extras");
     }
 }

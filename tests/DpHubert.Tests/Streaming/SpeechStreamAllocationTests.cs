@@ -1,0 +1,75 @@
+using System;
+using System.Linq;
+using DpHubert.Audio;
+using DpHubert.Extraction;
+using DpHubert.Streaming;
+using DpHubert.Tests.Support;
+using FluentAssertions;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DpHubert.Tests.Streaming;
+
+/// <summary>In steady state a block allocates, on the managed heap, the frames it returns plus a constant: nothing that
+/// grows with the window, the context, the utterance's length or the input rate. The constant is TorchSharp's: every
+/// libtorch call returns a new 48-byte Tensor wrapper and every dispose scope (one per conv block and encoder layer,
+/// so each frees its intermediates) grows a set of what it owns. Measured per thread, so other tests do not count.</summary>
+public sealed class SpeechStreamAllocationTests(ITestOutputHelper output)
+{
+    // Per module run in a pass (conv block or encoder layer, plus the projection and positional convolution): its
+    // wrappers and scope. Measured 0.9-2.4 KB per module on the fixtures and HuBERT Base (the largest is an encoder
+    // layer: about 25 calls); what the stream itself adds is under 1 KB.
+    private const long BytesPerModule = 3 * 1024;
+    private const long StreamBytes = 4 * 1024;
+
+    [Theory]
+    [InlineData("hubert_post_ln", 16000)]
+    [InlineData("hubert_post_ln", 48000)]
+    [InlineData("large_pre_ln", 16000)]
+    [InlineData("raw_layer_norm", 44100)]
+    public void A_block_allocates_its_frames_and_a_constant_that_does_not_grow_with_the_window(string model, int rate)
+    {
+        string checkpoint = model == "raw_layer_norm" ? SpeechStreamTests.RawLayerNormCheckpoint()
+            : TestFiles.DpHubertCase(model, "checkpoint.pth");
+        using var encoder = SpeechEncoder.Load(checkpoint);
+        var config = encoder.Model.Config;
+        int modules = config.ExtractorConvLayerConfig.Count + config.EncoderNumLayers + 2;
+        long budget = modules * BytesPerModule + StreamBytes;
+        var input = AudioPreprocessor.Resample(StreamReference.Speech48k(), 48000, rate);
+        var shortContext = BeyondFrames(encoder, input, rate, new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 0.5 });
+        var longContext = BeyondFrames(encoder, input, rate, new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 2.5 });
+        output.WriteLine($"{model} at {rate} Hz: managed bytes per block beyond the frames, context 0.5 s: {Describe(shortContext)}; " +
+                         $"2.5 s: {Describe(longContext)}; budget {budget} ({modules} modules)");
+        shortContext.Max().Should().BeLessThanOrEqualTo(budget);
+        longContext.Max().Should().BeLessThanOrEqualTo(budget);
+        // Five times the window (and the frames kept by a per-frame front end) costs no more managed memory per block.
+        longContext.Average().Should().BeLessThanOrEqualTo(shortContext.Average() * 1.1 + 512);
+        // Later blocks allocate what earlier ones did (nothing accumulates over the utterance).
+        var half = longContext.Length / 2;
+        longContext[half..].Average().Should().BeLessThanOrEqualTo(longContext[..half].Average() * 1.1 + 512);
+    }
+
+    /// <summary>Pushes one block at a time (looping the input) and returns, for each block after the context has filled
+    /// and the first passes have run, the bytes allocated on this thread minus the returned frames' array.</summary>
+    private static long[] BeyondFrames(SpeechEncoder encoder, float[] input, int rate, StreamOptions options)
+    {
+        using var stream = encoder.OpenStream(options);
+        int block = (int)Math.Round(options.BlockSeconds * rate);
+        int fill = (int)Math.Ceiling((options.BlockSeconds + options.ContextSeconds) / options.BlockSeconds) + 4;
+        const int measured = 24;
+        var result = new long[measured];
+        for (int k = 0, at = 0; k < fill + measured; k++, at += block)
+        {
+            if (at + block > input.Length) at = 0;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var frames = stream.Push(input.AsSpan(at, block), rate);
+            long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (k < fill) continue;
+            frames.Count.Should().BeGreaterThan(0, "every 0.1 s block completes 5 frames once the context has filled");
+            result[k - fill] = bytes - (24 + frames.Features.Data.Length * 4L); // the frames' float[]
+        }
+        return result;
+    }
+
+    private static string Describe(long[] bytes) => $"mean {bytes.Average():0}, max {bytes.Max()}";
+}
