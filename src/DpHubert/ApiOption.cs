@@ -38,6 +38,9 @@ public sealed record ApiOption(string Name)
     /// <summary><see cref="Checkpoints.CheckpointReadOptions.ConfigPath"/>.</summary>
     public static ApiOption ConfigPath { get; } = new("CheckpointReadOptions.ConfigPath");
 
+    /// <summary><see cref="Checkpoints.CheckpointReadOptions.WeightDType"/>.</summary>
+    public static ApiOption WeightDType { get; } = new("CheckpointReadOptions.WeightDType");
+
     /// <summary><see cref="Streaming.StreamOptions.BlockSeconds"/>.</summary>
     public static ApiOption BlockSeconds { get; } = new("StreamOptions.BlockSeconds");
 

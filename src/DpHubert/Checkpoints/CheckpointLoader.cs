@@ -87,7 +87,8 @@ public static class CheckpointLoader
         ArgumentNullException.ThrowIfNull(path);
         options ??= new CheckpointReadOptions();
         if (!IsFloating(options.WeightDType))
-            throw new ArgumentException($"WeightDType must be a floating type (float32, float16, bfloat16, float64), got {options.WeightDType}", nameof(options));
+            throw new InvalidOptionException(new OptionText(
+                $"{ApiOption.WeightDType} must be a floating type (float32, float16, bfloat16, float64), got {options.WeightDType}"));
         if (HubReference.IsHubReference(path)) return Read(HubReference.Parse(path), options);
         return CheckpointPipeline.Load(path, options);
     }

@@ -75,7 +75,7 @@ internal static class CheckpointPipeline
     /// (the other entries are noted and left to the scope).</summary>
     internal static StateDict BareWeights(PyDict root, string path, List<string> notes)
     {
-        if (root.TryGetValue("state_dict", out var inner) && inner is PyDict innerDict)
+        if (root.DictAt("state_dict") is { } innerDict)
         {
             foreach (var key in root.Keys.OfType<string>().Where(k => k != "state_dict"))
                 notes.Add($"ignored top-level entry '{key}' (no 'config' beside 'state_dict')");

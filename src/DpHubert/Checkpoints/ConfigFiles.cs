@@ -54,7 +54,7 @@ internal static class ConfigFiles
             return FromDictionary(ReadJsonObject(configPath), configPath, report);
         }
         using var data = TorchCheckpointReader.Load(configPath);
-        if (data.Root.AsDictOrNull is not { } d || !d.TryGetValue("config", out var c) || c is not PyDict config)
+        if (data.Root.AsDictOrNull?.DictAt("config") is not { } config)
             throw new CheckpointFormatException("expected a config JSON or a DPHuBERT .pth with a 'config' entry", configPath);
         report.Notes.Add($"config from {configPath} (its 'config' entry)");
         return FromDictionary(StringKeys(config, configPath), configPath, report);

@@ -99,6 +99,9 @@ public sealed class PyDict : IEnumerable<KeyValuePair<object, object?>>
         return false;
     }
 
+    /// <summary>The dict under <paramref name="key"/>, or null when the key is missing or holds something else.</summary>
+    public PyDict? DictAt(object key) => TryGetValue(key, out var value) ? value as PyDict : null;
+
     /// <summary>Adds or replaces an entry (same as the indexer's setter).</summary>
     public void Add(object key, object? value) => this[key] = value;
 

@@ -117,7 +117,8 @@ public sealed class CheckpointPipelineTests
         ckpt.Report.Notes.Should().Contain(n => n.Contains("converted to bfloat16"));
         var refused = () => CheckpointLoader.Read(TestFiles.DpHubertCase("hubert_post_ln", "checkpoint.pth"),
             new CheckpointReadOptions { WeightDType = ScalarType.Int64 });
-        refused.Should().Throw<ArgumentException>().WithMessage("*WeightDType must be a floating type*Int64*");
+        refused.Should().Throw<InvalidOptionException>().WithMessage("CheckpointReadOptions.WeightDType must be a floating type*Int64")
+            .Which.Option.Should().Be(ApiOption.WeightDType);
     }
 
     public static TheoryData<string, string?, string?, CheckpointFormat, ModelKind> Formats() => new()

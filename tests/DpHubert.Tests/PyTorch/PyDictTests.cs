@@ -27,4 +27,15 @@ public sealed class PyDictTests
         d.Select(kv => kv.Key).First().Should().Be("b");
         new PyDict().PythonType.Should().Be("builtins.dict");
     }
+
+    [Fact]
+    public void DictAt_gives_a_nested_dict_and_null_for_a_missing_key_or_another_kind()
+    {
+        var inner = new PyDict();
+        var d = new PyDict { ["cfg"] = inner, ["n"] = 3L, ["none"] = null };
+        d.DictAt("cfg").Should().BeSameAs(inner);
+        d.DictAt("n").Should().BeNull();
+        d.DictAt("none").Should().BeNull();
+        d.DictAt("missing").Should().BeNull();
+    }
 }

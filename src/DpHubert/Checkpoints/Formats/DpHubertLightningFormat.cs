@@ -31,7 +31,7 @@ internal sealed class DpHubertLightningFormat : FormatReader
     }
 
     public static bool Matches(PyDict d) =>
-        d.TryGetValue("state_dict", out var s) && s is PyDict sd
+        d.DictAt("state_dict") is { } sd
         && (d.ContainsKey("pytorch-lightning_version") || d.ContainsKey("optimizer_states"))
         && sd.Keys.OfType<string>().Any(k => k.StartsWith(Student, StringComparison.Ordinal));
 

@@ -18,8 +18,7 @@ internal sealed class FairseqFormat : FormatReader
     public FairseqFormat(PyDict root, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.Fairseq, options) => _root = root;
 
     internal static bool Matches(PyDict d) =>
-        d.TryGetValue("model", out var m) && m is PyDict
-        && (d.TryGetValue("cfg", out var c) && c is PyDict || d.TryGetValue("args", out var a) && a is PyDict);
+        d.DictAt("model") is not null && (d.DictAt("cfg") ?? d.DictAt("args")) is not null;
 
     public override KeyMap KeyMap => FairseqKeyMap.Instance;
 
@@ -41,11 +40,11 @@ internal sealed class FairseqFormat : FormatReader
     internal static Wav2Vec2Config FairseqConfig(PyDict root, string path, LoadReport report)
     {
         PyDict model, task;
-        if (root.TryGetValue("cfg", out var c) && c is PyDict cfg)
+        if (root.DictAt("cfg") is { } cfg)
         {
-            model = cfg.TryGetValue("model", out var m) && m is PyDict md ? md
-                : throw new CheckpointFormatException("cfg has no 'model' section", path, "cfg.model");
-            task = cfg.TryGetValue("task", out var t) && t is PyDict td ? td : new PyDict();
+            model = cfg.DictAt("model")
+                ?? throw new CheckpointFormatException("cfg has no 'model' section", path, "cfg.model");
+            task = cfg.DictAt("task") ?? new PyDict();
         }
         else
         {
@@ -62,7 +61,7 @@ internal sealed class FairseqFormat : FormatReader
                 throw new CheckpointFormatException(
                     $"a fine-tuned checkpoint without w2v_args: its architecture is in the pre-trained file ({Str(model, "w2v_path") ?? "w2v_path"})",
                     path, "w2v_args");
-            arch = w2vArgs.TryGetValue("model", out var inner) && inner is PyDict im ? im : w2vArgs;
+            arch = w2vArgs.DictAt("model") ?? w2vArgs;
             overrides = model;
             report.Notes.Add($"fine-tuned ({archName}): architecture from w2v_args, dropouts from the fine-tuning config");
         }

@@ -54,9 +54,9 @@ internal abstract class TorchaudioFormat : FormatReader
 
         public override void Finish(ModelCheckpoint checkpoint)
         {
-            if (_root.TryGetValue(CheckpointLoader.DistillLinearProjsKey, out var projs) && projs is PyDict)
+            if (_root.DictAt(CheckpointLoader.DistillLinearProjsKey) is { } projs)
                 checkpoint.Extras[CheckpointLoader.DistillLinearProjsKey] = StateDict.FromPickled(projs, Source, CheckpointLoader.DistillLinearProjsKey);
-            if (_root.TryGetValue(CheckpointLoader.FinalProjKey, out var finalProj) && finalProj is PyDict)
+            if (_root.DictAt(CheckpointLoader.FinalProjKey) is { } finalProj)
             {
                 checkpoint.Extras[CheckpointLoader.FinalProjKey] = StateDict.FromPickled(finalProj, Source, CheckpointLoader.FinalProjKey);
                 checkpoint.Report.Notes.Add($"final_proj kept as the optional projection Extras[\"{CheckpointLoader.FinalProjKey}\"]");

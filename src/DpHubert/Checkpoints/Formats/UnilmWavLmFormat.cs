@@ -18,15 +18,14 @@ internal sealed class UnilmWavLmFormat : FormatReader
 
     /// <summary>A flat cfg (no fairseq <c>model</c> section) that describes a WavLM, beside the weights.</summary>
     public static bool Matches(PyDict root) =>
-        root.TryGetValue("cfg", out var c) && c is PyDict cfg && !cfg.ContainsKey("model")
-        && root.TryGetValue("model", out var m) && m is PyDict
+        root.DictAt("cfg") is { } cfg && !cfg.ContainsKey("model") && root.DictAt("model") is not null
         && (cfg.ContainsKey("relative_position_embedding") || cfg.ContainsKey("gru_rel_pos"));
 
     public override KeyMap KeyMap => UnilmWavLmKeyMap.Instance;
 
     public override Wav2Vec2Config? TranslateConfig(LoadReport report)
     {
-        var cfg = (PyDict)_root["cfg"]!;
+        var cfg = _root.DictAt("cfg")!;
         foreach (var key in new[] { "relative_position_embedding", "gru_rel_pos" })
             if (!cfg.TryGetValue(key, out var flag) || flag is not true)
                 throw new CheckpointFormatException($"{key} is not true: only WavLM with gated relative position bias is supported", Source, key);
