@@ -522,7 +522,7 @@ public static class KernelCheck
 
         public override Tensor Reference(Tensor x, ScalarType dtype)
         {
-            // The weights as the kernel sees them: in the input's dtype (a projection kept in float32 is cast per call).
+            // The weights as the kernel sees them: in the input's dtype (a projection built for another dtype is cast per call).
             var w = F64(weight.index_select(0, columns).to(dtype));
             var y = CatchingOps.MatMul(x, w.t().unsqueeze(0));
             return bias is { } b ? y.Plus(F64(b.index_select(0, columns).to(dtype))) : y;

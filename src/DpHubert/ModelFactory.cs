@@ -40,9 +40,9 @@ public static class ModelFactory
     /// checkpoint to fill: every parameter must be overwritten before use. Norm weights, biases of ones / zeros and
     /// other deterministic values keep their defaults.
     /// </summary>
-    internal static Wav2Vec2Model BuildUninitialized(Wav2Vec2Config config)
+    internal static Wav2Vec2Model BuildUninitialized(Wav2Vec2Config config, ScalarType weightDType = ScalarType.Float32)
     {
-        using var _ = Modules.DeferredInit.Scope();
+        using var _ = Modules.DeferredInit.Scope(weightDType);
         return Build(config);
     }
 

@@ -198,11 +198,19 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
                 if (len < 0 || len > waveforms.shape[1])
                     throw new ArgumentException($"lengths[{i}] = {len} is outside [0, {waveforms.shape[1]}].", nameof(lengths));
         }
-        long min = Config.MinimumSamples;
-        if (waveforms.shape[1] < min)
-            throw new ArgumentException(
-                $"Audio too short: {waveforms.shape[1]} samples, but the model's receptive field is {min} samples " +
-                $"({min / 16.0:0.#} ms at 16 kHz); no output frame can be computed.", nameof(waveforms));
+        if (waveforms.shape[1] < Config.MinimumSamples) throw TooShort(waveforms.shape[1], null, nameof(waveforms));
+    }
+
+    /// <summary>The one error for audio shorter than the receptive field, whichever entry point finds it.</summary>
+    /// <param name="samples">The input's length in 16 kHz samples.</param>
+    /// <param name="what">Which input (e.g. "input 3"), or null for the only one.</param>
+    /// <param name="paramName">The argument at fault.</param>
+    internal ArgumentException TooShort(long samples, string? what, string? paramName)
+    {
+        int min = Config.MinimumSamples;
+        return new ArgumentException(
+            $"{(what is null ? "Audio" : what + ": audio")} too short: {samples} samples ({samples / 16.0:0.#} ms at 16 kHz), " +
+            $"but the model's receptive field is {min} samples ({min / 16.0:0.#} ms); no output frame can be computed.", paramName);
     }
 
     /// <summary>Encodes waveforms.</summary>
@@ -225,6 +233,13 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     public (Tensor Output, Tensor? Lengths) forward(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
     {
         CheckInput(waveforms, lengths);
+        return ForwardChecked(waveforms, lengths, semantics);
+    }
+
+    /// <summary><see cref="forward(Tensor, Tensor?, BatchSemantics)"/> for inputs the caller has already validated
+    /// (float [batch, samples] of at least the receptive field, int64 lengths within it).</summary>
+    internal (Tensor Output, Tensor? Lengths) ForwardChecked(Tensor waveforms, Tensor? lengths, BatchSemantics semantics)
+    {
         EnsureKernelsChecked();
         using var scope = NewDisposeScope();
         var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);
@@ -276,6 +291,12 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         CheckInput(waveforms, lengths);
         if (numLayers is { } n && (n <= 0 || n > NumLayers))
             throw new ArgumentOutOfRangeException(nameof(numLayers), n, $"num_layers must be between 1 and {NumLayers}.");
+        return ExtractFeaturesChecked(waveforms, lengths, numLayers, semantics);
+    }
+
+    /// <summary><see cref="ExtractFeatures"/> for inputs and a layer count the caller has already validated.</summary>
+    internal LayerFeatures ExtractFeaturesChecked(Tensor waveforms, Tensor? lengths, int? numLayers, BatchSemantics semantics)
+    {
         EnsureKernelsChecked();
         using var scope = NewDisposeScope();
         var (x, len) = ConvFeatures(waveforms, OnDeviceOf(lengths, waveforms), semantics);

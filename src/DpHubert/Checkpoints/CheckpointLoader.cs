@@ -49,13 +49,19 @@ public static class CheckpointLoader
     /// </summary>
     /// <param name="checkpoint">A checkpoint from <see cref="Read(string, CheckpointReadOptions)"/>.</param>
     /// <param name="device">Target device (CPU when null).</param>
-    public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null)
+    public static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device = null) =>
+        BuildModel(checkpoint, device, ScalarType.Float32);
+
+    /// <summary><see cref="BuildModel(ModelCheckpoint, Device?)"/> with parameters in <paramref name="dtype"/>: tensors
+    /// already in it (read with <see cref="CheckpointReadOptions.WeightDType"/>) are taken over, not copied or converted.</summary>
+    internal static Wav2Vec2Model BuildModel(ModelCheckpoint checkpoint, Device? device, ScalarType dtype)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         // Every weight comes from the checkpoint: skip the random initialization and take the read tensors as they are.
-        var model = ModelFactory.BuildUninitialized(checkpoint.Config);
+        var model = ModelFactory.BuildUninitialized(checkpoint.Config, dtype);
         try
         {
+            if (dtype != ScalarType.Float32) model.to(dtype); // the small initialized ones (norms); the large are already in dtype
             var defaulted = StateDictLoader.LoadAdopting(model, checkpoint.StateDict, checkpoint.Report.Source);
             foreach (var k in defaulted)
                 if (!checkpoint.Report.Defaulted.Contains(k)) checkpoint.Report.Defaulted.Add(k);
@@ -108,6 +114,21 @@ public static class CheckpointLoader
         using (var hub = new HubClient(options.Hub))
             local = hub.DownloadModel(reference);
         return Read(local, options);
+    }
+
+    /// <summary>The checkpoint's optional projection (<see cref="ModelCheckpoint.Extras"/>[<see cref="FinalProjKey"/>]:
+    /// ContentVec's <c>final_proj</c>, HuBERT-Soft's <c>proj</c>), or null when it has none.</summary>
+    /// <param name="checkpoint">A read checkpoint.</param>
+    public static Modules.FinalProjection? BuildProjection(ModelCheckpoint checkpoint) => BuildProjection(checkpoint, CPU, ScalarType.Float32);
+
+    /// <summary><see cref="BuildProjection(ModelCheckpoint)"/> with its weights on <paramref name="device"/> in
+    /// <paramref name="dtype"/> (the model's), converted once.</summary>
+    internal static Modules.FinalProjection? BuildProjection(ModelCheckpoint checkpoint, Device device, ScalarType dtype)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (!checkpoint.Extras.TryGetValue(FinalProjKey, out var sd) || !sd.TryGetValue("weight", out var w))
+            return null;
+        return new Modules.FinalProjection(w, sd.TryGetValue("bias", out var b) ? b : null, dtype, device);
     }
 
     private static bool IsFloating(ScalarType t) => t is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;

@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DpHubert.PyTorch;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -69,8 +71,8 @@ public static class StateDictLoader
         => Load(model, stateDict, source, adopt: false);
 
     /// <summary>
-    /// As <see cref="Load(nn.Module, IReadOnlyDictionary{string, Tensor}, string)"/>, but a float32 CPU state_dict
-    /// tensor becomes the parameter's storage (no copy; the parameter's own memory is released), so the model and the
+    /// As <see cref="Load(nn.Module, IReadOnlyDictionary{string, Tensor}, string)"/>, but a CPU state_dict tensor of
+    /// the parameter's own floating dtype becomes the parameter's storage (no copy; the parameter's own memory is released), so the model and the
     /// state_dict then share memory. For a model built to be filled (<see cref="ModelFactory.BuildUninitialized"/>).
     /// </summary>
     internal static IReadOnlyList<string> LoadAdopting(nn.Module model, IReadOnlyDictionary<string, Tensor> stateDict, string source)
@@ -110,8 +112,10 @@ public static class StateDictLoader
 
     private static bool CanAdopt(Tensor target, Tensor found) =>
         found.device_type == DeviceType.CPU && target.device_type == DeviceType.CPU
-        && found.dtype == ScalarType.Float32 && target.dtype == ScalarType.Float32
+        && found.dtype == target.dtype && found.is_floating_point()
         && found.is_contiguous() && found.storage_offset() == 0 && found.numel() > 0;
 
-    private static IntPtr DataPointer(Tensor t) => t.storage<float>().data_ptr();
+    // The address of the first element, for any dtype (TorchSharp's Storage<T> has no 2-byte float type).
+    private static IntPtr DataPointer(Tensor t) =>
+        Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref MemoryMarshal.GetReference(t.bytes));
 }

@@ -66,10 +66,19 @@ public sealed record CpuFeatures(IReadOnlySet<string>? Flags, Func<bool>? BFloat
     /// the waveform statistics do not speed up, so the kernels must win clearly for the whole pass to.</summary>
     public const double BFloat16ProbeMaxTimeRatio = 0.8;
 
+    /// <summary>The least cosine similarity, bfloat16 against float32, of the probe's outputs for bfloat16 to be chosen:
+    /// a fast kernel that gives wrong values must not win.</summary>
+    public const double BFloat16ProbeMinCosine = 0.999;
+
     /// <summary>Times the two kernels that take most of a pass, a 768 x 3072 linear layer over 400 frames and a 512-channel
     /// kernel-3 stride-2 convolution over 4,000 steps as the feature extractor computes it (the GEMM path, channels-last), in bfloat16 and in float32 (best of 3 after a warm-up: about 0.2 s on a CPU
-    /// with AVX-512 BF16), and returns whether bfloat16 took at most <see cref="BFloat16ProbeMaxTimeRatio"/> of the time.</summary>
-    public static bool MeasureBFloat16Faster()
+    /// with AVX-512 BF16), and returns whether bfloat16 took at most <see cref="BFloat16ProbeMaxTimeRatio"/> of the time
+    /// with results that agree with float32's (<see cref="BFloat16ProbeMinCosine"/>).</summary>
+    public static bool MeasureBFloat16Faster() => ProbeBFloat16().BFloat16Chosen;
+
+    /// <summary>What <see cref="MeasureBFloat16Faster"/> measures: the best time of each dtype and the least cosine
+    /// similarity of the bfloat16 outputs to the float32 ones.</summary>
+    internal static BFloat16Probe ProbeBFloat16()
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
@@ -79,26 +88,51 @@ public sealed record CpuFeatures(IReadOnlySet<string>? Flags, Func<bool>? BFloat
         var weight = randn(new long[] { 3072, 768 }, generator: gen);
         var steps = randn(new long[] { 1, 4000, 512 }, generator: gen);
         var kernel = randn(new long[] { 512, 512, 3 }, generator: gen);
-        double f32 = Best(frames, weight, steps, kernel);
-        double bf16 = Best(frames.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), steps.to(ScalarType.BFloat16), kernel.to(ScalarType.BFloat16));
-        return bf16 <= BFloat16ProbeMaxTimeRatio * f32;
+        var (f32, f32Out) = Best(frames, weight, steps, kernel);
+        var (bf16, bf16Out) = Best(frames.to(ScalarType.BFloat16), weight.to(ScalarType.BFloat16), steps.to(ScalarType.BFloat16), kernel.to(ScalarType.BFloat16));
+        double cosine = Math.Min(Cosine(f32Out.Linear, bf16Out.Linear), Cosine(f32Out.Conv, bf16Out.Conv));
+        return new BFloat16Probe(f32, bf16, cosine);
 
-        static double Best(Tensor x, Tensor w, Tensor s, Tensor k)
+        static (double Seconds, (Tensor Linear, Tensor Conv) Outputs) Best(Tensor x, Tensor w, Tensor s, Tensor k)
         {
             double best = double.MaxValue;
+            (Tensor, Tensor) last = default;
             for (int i = 0; i < 4; i++)
             {
                 var sw = Stopwatch.StartNew();
-                using (var a = nn.functional.linear(x, w))
-                using (var b = DpHubert.Modules.GemmConvolution.Conv(s, k, null, 2))
+                var a = nn.functional.linear(x, w);
+                var b = DpHubert.Modules.GemmConvolution.Conv(s, k, null, 2);
                 using (var sa = a.sum())
                 using (var sb = b.sum())
                     _ = sa.to(ScalarType.Float32).item<float>() + sb.to(ScalarType.Float32).item<float>();  // forces the results
                 if (i > 0) best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                last = (a, b);
             }
-            return best;
+            return (best, last);
+        }
+
+        static double Cosine(Tensor reference, Tensor other)
+        {
+            using var a = reference.to(ScalarType.Float64).flatten();
+            using var b = other.to(ScalarType.Float64).flatten();
+            using var dot = a.dot(b);
+            using var na = a.norm();
+            using var nb = b.norm();
+            return dot.item<double>() / Math.Max(double.Epsilon, na.item<double>() * nb.item<double>());
         }
     }
+}
+
+/// <summary>What the bfloat16 probe measured.</summary>
+/// <param name="Float32Seconds">Best time of the probe's kernels in float32.</param>
+/// <param name="BFloat16Seconds">Best time of the same kernels in bfloat16.</param>
+/// <param name="Cosine">The least cosine similarity of a bfloat16 output to its float32 counterpart.</param>
+internal readonly record struct BFloat16Probe(double Float32Seconds, double BFloat16Seconds, double Cosine)
+{
+    /// <summary>Whether bfloat16 wins: right (<see cref="CpuFeatures.BFloat16ProbeMinCosine"/>) and fast
+    /// (<see cref="CpuFeatures.BFloat16ProbeMaxTimeRatio"/>).</summary>
+    public bool BFloat16Chosen => Cosine >= CpuFeatures.BFloat16ProbeMinCosine
+                                  && BFloat16Seconds <= CpuFeatures.BFloat16ProbeMaxTimeRatio * Float32Seconds;
 }
 
 /// <summary>A compute dtype that cannot be used on the chosen device; the message says why and what to use instead.</summary>

@@ -66,10 +66,10 @@ public sealed partial class SpeechEncoder
         options ??= new ExtractionOptions();
         options.Validate();
         CheckLayer(layers);
-        return Run(list, layers, options, progress, cancellationToken);
+        return Produce(list, layers, options, progress, cancellationToken);
     }
 
-    private async IAsyncEnumerable<FileFeatures> Run(List<string> paths, LayerSelection layers, ExtractionOptions options,
+    private async IAsyncEnumerable<FileFeatures> Produce(List<string> paths, LayerSelection layers, ExtractionOptions options,
         IProgress<ExtractionProgress>? progress, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -83,7 +83,7 @@ public sealed partial class SpeechEncoder
                 // A FIFO named like audio would block the run when opened: such entries fail without being opened.
                 var regular = paths.Where(AudioFiles.IsRegularOrUnknown).ToHashSet(StringComparer.Ordinal);
                 var readable = paths.Where(regular.Contains);
-                using var files = ExtractFiles(readable, layers, options, stop.Token).GetEnumerator();
+                using var files = ExtractFilesCore(readable, layers, options, stop.Token).GetEnumerator();
                 foreach (var path in paths)
                 {
                     FileFeatures r;

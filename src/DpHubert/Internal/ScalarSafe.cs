@@ -53,9 +53,6 @@ internal static class ScalarSafe
     /// <summary><c>a * s</c> (an integer scalar).</summary>
     public static Tensor Times(this Tensor a, long s) { using Scalar k = s; return a.mul(k); }
 
-    /// <summary><c>a *= s</c> in place.</summary>
-    public static Tensor TimesInPlace(this Tensor a, double s) { using Scalar k = s; return a.mul_(k); }
-
     /// <summary><c>a / s</c>.</summary>
     public static Tensor DividedBy(this Tensor a, double s) { using Scalar k = s; return a.div(k); }
 

@@ -37,7 +37,4 @@ internal static class Scopes
         if (!ReferenceEquals(previous, input) && !ReferenceEquals(previous, next)) previous.Dispose();
         return next;
     }
-
-    /// <summary>Exact GELU, in place when no autograd graph needs its input (same kernel, same numbers).</summary>
-    public static Tensor Gelu(Tensor x, bool owned) => owned && NoGrad ? x.gelu_() : nn.functional.gelu(x);
 }

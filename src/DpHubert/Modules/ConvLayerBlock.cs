@@ -175,7 +175,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         Tensor? input = owned ? null : convOutput;
         if (layer_norm is not null && !(normFolded && layer_norm is PerChannelGroupNorm))
             x = Scopes.Replace(x, NormChannelsLast(layer_norm, x), input);
-        x = Scopes.Gelu(x, owned: !ReferenceEquals(x, input));
+        x = Activations.Gelu(x, owned: !ReferenceEquals(x, input));
         if (hard_concrete is not null)
         {
             using var own = mask is null ? hard_concrete.forward() : null;
@@ -190,7 +190,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
         var input = x;
         x = conv.call(x);
         if (layer_norm is not null) x = Scopes.Replace(x, layer_norm.call(x), input);
-        x = Scopes.Gelu(x, owned: true);
+        x = Activations.Gelu(x, owned: true);
         if (hard_concrete is not null)
         {
             using var mask = hard_concrete.forward();

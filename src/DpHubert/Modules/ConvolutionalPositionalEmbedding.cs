@@ -28,9 +28,9 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
         Groups = groups;
         if (DeferredInit.Active)
         {
-            weight_v = nn.Parameter(empty(channels, channels / groups, kernelSize));
-            bias = nn.Parameter(empty(channels));
-            weight_g = nn.Parameter(empty(1, 1, kernelSize));
+            weight_v = nn.Parameter(DeferredInit.Empty(channels, channels / groups, kernelSize));
+            bias = nn.Parameter(DeferredInit.Empty(channels));
+            weight_g = nn.Parameter(DeferredInit.Empty(1, 1, kernelSize));
             RegisterComponents();
             return;
         }

@@ -57,7 +57,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         x = LinearKernels.Apply(intermediate_dense, x);
-        x = Scopes.Gelu(x, owned: true);
+        x = Activations.Gelu(x, owned: true);
         if (training) x = intermediate_dropout.call(x);
         if (hard_concrete_for_intermediate is not null)
         {

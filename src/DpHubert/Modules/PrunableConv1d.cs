@@ -25,8 +25,8 @@ public sealed class PrunableConv1d : nn.Module<Tensor, Tensor>
     {
         OneDnn.ApplyEnvironmentOnce(); // before any convolution runs
         Stride = stride;
-        weight = nn.Parameter(empty(outChannels, inChannels, kernelSize));
-        bias = hasBias ? nn.Parameter(empty(outChannels)) : null;
+        weight = nn.Parameter(DeferredInit.Empty(outChannels, inChannels, kernelSize));
+        bias = hasBias ? nn.Parameter(DeferredInit.Empty(outChannels)) : null;
         if (!DeferredInit.Active)
         {
             using var _ = no_grad();

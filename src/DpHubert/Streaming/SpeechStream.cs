@@ -280,7 +280,7 @@ public sealed class SpeechStream : IDisposable
             var (e, end) = windows[i];
             long s = Math.Max(0, e - block - context) / hop * hop;
             s = Math.Min(s, nextFrame * hop);
-            encoder.BeforeForward?.Invoke(1, e - s);
+            encoder.PassStarting(1, e - s);
             ComputeWindow(s, e, nextFrame, end, data, (int)(nextFrame - first), (int)total);
             nextFrame = end;
             samples.DropBefore(s); // later windows start at s or after

@@ -79,7 +79,7 @@ public class ConvertTests
             var output = Path.Combine(dir, "contentvec" + ext);
             CheckpointConverter.Convert(CaseFile("contentvec_legacy", "checkpoint"), output);
             using var ckpt = CheckpointLoader.Read(output);
-            using var proj = FinalProjection.FromCheckpoint(ckpt);
+            using var proj = CheckpointLoader.BuildProjection(ckpt);
             proj.Should().NotBeNull(ext);
             using var model = CheckpointLoader.BuildModel(ckpt);
             using var features = Single(model, CaseFile("contentvec_legacy", "input_wav"));

@@ -103,7 +103,7 @@ public class FairseqAndTorchaudioTests
     {
         using var ckpt = CheckpointLoader.Read(CaseFile("contentvec_legacy", "checkpoint"));
         ckpt.Extras.Should().ContainKey(CheckpointLoader.FinalProjKey);
-        using var proj = FinalProjection.FromCheckpoint(ckpt)!;
+        using var proj = CheckpointLoader.BuildProjection(ckpt)!;
         proj.InFeatures.Should().Be(32);
         proj.OutFeatures.Should().Be(16);
         using var model = CheckpointLoader.BuildModel(ckpt);
@@ -114,7 +114,7 @@ public class FairseqAndTorchaudioTests
     public void A_checkpoint_without_final_proj_has_no_projection()
     {
         using var ckpt = CheckpointLoader.Read(CaseFile("fairseq_hubert_ctc", "checkpoint"));
-        FinalProjection.FromCheckpoint(ckpt).Should().BeNull();
+        CheckpointLoader.BuildProjection(ckpt).Should().BeNull();
     }
 
     [Theory]

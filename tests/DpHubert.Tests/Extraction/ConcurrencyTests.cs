@@ -100,16 +100,25 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Dispose_waits_for_calls_in_progress_and_later_calls_are_refused()
+    public async Task Dispose_waits_for_calls_in_progress_and_later_calls_are_refused()
     {
-        var encoder = SpeechEncoder.Load(TinyCheckpoint);
+        // Every thread's first pass is held inside the model until Dispose has begun, so Dispose meets four calls in
+        // progress whatever the scheduling; each of them must complete with the right features, every later call be refused.
+        using var inside = new CountdownEvent(4);
+        using var release = new ManualResetEventSlim();
+        bool holding = false;
+        var encoder = SpeechEncoder.Load(TinyCheckpoint, new SpeechEncoderOptions { PassObserver = (_, _) =>
+        {
+            if (!Volatile.Read(ref holding)) return;
+            inside.Signal();
+            release.Wait();
+        } });
         var clip = Clip(16000, 1);
         var expected = encoder.Extract(clip);
-        using var started = new CountdownEvent(4);
+        Volatile.Write(ref holding, true);
         int completed = 0, refused = 0;
         var threads = StartThreads(4, _ =>
         {
-            started.Signal();
             for (int k = 0; k < 50; k++)
             {
                 try
@@ -124,13 +133,28 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
                 }
             }
         });
-        started.Wait();
-        Thread.Sleep(50);
+        inside.Wait();
+        var disposing = Task.Run(encoder.Dispose);
+        // Dispose has begun once a new call is refused; it cannot finish while the four passes are held.
+        while (true)
+        {
+            try
+            {
+                encoder.Use().Dispose();
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            Thread.Yield();
+        }
+        disposing.IsCompleted.Should().BeFalse("Dispose waits for the calls in progress");
+        release.Set();
 
-        encoder.Dispose();
-
+        await disposing;
         threads.Join();
         output.WriteLine($"{completed} calls completed, {refused} refused after Dispose");
+        completed.Should().Be(4, "the calls in progress when Dispose began complete");
         refused.Should().BeGreaterThan(0);
         FluentActions.Invoking(() => encoder.Extract(clip)).Should().Throw<ObjectDisposedException>();
         encoder.Dispose(); // twice is harmless
@@ -184,10 +208,11 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     public void ExtractFiles_stops_at_the_next_pass_when_cancelled_and_keeps_what_it_returned(int batchSize)
     {
         var paths = Files(12, out _);
-        using var encoder = SpeechEncoder.Load(TinyCheckpoint);
         using var cts = new CancellationTokenSource();
         int passes = 0;
-        encoder.BeforeForward = (_, _) => { if (++passes == 3) cts.Cancel(); }; // cancelled while the third pass starts
+        bool counting = true;
+        // Cancelled while the third pass starts.
+        using var encoder = SpeechEncoder.Load(TinyCheckpoint, new SpeechEncoderOptions { PassObserver = (_, _) => { if (counting && ++passes == 3) cts.Cancel(); } });
         var got = new List<FileFeatures>();
 
         var act = () =>
@@ -200,7 +225,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
         passes.Should().Be(3, "no forward pass starts after cancellation");
         got.Should().NotBeEmpty().And.HaveCountLessThan(paths.Length);
         got.Should().OnlyContain(r => r.Succeeded);
-        encoder.BeforeForward = null;
+        counting = false;
         foreach (var r in got) r.Features!.Data.Should().Equal(encoder.ExtractFile(r.Path).Data);
     }
 
@@ -227,10 +252,9 @@ public sealed class ConcurrencyTests(ITestOutputHelper output)
     [Fact]
     public void A_long_recording_in_chunks_stops_between_chunks()
     {
-        using var encoder = SpeechEncoder.Load(TinyCheckpoint);
         using var cts = new CancellationTokenSource();
         int passes = 0;
-        encoder.BeforeForward = (_, _) => { if (++passes == 2) cts.Cancel(); };
+        using var encoder = SpeechEncoder.Load(TinyCheckpoint, new SpeechEncoderOptions { PassObserver = (_, _) => { if (++passes == 2) cts.Cancel(); } });
 
         FluentActions.Invoking(() => encoder.Extract(Clip(5 * 16000, 3), LayerSelection.Final, new ExtractionOptions { ChunkSeconds = 0.5 }, cts.Token))
             .Should().Throw<OperationCanceledException>();

@@ -47,9 +47,26 @@ public class DTypeSelectionTests
         unknown.HasBFloat16Units.Should().BeNull();
         ComputeDTypes.Parse("auto").Resolve(CPU, unknown with { BFloat16Probe = () => true }).Should().Be(ScalarType.BFloat16);
         ComputeDTypes.Parse("auto").Resolve(CPU, unknown with { BFloat16Probe = () => false }).Should().Be(ScalarType.Float32);
-        // The real probe runs and answers (which way depends on the CPU).
-        var act = () => CpuFeatures.MeasureBFloat16Faster();
-        act.Should().NotThrow();
+    }
+
+    [Fact]
+    public void The_real_probe_measures_both_dtypes_and_its_bf16_results_agree_with_float32()
+    {
+        // Which way it decides depends on the CPU; what it measured must hold on every CPU.
+        var probe = CpuFeatures.ProbeBFloat16();
+        probe.Float32Seconds.Should().BeGreaterThan(0).And.BeLessThan(double.MaxValue);
+        probe.BFloat16Seconds.Should().BeGreaterThan(0).And.BeLessThan(double.MaxValue);
+        probe.Cosine.Should().BeGreaterThanOrEqualTo(CpuFeatures.BFloat16ProbeMinCosine, "bf16 linear and GEMM convolution are right on every CPU");
+        probe.Cosine.Should().BeLessThan(1.0, "the bf16 kernels ran in bf16, not in float32");
+    }
+
+    [Theory]
+    [InlineData(1.0, 0.5, 0.9999, true)]
+    [InlineData(1.0, 0.81, 0.9999, false)]  // not fast enough
+    [InlineData(1.0, 0.5, 0.99, false)]     // fast but wrong
+    public void The_probe_chooses_bf16_only_when_it_is_fast_and_right(double f32, double bf16, double cosine, bool chosen)
+    {
+        new BFloat16Probe(f32, bf16, cosine).BFloat16Chosen.Should().Be(chosen);
     }
 
     [Fact]

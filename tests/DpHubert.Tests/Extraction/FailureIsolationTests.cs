@@ -56,10 +56,10 @@ public sealed class FailureIsolationTests(ITestOutputHelper output)
     public void A_failure_inside_one_forward_pass_fails_that_file_alone(string kind, int batchSize)
     {
         var paths = Folder(out int poison);
-        using var encoder = SpeechEncoder.Load(Checkpoint);
-        var expected = paths.Select(p => encoder.ExtractFile(p)).ToArray();
-        encoder.BeforeForward = (items, samples) =>
+        bool armed = false;
+        using var encoder = SpeechEncoder.Load(Checkpoint, new SpeechEncoderOptions { PassObserver = (items, samples) =>
         {
+            if (!armed) return;
             if (items == 1 && samples != poison) return;
             if (items > 1 && samples < poison) return; // a batch holding the poisoned file (sorted by length) fails as a whole
             switch (kind)
@@ -68,7 +68,9 @@ public sealed class FailureIsolationTests(ITestOutputHelper output)
                 case "out-of-memory": throw new OutOfMemoryException("injected allocation failure");
                 default: throw new InvalidOperationException("injected failure");
             }
-        };
+        } });
+        var expected = paths.Select(p => encoder.ExtractFile(p)).ToArray();
+        armed = true;
 
         var results = encoder.ExtractFiles(paths, LayerSelection.Final, new ExtractionOptions { BatchSize = batchSize }).ToArray();
 
@@ -95,8 +97,7 @@ public sealed class FailureIsolationTests(ITestOutputHelper output)
     public void Cancellation_is_not_swallowed_as_a_per_file_failure()
     {
         var paths = Folder(out _);
-        using var encoder = SpeechEncoder.Load(Checkpoint);
-        encoder.BeforeForward = (_, _) => throw new OperationCanceledException();
+        using var encoder = SpeechEncoder.Load(Checkpoint, new SpeechEncoderOptions { PassObserver = (_, _) => throw new OperationCanceledException() });
 
         FluentActions.Invoking(() => encoder.ExtractFiles(paths).ToArray()).Should().Throw<OperationCanceledException>();
     }

@@ -127,11 +127,16 @@ public sealed class SpeechStreamBehaviourTests(ITestOutputHelper output)
     [Fact]
     public async Task One_stream_used_by_two_threads_at_once_is_a_clear_error()
     {
-        using var encoder = SpeechEncoder.Load(Tiny);
-        using var stream = encoder.OpenStream(new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 0.5 });
         using var inside = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        encoder.BeforeForward = (_, _) => { inside.Set(); release.Wait(TimeSpan.FromSeconds(30)); };
+        bool holding = true;
+        using var encoder = SpeechEncoder.Load(Tiny, new SpeechEncoderOptions { PassObserver = (_, _) =>
+        {
+            if (!Volatile.Read(ref holding)) return;
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+        } });
+        using var stream = encoder.OpenStream(new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 0.5 });
         var block = new float[1600];
         var first = Task.Run(() => stream.Push(block, 16000));
         inside.Wait(TimeSpan.FromSeconds(30)).Should().BeTrue();
@@ -141,7 +146,7 @@ public sealed class SpeechStreamBehaviourTests(ITestOutputHelper output)
         release.Set();
         var firstFrames = await first;
         firstFrames.Count.Should().BeGreaterThan(0);
-        encoder.BeforeForward = null;
+        Volatile.Write(ref holding, false);
         stream.Push(block, 16000).FirstFrame.Should().Be(firstFrames.EndFrame, "the stream still works once the first call returned");
     }
 

@@ -35,7 +35,7 @@ internal static class ModelAssert
     public static void AssertProjected(Wav2Vec2Model model, DpHubert.Checkpoints.ModelCheckpoint checkpoint, string wavPath, string expectedNpy,
         string because, double atol = Atol)
     {
-        using var proj = DpHubert.Modules.FinalProjection.FromCheckpoint(checkpoint)
+        using var proj = DpHubert.Checkpoints.CheckpointLoader.BuildProjection(checkpoint)
             ?? throw new Xunit.Sdk.XunitException($"{because}: the checkpoint has no projection");
         using var features = Single(model, wavPath);
         using var projected = proj.Apply(features);
