@@ -109,8 +109,7 @@ public sealed class CorpusExtractor : IDisposable
             note($"shard {shard}: {all.Count} of {total} input(s)");
             notRegular = notRegular.Where(p => shard.Contains(ShardSpec.RelativeKey(inputRoot, p))).ToList(); // each shard reports only its own
         }
-        var refused = notRegular.Select(p => new CorpusFileResult(p, "", null, 0, new AudioFormatException(
-            $"{p}: not a regular file (a FIFO, socket or device): a folder run reads regular files only, so it was not opened.", p))).ToList();
+        var refused = notRegular.Select(p => new CorpusFileResult(p, "", null, 0, AudioFiles.NotRegularFile(p))).ToList();
 
         RemovePartialFiles(all, note);
 

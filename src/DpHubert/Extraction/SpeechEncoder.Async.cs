@@ -89,8 +89,7 @@ public sealed partial class SpeechEncoder
                     FileFeatures r;
                     if (!regular.Contains(path))
                     {
-                        r = new FileFeatures(path, null, new AudioFormatException(
-                            $"'{path}' is not a regular file (a FIFO, socket or device): it was not opened", path), 0);
+                        r = new FileFeatures(path, null, AudioFiles.NotRegularFile(path), 0);
                     }
                     else
                     {

@@ -44,6 +44,12 @@ public static class AudioFiles
         return (mode & S_IFMT) == S_IFREG;
     }
 
+    /// <summary>The error of a folder entry that is not a regular file (a FIFO, socket or device): a run fails it
+    /// without opening it, since opening a FIFO that no program writes blocks forever.</summary>
+    /// <param name="path">The entry.</param>
+    public static AudioFormatException NotRegularFile(string path) =>
+        new($"{path}: not a regular file (a FIFO, socket or device): a folder run reads regular files only, so it was not opened.", path);
+
     /// <summary>The audio files below <paramref name="root"/> (<see cref="AudioReader.Extensions"/>, any case), full
     /// paths in ordinal order; see <see cref="FilesBelow"/>.</summary>
     /// <param name="root">The folder.</param>

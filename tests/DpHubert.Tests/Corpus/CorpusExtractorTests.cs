@@ -237,6 +237,25 @@ public sealed class CorpusExtractorTests : IDisposable
                 ApiOption.ManifestPath, "CorpusRunOptions.ManifestPath: manifest*cannot be opened*");
     }
 
+    [LinuxFact]
+    public void Entries_that_are_not_regular_files_are_refused_unopened_and_reported_first()
+    {
+        var dir = TestFiles.TempDir();
+        string inDir = Path.Combine(dir, "in");
+        MakeCorpus(inDir, 2);
+        mkfifo(Path.Combine(inDir, "pipe.wav"), 0b110_100_100).Should().Be(0, "mkfifo must succeed to set up the test");
+        using var run = CorpusExtractor.Open(encoder, new CorpusRunOptions { Input = inDir, Output = Path.Combine(dir, "out") });
+        run.Refused.Should().ContainSingle().Which.Error!.Message.Should().Contain("pipe.wav: not a regular file");
+        run.Inputs.Should().Be(3);
+        var reports = new List<CorpusProgress>();
+        var summary = run.Run(new SyncProgress<CorpusProgress>(reports.Add)); // would block forever if the FIFO were opened
+        reports[0].File.Input.Should().EndWith("pipe.wav");
+        summary.Should().BeEquivalentTo(new { Written = 2, Failed = 1 });
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int mkfifo(string path, uint mode);
+
     [Fact]
     public void A_run_runs_once()
     {
