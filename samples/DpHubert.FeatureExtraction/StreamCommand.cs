@@ -103,16 +103,37 @@ internal static class StreamCommand
         int Read(float[] block, int frames);
     }
 
-    private sealed class WavSource : IBlockSource
+    /// <summary>A WAV file read block by block as the stream asks for it (memory independent of its length); other
+    /// formats (FLAC, MP3, Ogg Vorbis, and more with ffmpeg) are decoded whole first, then fed block by block.</summary>
+    private sealed class FileSource : IBlockSource, IDisposable
     {
         private readonly string path;
-        private readonly float[] mono;
+        private readonly WavStreamReader? wav;
+        private readonly float[]? mono;
+        private float[] interleaved = Array.Empty<float>();
         private int at;
 
-        public WavSource(string path)
+        public FileSource(string path)
         {
             this.path = path;
-            var clip = AudioReader.Read(path); // WAV, FLAC, MP3, Ogg Vorbis (and more with ffmpeg)
+            var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16, FileOptions.SequentialScan);
+            try
+            {
+                // A pipe or a file still being written (not seekable) is taken as WAV and read as it arrives.
+                if (!file.CanSeek || IsWav(file))
+                {
+                    wav = WavReader.Open(file, path);
+                    Rate = wav.SampleRate;
+                    return;
+                }
+            }
+            catch
+            {
+                file.Dispose();
+                throw;
+            }
+            file.Dispose();
+            var clip = AudioReader.Read(path);
             Rate = clip.SampleRate;
             mono = AudioPreprocessor.ToMono(clip);
         }
@@ -122,10 +143,34 @@ internal static class StreamCommand
 
         public int Read(float[] block, int frames)
         {
-            int n = Math.Min(frames, mono.Length - at);
-            mono.AsSpan(at, n).CopyTo(block);
-            at += n;
-            return n;
+            if (mono is not null)
+            {
+                int n = Math.Min(frames, mono.Length - at);
+                mono.AsSpan(at, n).CopyTo(block);
+                at += n;
+                return n;
+            }
+            int channels = wav!.Channels;
+            if (channels == 1) return wav.Read(block, frames);
+            if (interleaved.Length < frames * channels) interleaved = new float[frames * channels];
+            int got = wav.Read(interleaved, frames);
+            for (int f = 0, i = 0; f < got; f++)
+            {
+                float sum = 0f; // the channels' mean, in AudioPreprocessor.ToMono's order
+                for (int c = 0; c < channels; c++) sum += interleaved[i++];
+                block[f] = sum / channels;
+            }
+            return got;
+        }
+
+        public void Dispose() => wav?.Dispose();
+
+        private static bool IsWav(FileStream file)
+        {
+            Span<byte> magic = stackalloc byte[4];
+            int n = file.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+            file.Position = 0;
+            return n == 4 && (magic.SequenceEqual("RIFF"u8) || magic.SequenceEqual("RF64"u8));
         }
     }
 
@@ -174,13 +219,14 @@ internal static class StreamCommand
         IBlockSource source;
         try
         {
-            source = path is null ? new RawSource(Console.OpenStandardInput(), raw!) : new WavSource(path);
+            source = path is null ? new RawSource(Console.OpenStandardInput(), raw!) : new FileSource(path);
         }
         catch (Exception e) when (e is AudioFormatException or InvalidDataException or IOException)
         {
             Console.Error.WriteLine($"error: {Cli.Describe(e)}");
             return Cli.SomeInputsFailed;
         }
+        using var owned = source as IDisposable;
         var options = stream.Options;
         int blockIn = Math.Max(1, (int)Math.Round(options.BlockSeconds * source.Rate));
         var buffer = new float[blockIn];
@@ -245,7 +291,7 @@ internal static class StreamCommand
             Console.Error.WriteLine("cancelled: nothing written.");
             return Cli.Cancelled;
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException)
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or AudioFormatException)
         {
             Console.Error.WriteLine($"error: {source.Name}: {Cli.Describe(e)}");
             return Cli.SomeInputsFailed;

@@ -69,6 +69,39 @@ public static class WavReader
         return new Parser(stream, name).Parse();
     }
 
+    /// <summary>Opens a WAV file for reading block by block (live streaming, long recordings): the header is read now,
+    /// the samples as <see cref="WavStreamReader.Read"/> asks for them, decoded exactly as <see cref="Read(string)"/>
+    /// decodes them.</summary>
+    /// <param name="path">The file to read.</param>
+    /// <exception cref="AudioFormatException">The file is not WAVE audio or its encoding is not supported.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    public static WavStreamReader Open(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        return Open(stream, path, leaveOpen: false);
+    }
+
+    /// <summary>Opens WAV data on a stream (which need not be seekable: a pipe, a socket, a file still being written)
+    /// for reading block by block, from its current position; see <see cref="Open(string)"/>.</summary>
+    /// <param name="stream">The data.</param>
+    /// <param name="name">A name for error messages.</param>
+    /// <param name="leaveOpen">Whether disposing the reader leaves <paramref name="stream"/> open.</param>
+    /// <exception cref="AudioFormatException">The data is not WAVE audio or its encoding is not supported.</exception>
+    public static WavStreamReader Open(Stream stream, string? name = null, bool leaveOpen = false)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        try
+        {
+            return new WavStreamReader(new Parser(stream, name), leaveOpen ? null : stream);
+        }
+        catch
+        {
+            if (!leaveOpen) stream.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A human-readable name for a WAVE format tag, for error messages.</summary>
     internal static string FormatTagName(ushort tag) => tag switch
     {
@@ -97,9 +130,9 @@ public static class WavReader
     };
 
     /// <summary>What the fmt chunk says, reduced to what decoding needs.</summary>
-    private sealed record Format(ushort Tag, int Channels, int SampleRate, int BlockAlign, int ContainerBytes, bool IsFloat);
+    internal sealed record Format(ushort Tag, int Channels, int SampleRate, int BlockAlign, int ContainerBytes, bool IsFloat);
 
-    private sealed class Parser
+    internal sealed class Parser
     {
         private readonly Stream _stream;
         private readonly string? _path;
@@ -117,6 +150,13 @@ public static class WavReader
         private AudioFormatException Error(string detail) => new($"Cannot read {_display}: {detail}", _path);
 
         public AudioClip Parse()
+        {
+            var (format, declared) = ParseHeader();
+            return ReadData(format, declared);
+        }
+
+        /// <summary>The header up to the start of the samples: their format and the data chunk's size (null: to the end).</summary>
+        public (Format Format, long? Declared) ParseHeader()
         {
             Span<byte> header = stackalloc byte[12];
             int got = ReadFully(header);
@@ -174,7 +214,7 @@ public static class WavReader
                     {
                         declared = null; // placeholder from a streaming writer: read to the end
                     }
-                    return ReadData(format, declared);
+                    return (format, declared);
                 }
 
                 byte[] body = id is "fmt " or "ds64" ? ReadChunkBody(id, size) : Array.Empty<byte>();
@@ -289,6 +329,30 @@ public static class WavReader
                 throw Error($"block align {blockAlign} does not match {channels} channel(s) × {containerBytes} byte(s) per {bits}-bit sample");
             }
             return new Format(encoding, channels, (int)sampleRate, blockAlign, containerBytes, isFloat);
+        }
+
+        private long dataRead; // bytes of the data chunk read so far by ReadFrames
+        private byte[]? frameBuffer;
+
+        /// <summary>Decodes up to <paramref name="frames"/> whole sample frames of the data chunk into
+        /// <paramref name="destination"/> (interleaved); returns how many (0 at the end). A trailing partial frame is
+        /// dropped, as <see cref="Parse"/> does; a data chunk shorter than declared is an error once its end is reached.</summary>
+        public int ReadFrames(Format format, long? declared, Span<float> destination, int frames)
+        {
+            int blockAlign = format.BlockAlign;
+            long limit = declared ?? long.MaxValue;
+            long want = Math.Min((long)frames * blockAlign, limit - dataRead);
+            if (want <= 0) return 0;
+            if (frameBuffer is null || frameBuffer.Length < want) frameBuffer = new byte[want];
+            int got = ReadFully(frameBuffer.AsSpan(0, (int)want));
+            long before = dataRead / blockAlign * format.Channels; // index of the first sample, for messages
+            dataRead += got;
+            if (got < want && declared is long expected && dataRead < expected) throw Truncated(expected, dataRead);
+            int whole = got / blockAlign, values = whole * format.Channels;
+            var src = frameBuffer.AsSpan(0, whole * blockAlign);
+            Decode(format, src, destination[..values]);
+            if (format.IsFloat) CheckFinite(format, src, destination[..values], before);
+            return whole;
         }
 
         /// <summary>Decodes the data chunk; <paramref name="declared"/> is null to read to the end of the stream.</summary>
@@ -511,4 +575,44 @@ public static class WavReader
             return $"'{SafeId(Encoding.Latin1.GetString(bytes))}' (0x{hex})";
         }
     }
+}
+
+/// <summary>A WAV file read block by block (<see cref="WavReader.Open(string)"/>): whole sample frames, decoded as
+/// <see cref="WavReader.Read(string)"/> decodes them, so the blocks concatenated equal the whole file's samples.</summary>
+public sealed class WavStreamReader : IDisposable
+{
+    private readonly WavReader.Parser parser;
+    private readonly Stream? owned;
+    private readonly WavReader.Format format;
+    private readonly long? declared;
+
+    internal WavStreamReader(WavReader.Parser parser, Stream? owned)
+    {
+        this.parser = parser;
+        this.owned = owned;
+        (format, declared) = parser.ParseHeader();
+    }
+
+    /// <summary>Samples per second per channel.</summary>
+    public int SampleRate => format.SampleRate;
+
+    /// <summary>Interleaved channels.</summary>
+    public int Channels => format.Channels;
+
+    /// <summary>Reads up to <paramref name="frames"/> sample frames (one sample per channel each) into
+    /// <paramref name="destination"/>, interleaved.</summary>
+    /// <param name="destination">Room for <paramref name="frames"/> × <see cref="Channels"/> samples.</param>
+    /// <param name="frames">Frames wanted.</param>
+    /// <returns>Frames read: fewer than asked only at the end of the data, 0 after it.</returns>
+    /// <exception cref="AudioFormatException">The data ends before its declared size, or a float sample is not finite.</exception>
+    public int Read(Span<float> destination, int frames)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(frames);
+        if (destination.Length < (long)frames * Channels)
+            throw new ArgumentException($"destination holds {destination.Length} samples; {frames} frames of {Channels} channel(s) need {(long)frames * Channels}.", nameof(destination));
+        return parser.ReadFrames(format, declared, destination, frames);
+    }
+
+    /// <summary>Closes the file (or the stream, unless opened with leaveOpen).</summary>
+    public void Dispose() => owned?.Dispose();
 }

@@ -45,6 +45,26 @@ public sealed class StreamCliTests
     }
 
     [Fact]
+    public void A_stereo_wav_at_another_rate_is_read_block_by_block_and_mixed_as_the_library_mixes_it()
+    {
+        // 44.1 kHz stereo float WAV: the left channel the speech, the right its half (the mix is 0.75 of it).
+        var mono = AudioPreprocessor.Resample(AudioPreprocessor.ToMono(WavReader.Read(Speech)), 48000, 44100);
+        var stereo = mono.SelectMany(x => new[] { x, 0.5f * x }).ToArray();
+        string dir = TestFiles.TempDir();
+        string wav = Path.Combine(dir, "stereo.wav"), npy = Path.Combine(dir, "stereo.npy");
+        WavWriter.WriteFloat32(wav, stereo, 44100, channels: 2);
+        var r = ConsoleRunner.Run("stream", "--checkpoint", Checkpoint, "--input", wav, "--output", npy, "--block", "0.2", "--context", "1");
+        r.ExitCode.Should().Be(0, r.ToString());
+        using var encoder = SpeechEncoder.Load(Checkpoint);
+        var options = new StreamOptions { BlockSeconds = 0.2, ContextSeconds = 1 };
+        using var stream = encoder.OpenStream(options);
+        var expected = Streaming.StreamReference.Stream(stream, AudioPreprocessor.ToMono(WavReader.Read(wav)), 44100, 8820, out long frames);
+        var got = Npy.Read(npy);
+        got.Shape[0].Should().Be(frames);
+        got.Data.Should().Equal(expected, "the console's blocks mix and stream exactly as the library does");
+    }
+
+    [Fact]
     public void Raw_pcm_on_standard_input_gives_what_the_wav_gives()
     {
         var clip = WavReader.Read(Speech);

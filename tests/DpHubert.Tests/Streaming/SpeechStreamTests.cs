@@ -82,6 +82,30 @@ public sealed class SpeechStreamTests(ITestOutputHelper output)
         StreamReference.Stream(kept, x48, 48000, 6007, out _).Should().Equal(a);
     }
 
+    [Theory]
+    [InlineData("hubert_post_ln")]
+    [InlineData("raw_layer_norm")]
+    public void A_model_set_to_libtorch_convolutions_streams_through_them(string model)
+    {
+        // In bfloat16 the two convolution paths round differently (the GEMM path runs the waveform layer in float32),
+        // so a stream that bypassed the model's path would match the other path's reference, not this one's.
+        string checkpoint = model == "raw_layer_norm" ? RawLayerNormCheckpoint() : Checkpoint(model);
+        using var gemm = SpeechEncoder.Load(checkpoint, new SpeechEncoderOptions { DType = ComputeDType.BFloat16 });
+        using var libtorch = SpeechEncoder.Load(checkpoint, new SpeechEncoderOptions { DType = ComputeDType.BFloat16 });
+        libtorch.Model.SetConvolutionPath(DpHubert.Modules.ConvolutionPath.LibTorch);
+        var x48 = StreamReference.Speech48k();
+        var x16 = AudioPreprocessor.Resample(x48, 48000, 16000);
+        var options = new StreamOptions { BlockSeconds = 0.25, ContextSeconds = 1 };
+        var ownPath = StreamReference.WindowFrames(libtorch, x16, options, out _);
+        var otherPath = StreamReference.WindowFrames(gemm, x16, options, out _);
+        using var stream = libtorch.OpenStream(options);
+        var got = StreamReference.Stream(stream, x48, 48000, 12000, out _);
+        double own = StreamReference.MaxAbsDiff(got, ownPath), other = StreamReference.MaxAbsDiff(got, otherPath);
+        output.WriteLine($"{model} bf16, LibTorch path ({stream.Reuse}): vs its own window reference {own:E2}, vs the GEMM path's {other:E2}");
+        own.Should().BeLessThanOrEqualTo(1e-5);
+        other.Should().BeGreaterThan(1e-3, "the paths must differ here for this test to tell them apart");
+    }
+
     // A layer-norm extractor on the raw waveform (no waveform normalization), as wav2vec 2.0 Large's layout with
     // normalize off: random weights, the large_pre_ln architecture.
     internal static string RawLayerNormCheckpoint()
