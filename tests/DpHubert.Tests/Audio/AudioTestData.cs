@@ -116,6 +116,8 @@ internal static class WavBytes
 internal sealed class NonSeekableStream(byte[] bytes) : Stream
 {
     private readonly MemoryStream _inner = new(bytes);
+    /// <summary>Bytes handed out so far.</summary>
+    public long Consumed => _inner.Position;
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;

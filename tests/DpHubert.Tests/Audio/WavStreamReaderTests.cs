@@ -57,7 +57,7 @@ public sealed class WavStreamReaderTests
     public void It_reads_only_the_header_and_the_frames_asked_for()
     {
         var bytes = File("pcm16 stereo");
-        var source = new CountingStream(bytes);
+        var source = new NonSeekableStream(bytes);
         using var reader = WavReader.Open(source, "pipe");
         long header = source.Consumed;
         header.Should().Be(44, "RIFF, fmt and the data chunk's header");
@@ -72,32 +72,10 @@ public sealed class WavStreamReaderTests
         var data = WavBytes.Ints(Enumerable.Range(0, 1000).ToArray(), 2);
         var bytes = WavBytes.Riff(WavBytes.Chunk("fmt ", WavBytes.Fmt(WavBytes.Pcm, 1, 16000, 16)),
             WavBytes.Chunk("data", data, declaredSize: 4000));
-        using var reader = WavReader.Open(new CountingStream(bytes), "cut.wav");
+        using var reader = WavReader.Open(new NonSeekableStream(bytes), "cut.wav");
         var block = new float[600];
         reader.Read(block, 600).Should().Be(600);
         var act = () => reader.Read(block, 600);
         act.Should().Throw<AudioFormatException>().WithMessage("*cut.wav*truncated*4000*2000*");
-    }
-
-    /// <summary>A non-seekable stream over bytes that counts what was read (a pipe as the reader sees it).</summary>
-    private sealed class CountingStream(byte[] bytes) : Stream
-    {
-        public long Consumed { get; private set; }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            int n = (int)Math.Min(count, bytes.Length - Consumed);
-            Array.Copy(bytes, Consumed, buffer, offset, n);
-            Consumed += n;
-            return n;
-        }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
