@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using DpHubert.Config;
 using DpHubert.Hub;
 using DpHubert.PyTorch;

@@ -1,11 +1,9 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Numerics;
 using System.Text;
-using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;
 

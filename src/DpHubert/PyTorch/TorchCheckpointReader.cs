@@ -5,7 +5,6 @@ using System.IO.Compression;
 using System.Linq;
 using System.Numerics;
 using System.Text;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;

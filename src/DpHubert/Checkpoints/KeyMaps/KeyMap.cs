@@ -45,6 +45,22 @@ public sealed record KeyMapRule(string Pattern, string Replacement, KeyRuleActio
     /// <summary>A key with no counterpart, dropped and reported.</summary>
     public static KeyMapRule Drop(string pattern, string example) => new(pattern, "", KeyRuleAction.Drop, example, null);
 
+    /// <summary>
+    /// The two renames of PyTorch's parametrized weight norm, which stores as <c>parametrizations.weight.original0</c>
+    /// / <c>original1</c> what the older spelling calls <c>weight_g</c> / <c>weight_v</c> (the model's names).
+    /// </summary>
+    /// <param name="conv">The convolution's key prefix in the file (a regular expression; may capture groups).</param>
+    /// <param name="target">Its prefix in the model (may use the groups).</param>
+    /// <param name="exampleConv">A prefix <paramref name="conv"/> matches.</param>
+    /// <param name="exampleTarget">What <paramref name="exampleConv"/> becomes.</param>
+    internal static KeyMapRule[] ParametrizedWeightNorm(string conv, string target, string exampleConv, string exampleTarget) => new[]
+    {
+        Map(conv + @"\.parametrizations\.weight\.original0", target + ".weight_g",
+            exampleConv + ".parametrizations.weight.original0", exampleTarget + ".weight_g"),
+        Map(conv + @"\.parametrizations\.weight\.original1", target + ".weight_v",
+            exampleConv + ".parametrizations.weight.original1", exampleTarget + ".weight_v"),
+    };
+
     /// <summary>Applies this rule alone: the new key, null for a drop, or the key itself when nothing matches.</summary>
     /// <param name="key">A key.</param>
     /// <param name="matched">Whether the pattern matched.</param>

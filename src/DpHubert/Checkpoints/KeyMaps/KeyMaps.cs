@@ -7,8 +7,8 @@ namespace DpHubert.Checkpoints.KeyMaps;
 public static class HuggingFaceKeyMap
 {
     /// <summary>The rules.</summary>
-    public static KeyMap Instance { get; } = new("Hugging Face", new[]
-    {
+    public static KeyMap Instance { get; } = new("Hugging Face",
+    [
         // Files saved from a head class (…ForCTC, …ForPreTraining) prefix the base model.
         KeyMapRule.Rewrite(@"(?:wav2vec2|hubert|wavlm)\.(.+)", "$1",
             "hubert.encoder.layer_norm.weight", "encoder.layer_norm.weight"),
@@ -30,10 +30,8 @@ public static class HuggingFaceKeyMap
         // Positional conv: both weight-norm spellings, or a fused weight (split into g and v by the loader).
         KeyMapRule.Map(@"encoder\.pos_conv_embed\.conv\.(bias|weight_g|weight_v|weight)", "encoder.transformer.pos_conv_embed.conv.$1",
             "encoder.pos_conv_embed.conv.weight_g", "encoder.transformer.pos_conv_embed.conv.weight_g"),
-        KeyMapRule.Map(@"encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original0", "encoder.transformer.pos_conv_embed.conv.weight_g",
-            "encoder.pos_conv_embed.conv.parametrizations.weight.original0", "encoder.transformer.pos_conv_embed.conv.weight_g"),
-        KeyMapRule.Map(@"encoder\.pos_conv_embed\.conv\.parametrizations\.weight\.original1", "encoder.transformer.pos_conv_embed.conv.weight_v",
-            "encoder.pos_conv_embed.conv.parametrizations.weight.original1", "encoder.transformer.pos_conv_embed.conv.weight_v"),
+        .. KeyMapRule.ParametrizedWeightNorm(@"encoder\.pos_conv_embed\.conv", "encoder.transformer.pos_conv_embed.conv",
+            "encoder.pos_conv_embed.conv", "encoder.transformer.pos_conv_embed.conv"),
         KeyMapRule.Map(@"encoder\.layer_norm\.(weight|bias)", "encoder.transformer.layer_norm.$1",
             "encoder.layer_norm.bias", "encoder.transformer.layer_norm.bias"),
         // Encoder layers (WavLM's relative-position parts included).
@@ -49,7 +47,7 @@ public static class HuggingFaceKeyMap
             "encoder.layers.2.feed_forward.output_dense.bias", "encoder.transformer.layers.2.feed_forward.output_dense.bias"),
         // CTC head.
         KeyMapRule.Map(@"lm_head\.(weight|bias)", "aux.$1", "lm_head.weight", "aux.weight"),
-    });
+    ]);
 }
 
 /// <summary>
@@ -103,19 +101,17 @@ public static class FairseqKeyMap
 public static class TorchaudioKeyMap
 {
     /// <summary>The rules.</summary>
-    public static KeyMap Instance { get; } = new("torchaudio", new[]
-    {
+    public static KeyMap Instance { get; } = new("torchaudio",
+    [
         // torchaudio >= 2.0 WavLM keeps q, k, v fused in an nn.MultiheadAttention (split by the loader).
         KeyMapRule.Map(@"(.*\.attention)\.attention\.(in_proj_weight|in_proj_bias)", "$1.$2",
             "encoder.transformer.layers.0.attention.attention.in_proj_weight", "encoder.transformer.layers.0.attention.in_proj_weight"),
         KeyMapRule.Map(@"(.*\.attention)\.attention\.out_proj\.(weight|bias)", "$1.out_proj.$2",
             "encoder.transformer.layers.3.attention.attention.out_proj.bias", "encoder.transformer.layers.3.attention.out_proj.bias"),
-        KeyMapRule.Map(@"(.*pos_conv_embed\.conv)\.parametrizations\.weight\.original0", "$1.weight_g",
-            "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0", "encoder.transformer.pos_conv_embed.conv.weight_g"),
-        KeyMapRule.Map(@"(.*pos_conv_embed\.conv)\.parametrizations\.weight\.original1", "$1.weight_v",
-            "encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original1", "encoder.transformer.pos_conv_embed.conv.weight_v"),
+        .. KeyMapRule.ParametrizedWeightNorm(@"(.*pos_conv_embed\.conv)", "$1",
+            "encoder.transformer.pos_conv_embed.conv", "encoder.transformer.pos_conv_embed.conv"),
         KeyMapRule.Map(@".+", "$0", "encoder.transformer.layers.0.attention.k_proj.weight", "encoder.transformer.layers.0.attention.k_proj.weight"),
-    });
+    ]);
 }
 
 /// <summary>The key map each checkpoint format uses (for <c>--verbose</c> listings).</summary>
