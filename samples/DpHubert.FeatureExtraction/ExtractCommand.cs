@@ -1,16 +1,11 @@
 using System;
-using System.Collections.Generic;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
-using System.Linq;
-using System.Runtime.InteropServices;
 using System.Threading;
-using DpHubert.Audio;
 using DpHubert.Corpus;
 using DpHubert.Extraction;
-using DpHubert.IO;
 using Spectre.Console;
 
 namespace DpHubert.FeatureExtraction;

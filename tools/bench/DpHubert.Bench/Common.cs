@@ -30,6 +30,10 @@ internal sealed record BenchOptions
     public int Clips { get; init; } = 12;
     public int ShardRounds { get; init; } = 3;
     public int SoakClips { get; init; } = 1000;
+    /// <summary><c>stream --soak-minutes M</c>: push M minutes of audio as fast as it goes and report resident memory.</summary>
+    public double? StreamSoakMinutes { get; init; }
+    /// <summary>Minutes of audio between the soak's reports (default 5).</summary>
+    public double StreamSoakEvery { get; init; } = 5;
     public string? Console { get; init; }
 
     /// <summary>fidelity: a real checkpoint to measure instead of a random-weight preset.</summary>

@@ -18,6 +18,8 @@ usage: dotnet run -c Release --project tools/bench/DpHubert.Bench -- <speed|dtyp
   --iterations N   memory: runs per path on the tiny model, and on --model when run alone (default 200)
   --model-iterations N  memory: runs per path on --model (default: --iterations; 20 under 'all')
   --soak-clips N   soak: clips through one encoder (default 1000; peak RSS per 100 clips after 100 of warm-up)
+  --soak-minutes M stream: instead of the grid, push M minutes of audio through one sp0.75-shaped stream (block 0.25 s,
+                   context 1 s) as fast as it goes, printing resident memory every --soak-every minutes of audio (default 5)
   --large NAME     preset for the large benchmark (default hubert_large; hubert_xlarge needs ~10 GB)
   --no-encoder     speed: skip the SpeechEncoder path
   --filter TEXT    memory: run only the paths whose name contains TEXT
@@ -74,6 +76,8 @@ try
             "--seconds" => o with { Seconds = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
             "--threads" => o with { Threads = Int() },
             "--runs" => o with { Runs = Int() },
+            "--soak-minutes" => o with { StreamSoakMinutes = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
+            "--soak-every" => o with { StreamSoakEvery = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
             "--batch-runs" => o with { BatchRuns = Int() },
             "--dtype-seconds" => o with { DTypeSeconds = double.Parse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture) },
             "--warmup" => o with { Warmup = Int() },

@@ -26,6 +26,11 @@ internal static class StreamBench
 
     public static void Run(BenchOptions o, Verdicts verdicts)
     {
+        if (o.StreamSoakMinutes is { } minutes)
+        {
+            Soak(o, verdicts, minutes);
+            return;
+        }
         var speech = Speech16k(60);
         int measured = Math.Max(4, o.Runs * 8);
         Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped)");
@@ -41,20 +46,22 @@ internal static class StreamBench
                 foreach (double block in BlockGrid)
                     foreach (double context in ContextGrid)
                     {
-                        var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = block, ContextSeconds = context }, measured);
+                        bool target = dtype == ComputeDType.Float32 && name.StartsWith("DPHuBERT") && block == 0.25 && context == 1.0;
+                        // The target cells measure at least 100 blocks, so their p99 is not simply the slowest of a few.
+                        var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = block, ContextSeconds = context }, target ? Math.Max(100, measured) : measured);
                         Console.WriteLine($"| {name} | {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")} | {block:0.##} s | {context:0.##} s | " +
                             $"{r.Median * 1000:0} ms ({r.CpuMedian * 1000:0}) | {r.P99 * 1000:0} ms | {r.Median / block:0.00} | {(block + r.P99) * 1000:0} ms | " +
                             $"{r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} |");
                         if (dtype == ComputeDType.Float32 && name.StartsWith("DPHuBERT") && block == 0.25 && context == 1.0)
-                            verdicts.Check("stream sp0.75 fp32 0.25 s / 1 s: p99 <= 0.5 x block", r.P99 <= 0.5 * block, $"p99 {r.P99 * 1000:0} ms vs {0.5 * block * 1000:0} ms");
+                            verdicts.Check("stream sp0.75 fp32 0.25 s / 1 s: p99 <= 0.5 x block", r.P99 <= 0.5 * block, $"p99 {r.P99 * 1000:0} ms vs {0.5 * block * 1000:0} ms; {Collections(r)}");
                         if (dtype == ComputeDType.Float32 && name == "HuBERT Base" && block == 0.5 && context == 2.5)
                             verdicts.Note("stream Base fp32 0.5 s / 2.5 s", $"p99 {r.P99 * 1000:0} ms ({r.P99 / block:0.00} x block; the 0.8 x target is for context 2 s, see the 2 s row)");
                     }
                 if (dtype == ComputeDType.Float32 && name == "HuBERT Base")
                 {
-                    var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = 0.5, ContextSeconds = 2 }, measured);
+                    var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = 0.5, ContextSeconds = 2 }, Math.Max(100, measured));
                     Console.WriteLine($"| {name} | fp32 | 0.5 s | 2 s | {r.Median * 1000:0} ms ({r.CpuMedian * 1000:0}) | {r.P99 * 1000:0} ms | {r.Median / 0.5:0.00} | {(0.5 + r.P99) * 1000:0} ms | {r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} |");
-                    verdicts.Check("stream Base fp32 0.5 s / 2 s: p99 <= 0.8 x block", r.P99 <= 0.4, $"p99 {r.P99 * 1000:0} ms vs 400 ms");
+                    verdicts.Check("stream Base fp32 0.5 s / 2 s: p99 <= 0.8 x block", r.P99 <= 0.4, $"p99 {r.P99 * 1000:0} ms vs 400 ms; {Collections(r)}");
                 }
             }
 
@@ -76,7 +83,7 @@ internal static class StreamBench
         }
     }
 
-    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock);
+    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock, int Blocks, int Collections, double SlowestWithCollection);
 
     /// <summary>Pushes one block at a time at 16 kHz; times the pushes that compute, after the context has filled.</summary>
     private static CellResult Cell(SpeechEncoder encoder, float[] speech, StreamOptions options, int measured)
@@ -88,6 +95,8 @@ internal static class StreamBench
         var wall = new List<double>();
         var cpu = new List<double>();
         long managed = 0;
+        int collections = 0;
+        double slowestWithCollection = 0;
         var process = Process.GetCurrentProcess();
         int at = 0;
         for (int k = 0; k < fill + measured; k++)
@@ -97,19 +106,26 @@ internal static class StreamBench
             var cpu0 = process.TotalProcessorTime;
             long bytes0 = GC.GetAllocatedBytesForCurrentThread();
             var clock = Stopwatch.StartNew();
+            int gc0 = GC.CollectionCount(0);
             var frames = stream.Push(speech.AsSpan(at, block), 16000);
             double seconds = clock.Elapsed.TotalSeconds;
             long bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
+            bool collected = GC.CollectionCount(0) != gc0;
             process.Refresh();
             at += block;
             if (k < fill) continue;
             wall.Add(seconds);
+            if (collected)
+            {
+                collections++;
+                slowestWithCollection = Math.Max(slowestWithCollection, seconds);
+            }
             cpu.Add((process.TotalProcessorTime - cpu0).TotalSeconds);
             managed += bytes - (frames.Features.Data.Length * 4L + 24); // the returned frames' array
         }
         wall.Sort();
         cpu.Sort();
-        return new CellResult(Bench.Median(wall), Percentile(wall, 0.99), Bench.Median(cpu), (double)managed / measured);
+        return new CellResult(Bench.Median(wall), Percentile(wall, 0.99), Bench.Median(cpu), (double)managed / measured, measured, collections, slowestWithCollection);
     }
 
     private static (double Off, double On, string Kind) Reuse(SpeechEncoder encoder, float[] speech, StreamOptions options, int measured)
@@ -137,6 +153,51 @@ internal static class StreamBench
         tOn.Sort();
         tOff.Sort();
         return (Bench.Median(tOff), Bench.Median(tOn), on.Reuse);
+    }
+
+    private static string Collections(CellResult r) =>
+        $"{r.Blocks} blocks, {r.Collections} with a gen-0 collection (slowest of those {r.SlowestWithCollection * 1000:0} ms)";
+
+    /// <summary>One sp0.75-shaped fp32 stream (block 0.25 s, context 1 s) fed <paramref name="minutes"/> of audio (one
+    /// utterance, real speech looped) as fast as it goes; resident memory, managed heap and collections every
+    /// <see cref="BenchOptions.StreamSoakEvery"/> minutes of audio, then the trend from the first report to the last.</summary>
+    private static void Soak(BenchOptions o, Verdicts verdicts, double minutes)
+    {
+        var speech = Speech16k(60);
+        using var encoder = Encoder(Bench.Sp075, ComputeDType.Float32, o.Threads);
+        var options = new StreamOptions { BlockSeconds = 0.25, ContextSeconds = 1 };
+        using var stream = encoder.OpenStream(options);
+        stream.WarmUp();
+        int block = options.BlockSamples;
+        long total = (long)(minutes * 60 * 16000), every = (long)(o.StreamSoakEvery * 60 * 16000);
+        Console.WriteLine($"stream soak: DPHuBERT-sp0.75-shaped fp32, block 0.25 s, context 1 s, {minutes:0.##} min of audio as fast as it goes, {o.Threads} threads");
+        Console.WriteLine("| audio | wall | real-time factor | resident | managed heap | gen-0 / gen-2 collections |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        var clock = Stopwatch.StartNew();
+        var reports = new List<double>();
+        long pushed = 0, frames = 0, nextReport = every;
+        for (int at = 0; pushed < total; at += block)
+        {
+            if (at + block > speech.Length) at = 0;
+            frames += stream.Push(speech.AsSpan(at, block), 16000).Count;
+            pushed += block;
+            if (pushed < nextReport && pushed < total) continue;
+            nextReport += every;
+            double rss = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+            reports.Add(rss);
+            double audio = pushed / 16000.0;
+            Console.WriteLine($"| {audio / 60:0.0} min | {clock.Elapsed.TotalSeconds:0} s | {clock.Elapsed.TotalSeconds / audio:0.000} | {rss:0} MiB | " +
+                              $"{GC.GetTotalMemory(false) / 1048576.0:0.0} MiB | {GC.CollectionCount(0)} / {GC.CollectionCount(2)} |");
+        }
+        long expected = (pushed - 400) / 320 + 1;
+        Console.WriteLine($"  {frames} frames returned before the flush ({expected} complete in the audio)");
+        if (reports.Count >= 2)
+        {
+            double trend = reports[^1] / reports[0] - 1, peak = reports.Max() / reports[0] - 1;
+            Console.WriteLine($"  resident memory from the first report to the last: {trend * 100:+0.0;-0.0}% (highest {peak * 100:+0.0;-0.0}%)");
+            verdicts.Check($"stream soak {minutes:0.##} min: resident memory flat (last report within 5% of the first)", Math.Abs(trend) <= 0.05,
+                $"{reports[0]:0} -> {reports[^1]:0} MiB ({trend * 100:+0.0;-0.0}%)");
+        }
     }
 
     private static double Percentile(List<double> sorted, double q) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
