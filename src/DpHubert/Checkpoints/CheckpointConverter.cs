@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using DpHubert.Config;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 

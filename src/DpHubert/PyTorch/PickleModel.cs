@@ -150,6 +150,6 @@ internal static class PickleNames
         InstanceClasses.Contains(fullName) || Callables.Contains(fullName) || TypeValues.Contains(fullName)
         || MappingClasses.Contains(fullName)
         || (module == "torch" && (name.EndsWith("Storage", System.StringComparison.Ordinal)
-                                  && TensorData.TryStorageDType(name, out _)
-                                  || TensorData.TryTorchDTypeName(name, out _)));
+                                  && DTypeNames.TorchStorage.TryParse(name, out _)
+                                  || DTypeNames.Torch.TryParse(name, out _)));
 }

@@ -256,7 +256,7 @@ internal sealed class PickleWriter
     /// </summary>
     private void WriteTensor(Tensor t)
     {
-        var storageName = TensorData.StorageName(t.dtype); // throws for unsupported dtypes before writing anything
+        var storageName = DTypeNames.TorchStorage.NameOf(t.dtype); // throws for unsupported dtypes before writing anything
         var shape = t.shape;
         var stride = new long[shape.Length];
         long acc = 1;
