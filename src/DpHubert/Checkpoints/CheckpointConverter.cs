@@ -2,10 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Text;
 using DpHubert.Config;
-using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 

@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
-using DpHubert.Config;
 using DpHubert.Hub;
 using DpHubert.PyTorch;
 using TorchSharp;
@@ -132,22 +130,4 @@ public static class CheckpointLoader
     }
 
     private static bool IsFloating(ScalarType t) => t is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;
-}
-
-/// <summary>Hints for formats that do not describe their own architecture.</summary>
-public sealed record CheckpointReadOptions
-{
-    /// <summary>A preset name (<c>hubert_base</c> ...) for a bare state_dict.</summary>
-    public string? Arch { get; init; }
-
-    /// <summary>A DPHuBERT config JSON file for a bare state_dict or safetensors file.</summary>
-    public string? ConfigPath { get; init; }
-
-    /// <summary>How <c>hf://</c> checkpoints are fetched (null: endpoint, token, cache and offline mode from the
-    /// environment, as huggingface_hub reads them).</summary>
-    public HubOptions? Hub { get; init; }
-
-    /// <summary>The type every floating weight is converted to at load (float32 unless a caller computes in another):
-    /// a float16 / bfloat16 / float64 checkpoint is widened or narrowed once, here.</summary>
-    public ScalarType WeightDType { get; init; } = ScalarType.Float32;
 }

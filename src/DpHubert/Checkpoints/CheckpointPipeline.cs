@@ -157,15 +157,6 @@ internal static class CheckpointPipeline
             }
         }
         if (converted.Count > 0)
-            report.Notes.Add($"{converted.Count} tensors converted to {DTypeName(dtype)} (e.g. {converted[0]})");
+            report.Notes.Add($"{converted.Count} tensors converted to {DTypeNames.Torch.NameOrNull(dtype) ?? dtype.ToString()} (e.g. {converted[0]})");
     }
-
-    private static string DTypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => "float32",
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        ScalarType.Float64 => "float64",
-        _ => dtype.ToString(),
-    };
 }

@@ -5,7 +5,6 @@ using System.Linq;
 using System.Text;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 

@@ -1,6 +1,5 @@
 using System.Linq;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints;
 

@@ -28,7 +28,7 @@ public sealed class ModelCheckpoint : IDisposable
     public ModelKind Kind => Config.Kind;
 
     /// <summary>The model config.</summary>
-    public Wav2Vec2Config Config { get; set; }
+    public Wav2Vec2Config Config { get; }
 
     /// <summary>The weights, keyed as the model's state_dict.</summary>
     public StateDict StateDict { get; }

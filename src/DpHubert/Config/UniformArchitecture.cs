@@ -1,5 +1,3 @@
-using System.Collections.Generic;
-
 namespace DpHubert.Config;
 
 /// <summary>
@@ -16,7 +14,7 @@ internal sealed record UniformArchitecture
     public ExtractorMode ExtractorMode { get; init; } = ExtractorMode.GroupNorm;
 
     /// <summary><c>extractor_conv_layer_config</c>.</summary>
-    public IReadOnlyList<ConvLayerSpec> ConvLayers { get; init; } = Wav2Vec2Config.DefaultConvLayers;
+    public EquatableArray<ConvLayerSpec> ConvLayers { get; init; } = Wav2Vec2Config.DefaultConvLayers;
 
     /// <summary><c>extractor_conv_bias</c>.</summary>
     public bool ConvBias { get; init; }
@@ -81,7 +79,7 @@ internal sealed record UniformArchitecture
         {
             Kind = Kind,
             ExtractorMode = ExtractorMode,
-            ExtractorConvLayerConfig = EquatableArray.From(ConvLayers),
+            ExtractorConvLayerConfig = ConvLayers,
             ExtractorConvBias = ConvBias,
             EncoderEmbedDim = EmbedDim,
             EncoderProjectionDropout = ProjectionDropout,

@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;
@@ -89,9 +88,9 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     }
 
     /// <summary>Frames of the next block's output computed per chunk in <see cref="ForwardNarrow"/> (this block's part:
-    /// 8,193 frames, 16 MiB at 512 float32 channels, instead of 64 MiB per 10 s of audio, whole). Measured on a shared
-    /// 2-core AMD EPYC: cache-sized chunks of 256 cost 2-4x the CPU time once other processes compete for the cores
-    /// (each chunk is a few short parallel regions whose threads wait for each other); 4,096 was as fast as unchunked.</summary>
+    /// 8,193 frames, 16 MiB at 512 float32 channels, instead of 64 MiB per 10 s of audio, whole). Smaller chunks cost
+    /// CPU time when other processes compete for the cores (short parallel regions wait for each other): the chunk-size
+    /// figures are in tools/bench/README.md.</summary>
     internal const long ChunkFrames = 4096;
 
     /// <summary>A narrow block (the waveform layer: C_in·k ≤ <see cref="GemmConvolution.NarrowWindow"/>) whose norm is

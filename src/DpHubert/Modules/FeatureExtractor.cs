@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using DpHubert.Config;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,3 @@
-using System;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -59,19 +57,10 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         x = LinearKernels.Apply(intermediate_dense, x);
         x = Activations.Gelu(x, owned: true);
         if (training) x = intermediate_dropout.call(x);
-        if (hard_concrete_for_intermediate is not null)
-        {
-            using var mask = hard_concrete_for_intermediate.forward();
-            x = x * mask;
-        }
+        x = HardConcrete.Apply(hard_concrete_for_intermediate, x);
         x = LinearKernels.Apply(output_dense, x);
         if (training) x = output_dropout.call(x);
-        if (hard_concrete_for_layer is not null)
-        {
-            using var mask = hard_concrete_for_layer.forward();
-            x = x * mask;
-        }
-        return x;
+        return HardConcrete.Apply(hard_concrete_for_layer, x);
     }
 
     /// <summary>Pruning-aware size <c>(E+1) F + (F+1) E</c>, times the block mask's L0 norm if any.</summary>
@@ -80,8 +69,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
         var f = hard_concrete_for_intermediate is not null
             ? hard_concrete_for_intermediate.L0Norm().to(ScalarType.Float64) : tensor((double)IntermediateFeatures, float64);
         var n = f.Times((long)IoFeatures + 1).Plus(f.Plus(1L).Times((long)IoFeatures));
-        if (hard_concrete_for_layer is not null) n = n * hard_concrete_for_layer.L0Norm().to(ScalarType.Float64);
-        return n;
+        return HardConcrete.ScaleByL0(hard_concrete_for_layer, n);
     }
 
     /// <summary>

@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;
@@ -110,6 +109,21 @@ public sealed class HardConcrete : nn.Module
     /// <summary>The eval-mode mask that <c>Prune()</c> folds into the weights; refuses training mode, as the original asserts.</summary>
     internal Tensor PruningMask() => !training ? forward()
         : throw new InvalidOperationException("Prune() needs eval mode: call eval() first.");
+
+    /// <summary><paramref name="x"/> times the current mask of <paramref name="gate"/> (shaped by
+    /// <paramref name="maskShape"/> when given); <paramref name="x"/> itself when the block is not pruned.</summary>
+    internal static Tensor Apply(HardConcrete? gate, Tensor x, long[]? maskShape = null)
+    {
+        if (gate is null) return x;
+        using var mask = gate.forward();
+        if (maskShape is null) return x * mask;
+        using var shaped = mask.view(maskShape);
+        return x * shaped;
+    }
+
+    /// <summary>A float64 parameter count times the expected L0 norm of <paramref name="gate"/>; unchanged without one.</summary>
+    internal static Tensor ScaleByL0(HardConcrete? gate, Tensor count) =>
+        gate is null ? count : count * gate.L0Norm().to(ScalarType.Float64);
 
     /// <inheritdoc/>
     public override string ToString() => $"HardConcrete({NIn})";

@@ -1,5 +1,3 @@
-using System;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;

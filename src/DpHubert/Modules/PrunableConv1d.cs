@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.Modules;

@@ -1,5 +1,4 @@
 using System;
-using TorchSharp;
 using Linear = TorchSharp.Modules.Linear;
 using static TorchSharp.torch;
 

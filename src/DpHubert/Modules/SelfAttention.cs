@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -118,25 +117,16 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
             // Autograd and dropout: the original's explicit computation.
             var weights = CatchingOps.MatMul(q.Times(Scaling), k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
             if (attentionMask is not null) weights = weights.Plus(attentionMask);
-            // Subtract the row max before the softmax (arXiv 2112.08778 eq. 7); it changes nothing mathematically.
+            // The original's overflow guard: subtract the row max before the softmax (changes nothing mathematically).
             weights = weights.Minus(weights.max(-1, keepdim: true).values);
             weights = weights.softmax(-1);
             weights = dropout.call(weights);
             output = CatchingOps.MatMul(weights, v);                      // B, H, L, Hd
         }
-        if (hard_concrete_for_heads is not null)
-        {
-            using var headMask = hard_concrete_for_heads.forward();
-            output = output * headMask.view(-1, 1, 1);
-        }
+        output = HardConcrete.Apply(hard_concrete_for_heads, output, HeadMaskShape);
         output = output.transpose(2, 1).flatten(2);                   // B, L, H * Hd
         output = LinearKernels.Apply(out_proj, output);
-        if (hard_concrete_for_layer is not null)
-        {
-            using var layerMask = hard_concrete_for_layer.forward();
-            output = output * layerMask;
-        }
-        return output;
+        return HardConcrete.Apply(hard_concrete_for_layer, output);
     }
 
     /// <summary>Pruning-aware size: <c>(E+1) h hd 3 + (h hd + 1) E</c>, times the block mask's L0 norm if any.</summary>
@@ -145,9 +135,11 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         var heads = hard_concrete_for_heads is not null
             ? hard_concrete_for_heads.L0Norm().to(ScalarType.Float64) : tensor((double)CurrentHeads, float64);
         var n = heads.Times((long)EmbedDim + 1).Times((long)HeadDim).Times(3L).Plus(heads.Times((long)HeadDim).Plus(1L).Times((long)EmbedDim));
-        if (hard_concrete_for_layer is not null) n = n * hard_concrete_for_layer.L0Norm().to(ScalarType.Float64);
-        return n;
+        return HardConcrete.ScaleByL0(hard_concrete_for_layer, n);
     }
+
+    // One gate per head, broadcast over [B, H, L, Hd].
+    private static readonly long[] HeadMaskShape = { -1, 1, 1 };
 
     /// <summary>Heads the projections currently hold.</summary>
     public int CurrentHeads => (int)(q_proj.weight!.size(0) / HeadDim);

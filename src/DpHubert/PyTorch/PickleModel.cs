@@ -35,55 +35,20 @@ internal sealed class PyObject
 }
 
 /// <summary>A storage referenced by a persistent id, before its bytes are read.</summary>
-internal sealed class StorageRef
-{
-    public StorageRef(string key, torch.ScalarType dtype, long numel, string rootKey, long rootOffset)
-    {
-        Key = key;
-        DType = dtype;
-        Numel = numel;
-        RootKey = rootKey;
-        RootOffset = rootOffset;
-    }
-
-    /// <summary>The storage's key (record name in a zip checkpoint).</summary>
-    public string Key { get; }
-
-    public torch.ScalarType DType { get; }
-
-    /// <summary>Elements in this storage (or storage view).</summary>
-    public long Numel { get; }
-
-    /// <summary>The storage holding the bytes: <see cref="Key"/> itself unless this is a legacy storage view.</summary>
-    public string RootKey { get; }
-
-    /// <summary>Element offset of a legacy storage view inside its root storage; 0 otherwise.</summary>
-    public long RootOffset { get; }
-}
+/// <param name="Key">The storage's key (record name in a zip checkpoint).</param>
+/// <param name="DType">Its element type.</param>
+/// <param name="Numel">Elements in this storage (or storage view).</param>
+/// <param name="RootKey">The storage holding the bytes: <paramref name="Key"/> itself unless this is a legacy storage view.</param>
+/// <param name="RootOffset">Element offset of a legacy storage view inside its root storage; 0 otherwise.</param>
+internal sealed record StorageRef(string Key, torch.ScalarType DType, long Numel, string RootKey, long RootOffset);
 
 /// <summary>A tensor described by _rebuild_tensor_v2: materialised after the pickle is read.</summary>
-internal sealed class PendingTensor
-{
-    public PendingTensor(StorageRef storage, long offset, long[] size, long[] stride, torch.ScalarType? dtype)
-    {
-        Storage = storage;
-        Offset = offset;
-        Size = size;
-        Stride = stride;
-        DType = dtype;
-    }
-
-    public StorageRef Storage { get; }
-
-    public long Offset { get; }
-
-    public long[] Size { get; }
-
-    public long[] Stride { get; }
-
-    /// <summary>Set by _rebuild_tensor_v3, whose dtype may differ from the storage's.</summary>
-    public torch.ScalarType? DType { get; }
-}
+/// <param name="Storage">Where its elements are.</param>
+/// <param name="Offset">Element offset into the storage.</param>
+/// <param name="Size">Its shape.</param>
+/// <param name="Stride">Its strides, in elements.</param>
+/// <param name="DType">Set by _rebuild_tensor_v3, whose dtype may differ from the storage's.</param>
+internal sealed record PendingTensor(StorageRef Storage, long Offset, long[] Size, long[] Stride, torch.ScalarType? DType);
 
 /// <summary>A numpy dtype object (numpy.dtype('f8') + its BUILD state), used only to decode numpy scalars.</summary>
 internal sealed class NumpyDType
@@ -185,6 +150,6 @@ internal static class PickleNames
         InstanceClasses.Contains(fullName) || Callables.Contains(fullName) || TypeValues.Contains(fullName)
         || MappingClasses.Contains(fullName)
         || (module == "torch" && (name.EndsWith("Storage", System.StringComparison.Ordinal)
-                                  && TensorData.TryStorageDType(name, out _)
-                                  || TensorData.TryTorchDTypeName(name, out _)));
+                                  && DTypeNames.TorchStorage.TryParse(name, out _)
+                                  || DTypeNames.Torch.TryParse(name, out _)));
 }

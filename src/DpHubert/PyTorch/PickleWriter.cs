@@ -1,11 +1,9 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
 using System.Numerics;
 using System.Text;
-using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;
 
@@ -258,7 +256,7 @@ internal sealed class PickleWriter
     /// </summary>
     private void WriteTensor(Tensor t)
     {
-        var storageName = TensorData.StorageName(t.dtype); // throws for unsupported dtypes before writing anything
+        var storageName = DTypeNames.TorchStorage.NameOf(t.dtype); // throws for unsupported dtypes before writing anything
         var shape = t.shape;
         var stride = new long[shape.Length];
         long acc = 1;

@@ -1,10 +1,8 @@
 using System;
 using System.Buffers.Binary;
-using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Text;
 using System.Text.Json;
 using static TorchSharp.torch;
 
@@ -93,7 +91,7 @@ public static class SafeTensors
                     throw new ArgumentException($"tensor name '{name}' is reserved or repeated", nameof(tensors));
                 var bytes = checked(t.numel() * TensorData.ElementSize(t.dtype));
                 json.WriteStartObject(name);
-                json.WriteString("dtype", DTypeName(t.dtype));
+                json.WriteString("dtype", DTypeNames.SafeTensors.NameOf(t.dtype));
                 json.WriteStartArray("shape");
                 foreach (var d in t.shape)
                     json.WriteNumberValue(d);
@@ -184,7 +182,7 @@ public static class SafeTensors
             || offEl.GetArrayLength() != 2)
             throw new CheckpointFormatException("tensor entry needs dtype, shape and two data_offsets", file, name);
         var dtypeName = dtypeEl.GetString()!;
-        if (!TryParseDType(dtypeName, out var dtype))
+        if (!DTypeNames.SafeTensors.TryParse(dtypeName, out var dtype))
             throw new CheckpointFormatException($"unsupported safetensors dtype '{dtypeName}'", file, name);
         var shape = new long[shapeEl.GetArrayLength()];
         var i = 0;
@@ -214,101 +212,5 @@ public static class SafeTensors
             throw new CheckpointFormatException(
                 $"data_offsets span {end - begin} bytes but dtype {dtypeName} and shape [{string.Join(", ", shape)}] need {expected}", file, name);
         return new Entry(name, dtype, shape, begin, end);
-    }
-
-    private static bool TryParseDType(string name, out ScalarType dtype)
-    {
-        switch (name)
-        {
-            case "F32": dtype = ScalarType.Float32; return true;
-            case "F16": dtype = ScalarType.Float16; return true;
-            case "BF16": dtype = ScalarType.BFloat16; return true;
-            case "F64": dtype = ScalarType.Float64; return true;
-            case "I64": dtype = ScalarType.Int64; return true;
-            case "I32": dtype = ScalarType.Int32; return true;
-            case "I16": dtype = ScalarType.Int16; return true;
-            case "I8": dtype = ScalarType.Int8; return true;
-            case "U8": dtype = ScalarType.Byte; return true;
-            case "BOOL": dtype = ScalarType.Bool; return true;
-            default: dtype = default; return false;
-        }
-    }
-
-    private static string DTypeName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => "F32",
-        ScalarType.Float16 => "F16",
-        ScalarType.BFloat16 => "BF16",
-        ScalarType.Float64 => "F64",
-        ScalarType.Int64 => "I64",
-        ScalarType.Int32 => "I32",
-        ScalarType.Int16 => "I16",
-        ScalarType.Int8 => "I8",
-        ScalarType.Byte => "U8",
-        ScalarType.Bool => "BOOL",
-        _ => throw new NotSupportedException($"dtype {dtype} has no safetensors name"),
-    };
-}
-
-/// <summary>
-/// The tensors of a safetensors file in file order, plus its <c>__metadata__</c>. Owns the tensors:
-/// disposing it disposes them (use <see cref="Detach"/> to keep one).
-/// </summary>
-public sealed class SafeTensorsFile : IReadOnlyDictionary<string, Tensor>, IDisposable
-{
-    private readonly List<KeyValuePair<string, Tensor>> _ordered;
-    private readonly Dictionary<string, Tensor> _byName;
-
-    internal SafeTensorsFile(List<KeyValuePair<string, Tensor>> tensors, Dictionary<string, string> metadata)
-    {
-        _ordered = tensors;
-        _byName = tensors.ToDictionary(kv => kv.Key, kv => kv.Value);
-        Metadata = metadata;
-    }
-
-    /// <summary>The header's <c>__metadata__</c> string map (empty when absent).</summary>
-    public IReadOnlyDictionary<string, string> Metadata { get; }
-
-    /// <summary>Number of tensors.</summary>
-    public int Count => _ordered.Count;
-
-    /// <summary>Tensor names in file (header) order.</summary>
-    public IEnumerable<string> Keys => _ordered.Select(kv => kv.Key);
-
-    /// <summary>Tensors in file order.</summary>
-    public IEnumerable<Tensor> Values => _ordered.Select(kv => kv.Value);
-
-    /// <summary>The tensor with this name.</summary>
-    public Tensor this[string key] => _byName[key];
-
-    /// <summary>Whether a tensor with this name exists.</summary>
-    public bool ContainsKey(string key) => _byName.ContainsKey(key);
-
-    /// <summary>Looks a tensor up without throwing.</summary>
-    public bool TryGetValue(string key, out Tensor value) => _byName.TryGetValue(key, out value!);
-
-    /// <summary>
-    /// Removes a tensor from this file's ownership and returns it; the caller then disposes it.
-    /// </summary>
-    public Tensor Detach(string key)
-    {
-        var t = _byName[key];
-        _byName.Remove(key);
-        _ordered.RemoveAll(kv => kv.Key == key);
-        return t;
-    }
-
-    /// <summary>Enumerates (name, tensor) pairs in file order.</summary>
-    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => _ordered.GetEnumerator();
-
-    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-    /// <summary>Disposes every tensor still owned.</summary>
-    public void Dispose()
-    {
-        foreach (var kv in _ordered)
-            kv.Value.Dispose();
-        _ordered.Clear();
-        _byName.Clear();
     }
 }

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;
 
-/// <summary>Dtype tables and chunked byte transfer between streams and CPU tensors.</summary>
+/// <summary>Element sizes and chunked byte transfer between streams and CPU tensors (dtype names: <see cref="DTypeNames"/>).</summary>
 internal static class TensorData
 {
     // Copy in chunks: Tensor.bytes is an int-length span, and chunking keeps managed buffers small.
@@ -20,62 +20,6 @@ internal static class TensorData
         ScalarType.ComplexFloat64 => 16,
         _ => throw new NotSupportedException($"dtype {dtype} is not supported in checkpoints"),
     };
-
-    /// <summary>torch's typed storage class names (as pickled by torch.save) to dtypes.</summary>
-    public static bool TryStorageDType(string name, out ScalarType dtype)
-    {
-        switch (name)
-        {
-            case "FloatStorage": dtype = ScalarType.Float32; return true;
-            case "DoubleStorage": dtype = ScalarType.Float64; return true;
-            case "HalfStorage": dtype = ScalarType.Float16; return true;
-            case "BFloat16Storage": dtype = ScalarType.BFloat16; return true;
-            case "LongStorage": dtype = ScalarType.Int64; return true;
-            case "IntStorage": dtype = ScalarType.Int32; return true;
-            case "ShortStorage": dtype = ScalarType.Int16; return true;
-            case "CharStorage": dtype = ScalarType.Int8; return true;
-            case "ByteStorage": dtype = ScalarType.Byte; return true;
-            case "BoolStorage": dtype = ScalarType.Bool; return true;
-            case "ComplexFloatStorage": dtype = ScalarType.ComplexFloat32; return true;
-            case "ComplexDoubleStorage": dtype = ScalarType.ComplexFloat64; return true;
-            case "UntypedStorage": dtype = ScalarType.Byte; return true;
-            default: dtype = default; return false;
-        }
-    }
-
-    public static string StorageName(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float32 => "FloatStorage",
-        ScalarType.Float64 => "DoubleStorage",
-        ScalarType.Float16 => "HalfStorage",
-        ScalarType.BFloat16 => "BFloat16Storage",
-        ScalarType.Int64 => "LongStorage",
-        ScalarType.Int32 => "IntStorage",
-        ScalarType.Int16 => "ShortStorage",
-        ScalarType.Int8 => "CharStorage",
-        ScalarType.Byte => "ByteStorage",
-        ScalarType.Bool => "BoolStorage",
-        _ => throw new NotSupportedException($"dtype {dtype} cannot be written to a torch checkpoint"),
-    };
-
-    /// <summary>torch dtype attribute names (torch.float32 ...), for dtypes pickled as values.</summary>
-    public static bool TryTorchDTypeName(string name, out ScalarType dtype)
-    {
-        switch (name)
-        {
-            case "float32" or "float": dtype = ScalarType.Float32; return true;
-            case "float64" or "double": dtype = ScalarType.Float64; return true;
-            case "float16" or "half": dtype = ScalarType.Float16; return true;
-            case "bfloat16": dtype = ScalarType.BFloat16; return true;
-            case "int64" or "long": dtype = ScalarType.Int64; return true;
-            case "int32" or "int": dtype = ScalarType.Int32; return true;
-            case "int16" or "short": dtype = ScalarType.Int16; return true;
-            case "int8": dtype = ScalarType.Int8; return true;
-            case "uint8": dtype = ScalarType.Byte; return true;
-            case "bool": dtype = ScalarType.Bool; return true;
-            default: dtype = default; return false;
-        }
-    }
 
     /// <summary>
     /// Allocates a 1-D CPU tensor of <paramref name="numel"/> elements and fills it with exactly

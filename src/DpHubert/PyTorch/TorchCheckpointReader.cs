@@ -5,7 +5,6 @@ using System.IO.Compression;
 using System.Linq;
 using System.Numerics;
 using System.Text;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;
@@ -182,7 +181,7 @@ public static class TorchCheckpointReader
     {
         if (pid is object?[] { Length: >= 5 } t && t[0] is "storage")
         {
-            if (t[1] is not PyGlobal { Module: "torch" } type || !TensorData.TryStorageDType(type.Name, out var dtype))
+            if (t[1] is not PyGlobal { Module: "torch" } type || !DTypeNames.TorchStorage.TryParse(type.Name, out var dtype))
                 throw new CheckpointFormatException($"unknown storage type {t[1]}", file);
             var key = t[2] switch
             {

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.IO;
 using System.Text;
-using static TorchSharp.torch;
 
 namespace DpHubert.PyTorch;
 

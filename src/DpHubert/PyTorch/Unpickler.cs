@@ -461,7 +461,7 @@ internal sealed class Unpickler
         var stride = LongTuple(args[3], fn);
         torch.ScalarType? dtype = null;
         if (fn.EndsWith("_v3", StringComparison.Ordinal) && args.Length >= 7 && args[6] is PyGlobal dt
-            && dt.Module == "torch" && TensorData.TryTorchDTypeName(dt.Name, out var parsed))
+            && dt.Module == "torch" && DTypeNames.Torch.TryParse(dt.Name, out var parsed))
             dtype = parsed;
         return new PendingTensor(storage, offset, size, stride, dtype);
     }

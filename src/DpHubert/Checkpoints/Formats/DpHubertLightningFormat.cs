@@ -4,7 +4,6 @@ using System.Linq;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
 

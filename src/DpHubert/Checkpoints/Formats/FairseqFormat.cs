@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using DpHubert.Checkpoints.ConfigMaps;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
 

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
 

@@ -6,32 +6,24 @@ using System.Text.Json;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
-
-/// <summary>A <c>.safetensors</c> file as read, with the config found for it.</summary>
-/// <param name="Weights">Every tensor of the file.</param>
-/// <param name="Config">The config JSON object.</param>
-/// <param name="ConfigSource">Where the config came from (a file, or the file's metadata).</param>
-/// <param name="ConfigFile">The config's file, or null when it came from the metadata.</param>
-internal sealed record SafeTensorsFile(StateDict Weights, Dictionary<string, object?> Config, string ConfigSource, string? ConfigFile);
 
 /// <summary>A <c>.safetensors</c> file with a DPHuBERT config (what <c>convert</c> writes): our key names, with
 /// <c>distill_linear_projs.*</c> and <c>final_proj.*</c> kept beside the model.</summary>
 internal sealed class SafeTensorsFormat : FormatReader
 {
     private static readonly string[] ExtraPrefixes = { CheckpointLoader.DistillLinearProjsKey, CheckpointLoader.FinalProjKey };
-    private readonly SafeTensorsFile _file;
+    private readonly SafeTensorsWithConfig _file;
 
-    public SafeTensorsFormat(SafeTensorsFile file, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.DpHubertSafeTensors, options) =>
+    public SafeTensorsFormat(SafeTensorsWithConfig file, string path, CheckpointReadOptions options) : base(path, CheckpointFormat.DpHubertSafeTensors, options) =>
         _file = file;
 
     /// <summary>
     /// Reads a .safetensors file and its config: <see cref="CheckpointReadOptions.ConfigPath"/>, else <c>&lt;name&gt;.json</c>
     /// beside it, else the config stored in its metadata, else <c>config.json</c> beside it.
     /// </summary>
-    public static SafeTensorsFile Read(string path, CheckpointReadOptions options)
+    public static SafeTensorsWithConfig Read(string path, CheckpointReadOptions options)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var named = Path.Combine(dir, Path.GetFileNameWithoutExtension(path) + ".json");

@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using DpHubert.Checkpoints.KeyMaps;
 using DpHubert.Config;
 using DpHubert.PyTorch;
-using static TorchSharp.torch;
 
 namespace DpHubert.Checkpoints.Formats;
 

@@ -8,8 +8,8 @@ namespace DpHubert.Checkpoints.KeyMaps;
 public static class HubertSoftKeyMap
 {
     /// <summary>The rules.</summary>
-    public static KeyMap Instance { get; } = new("HuBERT-Soft", new[]
-    {
+    public static KeyMap Instance { get; } = new("HuBERT-Soft",
+    [
         KeyMapRule.Rewrite(@"module\.(.+)", "$1", "module.proj.weight", "proj.weight"),
         KeyMapRule.Drop(@"masked_spec_embed|label_embedding\.weight", "label_embedding.weight"),
         KeyMapRule.Drop(@"proj\.(?:weight|bias)", "proj.bias"),
@@ -23,10 +23,8 @@ public static class HubertSoftKeyMap
             "feature_projection.projection.bias", "encoder.feature_projection.projection.bias"),
         KeyMapRule.Map(@"positional_embedding\.conv\.(bias|weight_g|weight_v)", "encoder.transformer.pos_conv_embed.conv.$1",
             "positional_embedding.conv.weight_g", "encoder.transformer.pos_conv_embed.conv.weight_g"),
-        KeyMapRule.Map(@"positional_embedding\.conv\.parametrizations\.weight\.original0", "encoder.transformer.pos_conv_embed.conv.weight_g",
-            "positional_embedding.conv.parametrizations.weight.original0", "encoder.transformer.pos_conv_embed.conv.weight_g"),
-        KeyMapRule.Map(@"positional_embedding\.conv\.parametrizations\.weight\.original1", "encoder.transformer.pos_conv_embed.conv.weight_v",
-            "positional_embedding.conv.parametrizations.weight.original1", "encoder.transformer.pos_conv_embed.conv.weight_v"),
+        .. KeyMapRule.ParametrizedWeightNorm(@"positional_embedding\.conv", "encoder.transformer.pos_conv_embed.conv",
+            "positional_embedding.conv", "encoder.transformer.pos_conv_embed.conv"),
         KeyMapRule.Map(@"norm\.(weight|bias)", "encoder.transformer.layer_norm.$1", "norm.bias", "encoder.transformer.layer_norm.bias"),
         KeyMapRule.Map(@"encoder\.layers\.(\d+)\.self_attn\.(in_proj_weight|in_proj_bias)", "encoder.transformer.layers.$1.attention.$2",
             "encoder.layers.0.self_attn.in_proj_weight", "encoder.transformer.layers.0.attention.in_proj_weight"),
@@ -40,5 +38,5 @@ public static class HubertSoftKeyMap
             "encoder.layers.2.norm1.weight", "encoder.transformer.layers.2.layer_norm.weight"),
         KeyMapRule.Map(@"encoder\.layers\.(\d+)\.norm2\.(weight|bias)", "encoder.transformer.layers.$1.final_layer_norm.$2",
             "encoder.layers.2.norm2.bias", "encoder.transformer.layers.2.final_layer_norm.bias"),
-    });
+    ]);
 }

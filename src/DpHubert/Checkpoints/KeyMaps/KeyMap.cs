@@ -1,78 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text.RegularExpressions;
 
 namespace DpHubert.Checkpoints.KeyMaps;
-
-/// <summary>What a <see cref="KeyMapRule"/> does with a key its pattern matches.</summary>
-public enum KeyRuleAction
-{
-    /// <summary>Rewrite the key with the replacement; this is its final name.</summary>
-    Map,
-
-    /// <summary>Rewrite the key (e.g. strip a prefix) and go on with the following rules.</summary>
-    Rewrite,
-
-    /// <summary>The key has no counterpart in the model: drop it (and report it).</summary>
-    Drop,
-}
-
-/// <summary>
-/// One rule of a <see cref="KeyMap"/>: a regular expression matched against the whole key, what to do with a match,
-/// and a documented example (<see cref="Example"/> → <see cref="ExampleResult"/>) that the unit tests check.
-/// </summary>
-/// <param name="Pattern">A .NET regular expression, anchored at both ends by the map.</param>
-/// <param name="Replacement">The replacement (<c>$1</c> ... for groups); ignored for <see cref="KeyRuleAction.Drop"/>.</param>
-/// <param name="Action">What a match does.</param>
-/// <param name="Example">A key this rule matches.</param>
-/// <param name="ExampleResult">What the rule alone makes of <see cref="Example"/> (null for a drop).</param>
-public sealed record KeyMapRule(string Pattern, string Replacement, KeyRuleAction Action, string Example, string? ExampleResult)
-{
-    private Regex? _regex;
-
-    /// <summary>The compiled, fully anchored pattern.</summary>
-    public Regex Regex => _regex ??= new Regex("^(?:" + Pattern + ")$", RegexOptions.CultureInvariant);
-
-    /// <summary>A final rename: <paramref name="example"/> becomes <paramref name="result"/>.</summary>
-    public static KeyMapRule Map(string pattern, string replacement, string example, string result) =>
-        new(pattern, replacement, KeyRuleAction.Map, example, result);
-
-    /// <summary>A rewrite that lets the following rules see the result (prefix stripping).</summary>
-    public static KeyMapRule Rewrite(string pattern, string replacement, string example, string result) =>
-        new(pattern, replacement, KeyRuleAction.Rewrite, example, result);
-
-    /// <summary>A key with no counterpart, dropped and reported.</summary>
-    public static KeyMapRule Drop(string pattern, string example) => new(pattern, "", KeyRuleAction.Drop, example, null);
-
-    /// <summary>Applies this rule alone: the new key, null for a drop, or the key itself when nothing matches.</summary>
-    /// <param name="key">A key.</param>
-    /// <param name="matched">Whether the pattern matched.</param>
-    public string? Apply(string key, out bool matched)
-    {
-        var m = Regex.Match(key);
-        matched = m.Success;
-        if (!matched) return key;
-        return Action == KeyRuleAction.Drop ? null : m.Result(Replacement);
-    }
-
-    /// <inheritdoc/>
-    public override string ToString() => Action switch
-    {
-        KeyRuleAction.Drop => $"drop   /{Pattern}/   e.g. {Example}",
-        _ => $"{(Action == KeyRuleAction.Map ? "map" : "rewrite"),-6} /{Pattern}/ -> {Replacement}   e.g. {Example} -> {ExampleResult}",
-    };
-}
-
-/// <summary>How a key fared under a <see cref="KeyMap"/>.</summary>
-/// <param name="Key">The original key.</param>
-/// <param name="Result">The model key, or null when dropped or unknown.</param>
-/// <param name="Dropped">Whether a drop rule matched.</param>
-public readonly record struct KeyMapping(string Key, string? Result, bool Dropped)
-{
-    /// <summary>No rule mapped or dropped the key.</summary>
-    public bool Unknown => Result is null && !Dropped;
-}
 
 /// <summary>
 /// A checkpoint format's key mapping as data: an ordered list of <see cref="KeyMapRule"/>s. A key goes through the
