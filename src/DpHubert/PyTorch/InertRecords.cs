@@ -4,35 +4,6 @@ using System.Linq;
 
 namespace DpHubert.PyTorch;
 
-/// <summary>A global outside the allow-list as the unpickler first sees it: usable only to create an inert record.</summary>
-internal sealed record ForeignGlobal(string Module, string Name)
-{
-    public string FullName => $"{Module}.{Name}";
-}
-
-/// <summary>An instance of a <see cref="ForeignGlobal"/> while the pickle is being read.</summary>
-internal sealed class PendingRecord
-{
-    public PendingRecord(string typeName, object?[] args, PyDict? kwargs)
-    {
-        TypeName = typeName;
-        Args = args;
-        Kwargs = kwargs;
-    }
-
-    public string TypeName { get; }
-
-    public object?[] Args { get; }
-
-    public PyDict? Kwargs { get; }
-
-    public object? State { get; set; }
-
-    public PyDict? DictItems { get; set; }
-
-    public List<object?>? ListItems { get; set; }
-}
-
 /// <summary>The checks and the report of inert records.</summary>
 internal static class InertRecords
 {

@@ -1,64 +1,6 @@
 using System.Collections.Generic;
-using TorchSharp;
 
 namespace DpHubert.PyTorch;
-
-/// <summary>An allowed Python global (class, function or type) referenced by a pickle; never executed.</summary>
-internal sealed record PyGlobal(string Module, string Name)
-{
-    public string FullName => $"{Module}.{Name}";
-}
-
-/// <summary>
-/// A typing expression such as <c>typing.Optional[typing.Dict[str, typing.Any]]</c> (omegaconf 2.0 metadata),
-/// kept as text only.
-/// </summary>
-internal sealed record PyTypeExpr(string Text);
-
-/// <summary>
-/// An object of an allowed class (omegaconf container/node/metadata, argparse.Namespace) created by NEWOBJ:
-/// only its constructor arguments and its <c>__setstate__</c> state are recorded.
-/// </summary>
-internal sealed class PyObject
-{
-    public PyObject(PyGlobal type, object?[] args)
-    {
-        Type = type;
-        Args = args;
-    }
-
-    public PyGlobal Type { get; }
-
-    public object?[] Args { get; }
-
-    public object? State { get; set; }
-}
-
-/// <summary>A storage referenced by a persistent id, before its bytes are read.</summary>
-/// <param name="Key">The storage's key (record name in a zip checkpoint).</param>
-/// <param name="DType">Its element type.</param>
-/// <param name="Numel">Elements in this storage (or storage view).</param>
-/// <param name="RootKey">The storage holding the bytes: <paramref name="Key"/> itself unless this is a legacy storage view.</param>
-/// <param name="RootOffset">Element offset of a legacy storage view inside its root storage; 0 otherwise.</param>
-internal sealed record StorageRef(string Key, torch.ScalarType DType, long Numel, string RootKey, long RootOffset);
-
-/// <summary>A tensor described by _rebuild_tensor_v2: materialised after the pickle is read.</summary>
-/// <param name="Storage">Where its elements are.</param>
-/// <param name="Offset">Element offset into the storage.</param>
-/// <param name="Size">Its shape.</param>
-/// <param name="Stride">Its strides, in elements.</param>
-/// <param name="DType">Set by _rebuild_tensor_v3, whose dtype may differ from the storage's.</param>
-internal sealed record PendingTensor(StorageRef Storage, long Offset, long[] Size, long[] Stride, torch.ScalarType? DType);
-
-/// <summary>A numpy dtype object (numpy.dtype('f8') + its BUILD state), used only to decode numpy scalars.</summary>
-internal sealed class NumpyDType
-{
-    public NumpyDType(string descr) => Descr = descr;
-
-    public string Descr { get; }
-
-    public string ByteOrder { get; set; } = "<";
-}
 
 /// <summary>Helpers shared by the reader's allow-list.</summary>
 internal static class PickleNames
