@@ -500,8 +500,7 @@ public static class KernelCheck
         : Site(name, $"linear {weight.shape[1]}->{weight.shape[0]}{(bias is null ? "" : " bias")}")
     {
         /// <summary><c>onednn</c> when <see cref="LinearKernels"/> routes this layer's dtype there, else libtorch's BLAS.</summary>
-        public override string Path => routable && LinearKernels.Backend == LinearBackend.OneDnn && OneDnn.Enabled
-            && weight.dtype == ScalarType.Float32 && weight.device_type == DeviceType.CPU ? "onednn" : "libtorch";
+        public override string Path => routable && LinearKernels.RoutesToOneDnn(weight.dtype, weight.device_type) ? "onednn" : "libtorch";
 
         /// <summary>A wrong oneDNN linear sends every linear layer back to BLAS (the backend is process-wide).</summary>
         public override bool TryReroute()

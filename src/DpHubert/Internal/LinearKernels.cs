@@ -60,9 +60,13 @@ public static class LinearKernels
         _ => throw new ArgumentException($"{EnvironmentVariable}={value} is not a valid setting: use 'blas' or 'onednn'."),
     };
 
+    /// <summary>Whether a linear layer of this dtype and device goes through oneDNN now: the backend asks for it, oneDNN
+    /// is on and this libtorch runs the script. The kernel check reports its path by the same rule.</summary>
+    internal static bool RoutesToOneDnn(ScalarType dtype, DeviceType device) => Backend == LinearBackend.OneDnn
+        && dtype == ScalarType.Float32 && device == DeviceType.CPU && OneDnn.Enabled && script.Value is not null;
+
     /// <summary>Whether <paramref name="x"/> would go through oneDNN now.</summary>
-    internal static bool UsesOneDnn(Tensor x) => Backend == LinearBackend.OneDnn && x.dtype == ScalarType.Float32
-        && x.device_type == DeviceType.CPU && !(is_grad_enabled() && x.requires_grad) && OneDnn.Enabled && script.Value is not null;
+    internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad);
 
     /// <summary><paramref name="layer"/> applied to <paramref name="x"/> on the current backend.</summary>
     /// <param name="layer">The layer.</param>
@@ -73,10 +77,9 @@ public static class LinearKernels
     /// <summary><c>x Wᵀ + b</c> through oneDNN, for any leading dimensions of <paramref name="x"/>.</summary>
     internal static Tensor OneDnnLinear(Tensor x, Tensor weight, Tensor? bias)
     {
-        long inFeatures = x.shape[^1], outFeatures = weight.shape[0];
-        var shape = (long[])x.shape.Clone();
-        shape[^1] = outFeatures;
-        using var rows = x.reshape(-1, inFeatures);
+        var shape = x.shape; // a fresh array: it becomes the output's shape
+        using var rows = x.reshape(-1, shape[^1]);
+        shape[^1] = weight.size(0);
         using var y = bias is null
             ? (Tensor)script.Value!.invoke("linear_no_bias", rows, weight)
             : (Tensor)script.Value!.invoke("linear", rows, weight, bias);
