@@ -69,16 +69,8 @@ internal static class ConvPathBench
     {
         using var pruned = Bench.BuildModel("sp075");
         if (baseModel.DType != pruned.DType) pruned.to(baseModel.DType);
-        var times = new[] { new List<double>(), new List<double>() };
-        var models = new[] { baseModel, pruned };
-        for (int round = -o.Warmup; round < o.Runs; round++)
-            for (int i = 0; i < 2; i++)
-            {
-                var m = models[round % 2 == 0 ? i : 1 - i];
-                var t = Bench.Time(() => { using var g = inference_mode(); using var s = NewDisposeScope(); _ = m.forward(wave, null); }, 0, 1);
-                if (round >= 0) times[round % 2 == 0 ? i : 1 - i].Add(t.Wall[0]);
-            }
-        double b = Bench.Median(times[0].OrderBy(x => x).ToList()), p = Bench.Median(times[1].OrderBy(x => x).ToList());
+        var t = Alternate(new[] { baseModel, pruned }, o, m => Forward(m, wave));
+        double b = t[0].WallMedian, p = t[1].WallMedian;
         Console.WriteLine($"  {label} sp0.75-shaped ({pruned.NumParameters() / 1e6:0.0} M parameters): forward {Bench.F(p, "0.000")} s vs HuBERT Base {Bench.F(b, "0.000")} s");
         verdicts.Check($"{label} pruned sp0.75-shaped speed-up over HuBERT Base", b / p >= TargetPrunedSpeedup,
             $"{Bench.F(b / p, "0.00")}x (target >= {Bench.F(TargetPrunedSpeedup, "0.0")}x)");
@@ -88,30 +80,49 @@ internal static class ConvPathBench
     /// no target, a figure for CPUs where the two libraries take different code paths (BLAS's AVX2 path on AMD).</summary>
     public static void LinearBackends(Wav2Vec2Model model, Tensor wave, string label, BenchOptions o)
     {
-        var backends = new[] { LinearBackend.Blas, LinearBackend.OneDnn };
-        var wall = backends.ToDictionary(b => b, _ => new List<double>());
-        var cpu = backends.ToDictionary(b => b, _ => new List<double>());
         var before = LinearKernels.Backend;
+        Timing[] t;
         try
         {
-            for (int round = -o.Warmup; round < o.Runs; round++)
-                foreach (var backend in round % 2 == 0 ? backends : backends.Reverse())
-                {
-                    LinearKernels.Backend = backend;
-                    var t = Bench.Time(() => { using var g = inference_mode(); using var s = NewDisposeScope(); _ = model.forward(wave, null); }, 0, 1);
-                    if (round < 0) continue;
-                    wall[backend].Add(t.Wall[0]);
-                    cpu[backend].Add(t.Cpu[0]);
-                }
+            t = Alternate(new[] { LinearBackend.Blas, LinearBackend.OneDnn }, o, backend =>
+            {
+                LinearKernels.Backend = backend;
+                Forward(model, wave);
+            });
         }
         finally
         {
             LinearKernels.Backend = before;
         }
-        double M(List<double> xs) => Bench.Median(xs.OrderBy(x => x).ToList());
+        var (blas, onednn) = (t[0], t[1]);
         double per10 = 10 / o.Seconds;
-        Console.WriteLine($"  {label} linear layers: BLAS forward {Bench.F(M(wall[LinearBackend.Blas]) * per10, "0.000")} s per 10 s (CPU {Bench.F(M(cpu[LinearBackend.Blas]) * per10, "0.000")}), " +
-                          $"oneDNN {Bench.F(M(wall[LinearBackend.OneDnn]) * per10, "0.000")} s (CPU {Bench.F(M(cpu[LinearBackend.OneDnn]) * per10, "0.000")}); " +
-                          $"oneDNN / BLAS {Bench.F(M(wall[LinearBackend.OneDnn]) / M(wall[LinearBackend.Blas]), "0.00")}x (CPU {Bench.F(M(cpu[LinearBackend.OneDnn]) / M(cpu[LinearBackend.Blas]), "0.00")}x)");
+        Console.WriteLine($"  {label} linear layers: BLAS forward {Bench.F(blas.WallMedian * per10, "0.000")} s per 10 s (CPU {Bench.F(blas.CpuMedian * per10, "0.000")}), " +
+                          $"oneDNN {Bench.F(onednn.WallMedian * per10, "0.000")} s (CPU {Bench.F(onednn.CpuMedian * per10, "0.000")}); " +
+                          $"oneDNN / BLAS {Bench.F(onednn.WallMedian / blas.WallMedian, "0.00")}x (CPU {Bench.F(onednn.CpuMedian / blas.CpuMedian, "0.00")}x)");
+    }
+
+    private static void Forward(Wav2Vec2Model model, Tensor wave)
+    {
+        using var g = inference_mode();
+        using var s = NewDisposeScope();
+        _ = model.forward(wave, null);
+    }
+
+    /// <summary>Times <paramref name="run"/> once per variant per round, the order reversed every other round, after
+    /// <see cref="BenchOptions.Warmup"/> untimed rounds; each variant's timings, in the order given.</summary>
+    private static Timing[] Alternate<T>(T[] variants, BenchOptions o, Action<T> run)
+    {
+        var wall = variants.Select(_ => new List<double>()).ToArray();
+        var cpu = variants.Select(_ => new List<double>()).ToArray();
+        for (int round = -o.Warmup; round < o.Runs; round++)
+            for (int k = 0; k < variants.Length; k++)
+            {
+                int i = round % 2 == 0 ? k : variants.Length - 1 - k;
+                var t = Bench.Time(() => run(variants[i]), 0, 1);
+                if (round < 0) continue;
+                wall[i].Add(t.Wall[0]);
+                cpu[i].Add(t.Cpu[0]);
+            }
+        return variants.Select((_, i) => new Timing(wall[i].ToArray(), cpu[i].ToArray())).ToArray();
     }
 }
