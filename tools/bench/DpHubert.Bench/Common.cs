@@ -186,6 +186,22 @@ internal static class Bench
         return psi;
     }
 
+    /// <summary>Runs this benchmark as a child process with <paramref name="args"/> (and <paramref name="environment"/>
+    /// added) and returns its standard output; a non-zero exit throws with <paramref name="failure"/>, the exit code,
+    /// its standard error and output.</summary>
+    public static string RunSelf(string failure, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    {
+        var psi = SelfStartInfo(false, args);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) psi.Environment[name] = value;
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new InvalidOperationException($"{failure} (exit {p.ExitCode}): {stderr.Result}{output}");
+        return output;
+    }
+
     public static void CleanTemp()
     {
         string dir = Path.Combine(Path.GetTempPath(), $"dphubert-bench-{Environment.ProcessId}");

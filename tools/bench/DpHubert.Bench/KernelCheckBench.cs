@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
@@ -67,14 +68,8 @@ internal static class KernelCheckBench
 
     private static double RunChild(BenchOptions o, string mode)
     {
-        var psi = Bench.SelfStartInfo(false, ChildCommand, o.Model, mode, "--threads", o.Threads.ToString(CultureInfo.InvariantCulture));
-        psi.Environment[KernelCheck.EnvironmentVariable] = mode;
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"kernel-check child failed (exit {p.ExitCode}): {stderr.Result}{output}");
+        string output = Bench.RunSelf("kernel-check child failed", new Dictionary<string, string> { [KernelCheck.EnvironmentVariable] = mode },
+            ChildCommand, o.Model, mode, "--threads", o.Threads.ToString(CultureInfo.InvariantCulture));
         return double.Parse(output.Trim().Split('\n')[^1], CultureInfo.InvariantCulture);
     }
 

@@ -99,14 +99,9 @@ internal static class LoadBench
 
     private static Sample RunChild(string file, int threads)
     {
-        var psi = Bench.SelfStartInfo(false, ChildCommand, file, "--threads", threads.ToString(CultureInfo.InvariantCulture));
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("LOAD ", StringComparison.Ordinal));
-        if (p.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"load child failed on {file} (exit {p.ExitCode}): {stderr.Result}{output}");
+        string output = Bench.RunSelf($"load child failed on {file}", null, ChildCommand, file, "--threads", threads.ToString(CultureInfo.InvariantCulture));
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("LOAD ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"load child failed on {file} (exit 0, no LOAD line): {output}");
         var v = line.Split(' ').Skip(1).Select(x => double.Parse(x, CultureInfo.InvariantCulture)).ToArray();
         return new Sample(v[0], v[1], v[2], v[3], v[4], v[5]);
     }
