@@ -71,26 +71,21 @@ internal static class OneDnn
     private static Api? Bind()
     {
         _ = torch.get_num_threads(); // loads libtorch into the process first
-        foreach (var (library, names) in Candidates())
-        {
-            if (!NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var lib)) continue;
-            if (NativeLibrary.TryGetExport(lib, names.Context, out var context)
-                && NativeLibrary.TryGetExport(lib, names.Get, out var get)
-                && NativeLibrary.TryGetExport(lib, names.Set, out var set))
-                return new Api(context, get, set);
-        }
+        var (library, names) = Exports();
+        if (NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var lib)
+            && NativeLibrary.TryGetExport(lib, names.Context, out var context)
+            && NativeLibrary.TryGetExport(lib, names.Get, out var get)
+            && NativeLibrary.TryGetExport(lib, names.Set, out var set))
+            return new Api(context, get, set);
         return null;
     }
 
-    /// <summary>Where the switch lives per platform: the library and its exported names (Itanium C++ names on Linux and
-    /// macOS, MSVC names on Windows). A libtorch that exports neither leaves <see cref="IsAvailable"/> false.</summary>
-    internal static (string Library, SymbolNames Names)[] Candidates()
-    {
-        if (OperatingSystem.IsWindows())
-            return new[] { ("torch_cpu.dll", Msvc) };
-        string library = OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so";
-        return new[] { (library, Itanium) };
-    }
+    /// <summary>Where the switch lives on this platform: the library and its exported names (Itanium C++ names on Linux
+    /// and macOS, MSVC names on Windows). A libtorch that does not export them leaves <see cref="IsAvailable"/> false.</summary>
+    internal static (string Library, SymbolNames Names) Exports() =>
+        OperatingSystem.IsWindows() ? ("torch_cpu.dll", Msvc)
+        : OperatingSystem.IsMacOS() ? ("libtorch_cpu.dylib", Itanium)
+        : ("libtorch_cpu.so", Itanium);
 
     /// <summary>The three entry points by their Itanium C++ names.</summary>
     internal static readonly SymbolNames Itanium = new(
