@@ -136,7 +136,8 @@ internal abstract class FrontEnd : IDisposable
             if (kept is null || position <= first) return;
             long n = kept.size(1), drop = Math.Min(position - first, n);
             if (drop < trimStep && drop < n) return;
-            var rest = kept.narrow(1, drop, n - drop).contiguous();
+            Tensor rest;
+            using (var view = kept.narrow(1, drop, n - drop)) rest = view.contiguous();
             kept.Dispose();
             kept = rest.DetachFromDisposeScope();
             first += drop;
