@@ -146,7 +146,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
                 // This block's frames that the chunk reads: all of them for itself, the next block's receptive field otherwise.
                 long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
                 var part = windows.narrow(0, from, count);
-                var y = c is null ? part.mm(w) : addmm(c, part, w, 1, 1);
+                var y = LinearKernels.Mm(part, w, c);
                 y = ActivateChannelsLast(y, owned: true, normFolded: true, mask: mask);
                 if (y.dtype != dtype) y = y.to(dtype);
                 if (next is not null)
