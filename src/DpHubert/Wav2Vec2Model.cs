@@ -263,9 +263,10 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <param name="mode">On, Off or Force (the environment's <c>DPHUBERT_KERNEL_CHECK</c> overrides it).</param>
     /// <returns>The report, or null in training mode.</returns>
     /// <exception cref="KernelCheckException">A kernel that is wrong with every fallback.</exception>
-    public KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode = KernelCheckMode.On) => EnsureKernelsChecked(mode, null, null);
+    public KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode = KernelCheckMode.On) => EnsureKernelsChecked(mode, null, null, null);
 
-    internal KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode, KernelCheck.FaultInjector? faults, FinalProjection? projection)
+    internal KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode, KernelCheck.FaultInjector? faults, FinalProjection? projection,
+        LinearKernels.GemmTimer? timer)
     {
         if (training) return null;
         var state = (Device.type, DType);
@@ -273,7 +274,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         lock (checkGate)
         {
             if (kernelCheck is { } again && again.State == state) return again.Report;
-            var report = DpHubert.KernelCheck.RunCore(this, mode, faults, projection);
+            var report = DpHubert.KernelCheck.RunCore(this, mode, faults, projection, timer);
             Volatile.Write(ref kernelCheck, new CheckedState(state, report));
             return report;
         }

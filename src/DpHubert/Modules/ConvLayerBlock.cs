@@ -174,7 +174,7 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
                             long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
                             Tensor y;
                             using (var part = windows.narrow(0, from, count))
-                                y = c is null ? part.mm(w) : addmm(c, part, w, 1, 1);
+                                y = LinearKernels.Mm(part, w, c);
                             y = ActivateChannelsLast(y, owned: true, normFolded: true, mask: mask);
                             if (y.dtype != dtype) y = Scopes.Replace(y, y.to(dtype), null);
                             if (next is not null)

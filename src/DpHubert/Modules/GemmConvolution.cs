@@ -13,7 +13,8 @@ namespace DpHubert.Modules;
 /// time: taps b·s … b·s + m − 1 of every output frame are m consecutive rows, so they form one strided view
 /// [frames_out, m·C_in] whose row stride s·C_in is at least its width (BLAS reads it in place, no im2col copy), and
 /// one GEMM with the matching weight rows. Kernel 2 stride 2 is one GEMM; kernel 3 stride 2 is two, accumulated into
-/// the output (the bias is the initial value). A narrow input (one channel, kernel 10 stride 5) is copied into its
+/// the output (the bias is the initial value). The products go through <see cref="LinearKernels"/> (BLAS, or oneDNN
+/// for float32 where it was chosen; oneDNN copies a strided view first). A narrow input (one channel, kernel 10 stride 5) is copied into its
 /// small window matrix and multiplied once; its GroupNorm folds into the weights (<see cref="FoldGroupNorm"/>).
 /// </remarks>
 internal static class GemmConvolution
@@ -111,7 +112,7 @@ internal static class GemmConvolution
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
             using var view = x.as_strided(new[] { outFrames, k * cin }, new[] { stride * cin, 1L }, offset);
             using var windows = k <= stride ? view.alias() : view.contiguous();
-            return bias is null ? windows.mm(rows) : addmm(bias, windows, rows, 1, 1);
+            return LinearKernels.Mm(windows, rows, bias);
         }
         Tensor? y = null;
         try
@@ -121,8 +122,8 @@ internal static class GemmConvolution
                 long m = Math.Min(stride, k - first);
                 using var view = x.as_strided(new[] { outFrames, m * cin }, new[] { stride * cin, 1L }, offset + first * cin);
                 using var block = rows.narrow(0, first * cin, m * cin);
-                if (y is null) y = bias is null ? view.mm(block) : addmm(bias, view, block, 1, 1);
-                else y.addmm_(view, block, 1, 1);
+                if (y is null) y = LinearKernels.Mm(view, block, bias);
+                else LinearKernels.AddMmInPlace(y, view, block);
             }
             return y!;
         }
