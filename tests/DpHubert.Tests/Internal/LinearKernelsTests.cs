@@ -226,6 +226,31 @@ public class LinearKernelsTests
     }
 
     [Fact]
+    public void Products_on_onednn_give_bit_identical_features_run_after_run_and_from_threads_sharing_an_encoder()
+    {
+        using var _ = LinearKernels.Override(LinearBackend.OneDnn);
+        using var encoder = SpeechEncoder.Load(KernelCheckTests.Checkpoint("pruned_uneven"));
+        OneDnnPaths(encoder.KernelCheck).Should().Be(LinearKernels.OneDnnUsable, encoder.KernelCheck.ToString());
+        var clips = Enumerable.Range(0, 4).Select(i =>
+        {
+            using var gen = new Generator((ulong)(100 + i));
+            using var wave = randn(new long[] { 6000 + 1700 * i }, generator: gen);
+            return wave.data<float>().ToArray();
+        }).ToArray();
+        var sequential = clips.Select(c => encoder.Extract(c, 16000)).ToArray();
+        var again = clips.Select(c => encoder.Extract(c, 16000)).ToArray();
+        var concurrent = new FeatureArray[clips.Length];
+        var threads = clips.Select((c, i) => new System.Threading.Thread(() => concurrent[i] = encoder.Extract(c, 16000))).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        for (int i = 0; i < clips.Length; i++)
+        {
+            again[i].Data.Should().Equal(sequential[i].Data, $"clip {i}, second run");
+            concurrent[i].Data.Should().Equal(sequential[i].Data, $"clip {i}, from a thread");
+        }
+    }
+
+    [Fact]
     public void The_timed_families_are_the_largest_shares_of_the_work_with_transposes_counted_together()
     {
         var shapes = new LinearKernels.GemmShape[]
