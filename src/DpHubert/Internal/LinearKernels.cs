@@ -238,8 +238,31 @@ public static class LinearKernels
     internal static bool RoutesToOneDnn(ScalarType dtype, DeviceType device) => Backend == LinearBackend.OneDnn
         && dtype == ScalarType.Float32 && device == DeviceType.CPU && OneDnnUsable;
 
-    /// <summary>Whether <paramref name="x"/> would go through oneDNN now.</summary>
-    internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad);
+    /// <summary>Whether <paramref name="x"/> would go through oneDNN now: as <see cref="RoutesToOneDnn"/>, no gradient,
+    /// and, when <c>auto</c> chose oneDNN, at least <see cref="OneDnnMinRows"/> rows (fewer stay on BLAS: oneDNN reorders
+    /// the weight on every call, a cost that only long products repay) unless a kernel check is verifying the path.</summary>
+    internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad)
+        && (verifying || Requested == LinearBackend.OneDnn || x.numel() >= OneDnnMinRows * x.size(-1));
+
+    /// <summary>Products with fewer rows stay on BLAS when <c>auto</c> chose oneDNN: the size it was timed at.</summary>
+    internal const long OneDnnMinRows = TimedRows;
+
+    [ThreadStatic]
+    private static bool verifying;
+
+    /// <summary>While the result is alive, products on this thread follow the backend whatever their row count, so that
+    /// the kernel check's small inputs run the path longer ones will.</summary>
+    internal static IDisposable Verifying()
+    {
+        bool before = verifying;
+        verifying = true;
+        return new VerifyingScope(before);
+    }
+
+    private sealed class VerifyingScope(bool before) : IDisposable
+    {
+        public void Dispose() => verifying = before;
+    }
 
     /// <summary><paramref name="layer"/> applied to <paramref name="x"/> on the current backend.</summary>
     /// <param name="layer">The layer.</param>

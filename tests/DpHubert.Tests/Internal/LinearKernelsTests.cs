@@ -105,6 +105,29 @@ public class LinearKernelsTests
     }
 
     [Fact]
+    public void When_auto_chose_onednn_short_products_stay_on_blas_except_while_the_kernel_check_verifies_them()
+    {
+        if (!LinearKernels.OneDnnUsable) return;
+        using var rows100 = randn(100, 64);
+        using var rows300 = randn(LinearKernels.OneDnnMinRows + 44, 64);
+        using var batched = randn(2, LinearKernels.OneDnnMinRows / 2, 64); // rows across the batch count
+        using var g = inference_mode();
+        using (LinearKernels.Override(LinearBackend.Auto))
+        {
+            using (SpeechEncoder.Load(KernelCheckTests.Checkpoint("hubert_post_ln"),
+                       new SpeechEncoderOptions { GemmTimer = Timing(100, 50), KernelCheck = KernelCheckMode.Force })) { }
+            LinearKernels.Backend.Should().Be(LinearBackend.OneDnn);
+            LinearKernels.UsesOneDnn(rows100).Should().BeFalse();
+            LinearKernels.UsesOneDnn(rows300).Should().BeTrue();
+            LinearKernels.UsesOneDnn(batched).Should().BeTrue();
+            using (LinearKernels.Verifying()) LinearKernels.UsesOneDnn(rows100).Should().BeTrue();
+            LinearKernels.UsesOneDnn(rows100).Should().BeFalse("the verifying scope ended");
+        }
+        using (LinearKernels.Override(LinearBackend.OneDnn))
+            LinearKernels.UsesOneDnn(rows100).Should().BeTrue("a forced backend takes every product");
+    }
+
+    [Fact]
     public void A_forced_backend_is_not_measured_and_auto_is_measured_once_per_process()
     {
         using (LinearKernels.Override(LinearBackend.Blas))
