@@ -107,12 +107,11 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     public ScalarType DType => feature_extractor.DummyWeight.dtype;
 
     // normalize_waveform statistics in the input's dtype (float32 for SpeechEncoder even under bf16), then the parameters' dtype.
+    // No dispose scope (its set of owned tensors is garbage per pass): the one intermediate is freed by Replace.
     private Tensor PrepareWaveforms(Tensor waveforms, Tensor? lengths)
     {
-        using var scope = NewDisposeScope();
         var x = NormalizeWaveformRows(waveforms, lengths);
-        if (x.dtype != DType) x = x.to(DType);
-        Scopes.Keep(scope, x);
+        if (x.dtype != DType) x = Scopes.Replace(x, x.to(DType), waveforms);
         return x;
     }
 
@@ -120,7 +119,13 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     {
         if (!NormalizeWaveform) return waveforms;
         if (lengths is null)
-            return nn.functional.layer_norm(waveforms, new[] { waveforms.shape[^1] });
+            return nn.functional.layer_norm(waveforms, new[] { waveforms.size(-1) });
+        using var scope = NewDisposeScope();
+        return NormalizeValidRows(waveforms, lengths).MoveToOuterDisposeScope();
+    }
+
+    private Tensor NormalizeValidRows(Tensor waveforms, Tensor lengths)
+    {
         // Each row over its own valid samples, then re-padded to max(lengths) like pad_sequence.
         var lens = lengths.cpu().data<long>().ToArray();
         long max = lens.Max();
