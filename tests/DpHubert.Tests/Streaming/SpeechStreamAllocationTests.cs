@@ -17,6 +17,10 @@ namespace DpHubert.Tests.Streaming;
 /// hundred bytes (TorchSharp's own argument arrays and guards). No dispose scope runs during a block (each would grow a
 /// set of what it owns) and no tensor outlives it. Measured per thread, after enough blocks that the JIT's tiering no
 /// longer changes what a block allocates.</summary>
+/// <remarks>Measured with BLAS products: where the <c>auto</c> GEMM backend picks oneDNN, each routed product adds a
+/// TorchScript call (a few hundred bytes, <see cref="LinearKernels"/>). The backend is process-wide, so this class runs
+/// alone, with the tests that switch it.</remarks>
+[Collection(OneDnnSwitchCollection.Name)]
 public sealed class SpeechStreamAllocationTests(ITestOutputHelper output)
 {
     // Per module run in a pass (conv block or encoder layer, plus the projection and positional convolution): measured
@@ -38,6 +42,7 @@ public sealed class SpeechStreamAllocationTests(ITestOutputHelper output)
     {
         string checkpoint = model == "raw_layer_norm" ? SpeechStreamTests.RawLayerNormCheckpoint()
             : TestFiles.DpHubertCase(model, "checkpoint.pth");
+        using var blas = LinearKernels.Override(LinearBackend.Blas);
         using var encoder = SpeechEncoder.Load(checkpoint);
         var config = encoder.Model.Config;
         int modules = config.ExtractorConvLayerConfig.Count + config.EncoderNumLayers + 2;
