@@ -77,6 +77,18 @@ internal static class InfoCommand
                             wrong_error = e.WrongError,
                             routed_to = e.RoutedTo,
                         }).ToArray(),
+                        gemm_backend = check.Gemm is { } g ? new
+                        {
+                            backend = g.Backend.ToString().ToLowerInvariant(),
+                            requested = g.Requested.ToString().ToLowerInvariant(),
+                            reason = g.Reason,
+                            blas_ms_per_audio_second = g.BlasMilliseconds,
+                            onednn_ms_per_audio_second = g.OneDnnMilliseconds,
+                            onednn_over_blas = g.Ratio,
+                            onednn_needs_at_most = LinearKernels.AutoMaxTimeRatio,
+                            timed = g.Shapes,
+                            measurement_ms = g.Elapsed?.TotalMilliseconds,
+                        } : null,
                     },
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return Cli.Ok;

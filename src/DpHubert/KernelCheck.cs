@@ -29,8 +29,8 @@ public enum KernelCheckMode
 /// <c>attention 12x64</c>, <c>pos_conv 768 k128 g16</c>.</param>
 /// <param name="DType">The compute dtype.</param>
 /// <param name="Path">How it runs now: <c>libtorch</c> (libtorch's kernel for the op), <c>onednn</c> (a float32 linear
-/// layer routed by <see cref="LinearKernels"/>), or <c>gemm</c> (a
-/// convolution computed by matrix products).</param>
+/// layer routed by <see cref="LinearKernels"/>), <c>gemm</c> (a convolution computed by BLAS matrix products) or
+/// <c>gemm/onednn</c> (the same products on oneDNN).</param>
 /// <param name="Sites">How many places in the model run it.</param>
 /// <param name="Error">Largest difference from the float64 reference over the largest reference magnitude (NaN or
 /// infinity count as infinite).</param>
@@ -61,8 +61,10 @@ public sealed record KernelCheckEntry(string Operation, ScalarType DType, string
 /// <param name="OneDnnTurnedOff">Whether this check turned oneDNN off, as the last resort.</param>
 /// <param name="Elapsed">Wall time of the check.</param>
 /// <param name="Skipped">Why nothing was checked, or null.</param>
+/// <param name="Gemm">Which library float32 CPU matrix products use after the check, and the measured ratio when
+/// <see cref="LinearBackend.Auto"/> chose it (<see cref="LinearKernels.Choice"/>); null for other devices.</param>
 public sealed record KernelCheckReport(KernelCheckMode Mode, IReadOnlyList<KernelCheckEntry> Entries, bool OneDnnEnabled,
-    bool OneDnnTurnedOff, TimeSpan Elapsed, string? Skipped = null)
+    bool OneDnnTurnedOff, TimeSpan Elapsed, string? Skipped = null, GemmBackendChoice? Gemm = null)
 {
     /// <summary>The configurations that were wrong and were rerouted.</summary>
     public IReadOnlyList<KernelCheckEntry> Rerouted => Entries.Where(e => e.RoutedTo is not null).ToArray();
@@ -72,14 +74,15 @@ public sealed record KernelCheckReport(KernelCheckMode Mode, IReadOnlyList<Kerne
     {
         get
         {
-            if (Skipped is not null) return $"kernel check: skipped ({Skipped}); oneDNN {(OneDnnEnabled ? "on" : "off")}";
+            string gemm = Gemm is null ? "" : $"; {Gemm}";
+            if (Skipped is not null) return $"kernel check: skipped ({Skipped}); oneDNN {(OneDnnEnabled ? "on" : "off")}{gemm}";
             string kinds = string.Join(", ", Entries.GroupBy(e => e.Operation.Split(' ')[0]).Select(g => $"{g.Count()} {g.Key}"));
             string head = $"kernel check: {Entries.Count} configurations ({kinds}) in {Elapsed.TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture)} ms"
                 + (Entries.Count > 0 && Entries.All(e => e.Cached) ? " (cached)" : "");
             var wrong = Rerouted;
             string tail = wrong.Count == 0 ? "all right" : "wrong: " + string.Join("; ", wrong.Select(e =>
                 $"{e.Operation} (error {e.WrongError!.Value.ToString("0.##E+0", CultureInfo.InvariantCulture)}) -> {e.RoutedTo}"));
-            return $"{head}; {tail}; oneDNN {(OneDnnEnabled ? "on" : OneDnnTurnedOff ? "turned off" : "off")}";
+            return $"{head}; {tail}; oneDNN {(OneDnnEnabled ? "on" : OneDnnTurnedOff ? "turned off" : "off")}{gemm}";
         }
     }
 
@@ -158,22 +161,26 @@ public static class KernelCheck
     /// <returns>The report.</returns>
     /// <exception cref="KernelCheckException">A kernel wrong even with oneDNN off.</exception>
     public static KernelCheckReport Run(Wav2Vec2Model model, KernelCheckMode mode = KernelCheckMode.On) =>
-        RunCore(model, mode, faults: null, projection: null);
+        RunCore(model, mode, faults: null, projection: null, timer: null);
 
-    /// <summary><see cref="Run"/> with the encoder's optional output projection and a test's injected faults.</summary>
+    /// <summary><see cref="Run"/> with the encoder's optional output projection, a test's injected faults and a test's
+    /// GEMM timings for <see cref="LinearBackend.Auto"/>.</summary>
     internal static KernelCheckReport RunCore(Wav2Vec2Model model, KernelCheckMode mode, FaultInjector? faults,
-        FinalProjection? projection)
+        FinalProjection? projection, LinearKernels.GemmTimer? timer)
     {
         ArgumentNullException.ThrowIfNull(model);
         OneDnn.ApplyEnvironmentOnce();
         mode = ResolveMode(mode);
         if (mode == KernelCheckMode.Off)
-            return new KernelCheckReport(mode, Array.Empty<KernelCheckEntry>(), OneDnn.Enabled, false, TimeSpan.Zero, "turned off");
+            return new KernelCheckReport(mode, Array.Empty<KernelCheckEntry>(), OneDnn.Enabled, false, TimeSpan.Zero, "turned off",
+                model.Device.type == DeviceType.CPU ? LinearKernels.Current : null);
         if (model.Device.type != DeviceType.CPU)
             return new KernelCheckReport(mode, Array.Empty<KernelCheckEntry>(), OneDnn.Enabled, false, TimeSpan.Zero, $"{model.Device.type} model");
         var clock = Stopwatch.StartNew();
         using var scope = NewDisposeScope(); // the sites' index tensors
         var dtype = model.DType;
+        // The float32 products' library is settled (measured, for auto) before their kernels are checked on it.
+        if (dtype == ScalarType.Float32) LinearKernels.Choose(GemmShapes(model, projection), timer);
         // Injected faults are not this machine's: keep their verdicts out of the process cache.
         var verdicts = faults is null ? cache : new ConcurrentDictionary<string, Lazy<Verdict>>();
         // Force measures each configuration again, once in this run.
@@ -211,6 +218,7 @@ public static class KernelCheck
             {
                 // The last resort is process-wide: every kernel may change, so everything is checked again.
                 turnedOff = true;
+                if (LinearKernels.Backend == LinearBackend.OneDnn) LinearKernels.RejectOneDnn("oneDNN turned off by the kernel check");
                 foreach (var (site, v) in wrong) wrongBefore[site.Name] = (v.Error, "oneDNN off");
                 continue;
             }
@@ -230,7 +238,31 @@ public static class KernelCheck
             return new KernelCheckEntry(first.Operation, dtype, first.Path, g.Count(), v.Error, v.Tolerance, v.Cached,
                 before?.Item1, before?.Item2);
         }).ToArray();
-        return new KernelCheckReport(mode, entries, OneDnn.Enabled, turnedOff, clock.Elapsed);
+        return new KernelCheckReport(mode, entries, OneDnn.Enabled, turnedOff, clock.Elapsed, Gemm: LinearKernels.Current);
+    }
+
+    /// <summary>The model's float32 GEMM families as it runs them: each linear layer at the encoder's frame rate, each
+    /// GEMM-path convolution's products (one per group of stride taps, or one for a narrow layer) at its output rate.</summary>
+    internal static IReadOnlyList<LinearKernels.GemmShape> GemmShapes(Wav2Vec2Model model, FinalProjection? projection)
+    {
+        var rows = new Dictionary<(long K, long N), double>();
+        void Add(long k, long n, double perSecond) => rows[(k, n)] = rows.GetValueOrDefault((k, n)) + perSecond;
+        double rate = 16000; // samples per second in, frames per second out of each block
+        foreach (var block in model.FeatureExtractor.ConvLayers)
+        {
+            rate /= block.Stride;
+            if (block.Path != ConvolutionPath.Gemm) continue;
+            long cin = block.Conv.Weight.shape[1], cout = block.OutChannels, k = block.KernelSize, s = block.Stride;
+            if (block.IsNarrow || k <= s) Add(k * cin, cout, rate);
+            else
+                for (long first = 0; first < k; first += s)
+                    Add(Math.Min(s, k - first) * cin, cout, rate);
+        }
+        foreach (var (_, module) in model.named_modules())
+            if (module is Linear linear)
+                Add(linear.weight!.shape[1], linear.weight.shape[0], rate);
+        if (projection is not null) Add(projection.InFeatures, projection.OutFeatures, rate);
+        return rows.Select(r => new LinearKernels.GemmShape(r.Key.K, r.Key.N, r.Value)).ToArray();
     }
 
     private static string Format(double x) => x.ToString("0.##E+0", CultureInfo.InvariantCulture);
@@ -307,6 +339,14 @@ public static class KernelCheck
 
         protected static Tensor F64(Tensor t) => t.detach().to(ScalarType.Float64);
 
+        /// <summary>Sends every float32 product back to BLAS when <paramref name="path"/> ran any on oneDNN.</summary>
+        protected static bool RejectOneDnnProducts(string path, string operation)
+        {
+            if (!path.Contains("onednn", StringComparison.Ordinal)) return false;
+            LinearKernels.RejectOneDnn($"oneDNN wrong: {operation}");
+            return true;
+        }
+
         /// <summary>The output channels compared: all of a narrow layer; of a wide one the first 16, the last 32 (where
         /// a kernel's partial vector blocks are) and 16 spread between, so the float64 reference costs little.</summary>
         protected static Tensor Channels(long n)
@@ -350,7 +390,7 @@ public static class KernelCheck
                 }
             }
             if (projection is not null)
-                sites.Add(new LinearSite("final_proj", projection.Weight, projection.Bias, projection.Apply, routable: false));
+                sites.Add(new LinearSite("final_proj", projection.Weight, projection.Bias, projection.Apply, routable: true));
             return sites;
         }
     }
@@ -380,14 +420,24 @@ public static class KernelCheck
             return randn(new long[] { 1, w.shape[1], steps }, generator: gen).to(dtype);
         }
 
-        public override string Path => block.Path == ConvolutionPath.Gemm ? "gemm" : "libtorch";
+        public override string Path => block.Path == ConvolutionPath.Gemm ? GemmPath(block) : "libtorch";
+
+        /// <summary><c>gemm/onednn</c> when the block's products go to oneDNN (a narrow block computes in float32 in
+        /// every dtype), else <c>gemm</c>.</summary>
+        public static string GemmPath(ConvLayerBlock block)
+        {
+            var dtype = block.Conv.Weight.dtype;
+            if (block.IsNarrow && dtype is ScalarType.BFloat16 or ScalarType.Float16) dtype = ScalarType.Float32;
+            return LinearKernels.RoutesToOneDnn(dtype, block.Conv.Weight.device_type) ? "gemm/onednn" : "gemm";
+        }
 
         public override Tensor Run(Tensor input) => block.forward(input, null).Output; // forward: no user hooks
 
-        /// <summary>A wrong libtorch convolution goes to the matrix-product path (this block only).</summary>
+        /// <summary>A wrong libtorch convolution goes to the matrix-product path (this block only); a wrong one on
+        /// oneDNN's products sends every float32 product back to BLAS.</summary>
         public override bool TryReroute()
         {
-            if (block.Path == ConvolutionPath.Gemm) return false;
+            if (block.Path == ConvolutionPath.Gemm) return RejectOneDnnProducts(Path, Operation);
             block.Path = ConvolutionPath.Gemm;
             return true;
         }
@@ -432,7 +482,16 @@ public static class KernelCheck
         private readonly Tensor channels = next.Norm is PrunableLayerNorm
             ? ScalarSafe.Arange(next.OutChannels) : Channels(next.OutChannels);
 
-        public override string Path => "gemm";
+        public override string Path
+        {
+            get
+            {
+                string a = ConvBlockSite.GemmPath(first), b = ConvBlockSite.GemmPath(next);
+                return a == b ? a : $"{a}+{b}";
+            }
+        }
+
+        public override bool TryReroute() => RejectOneDnnProducts(Path, Operation);
 
         // Channels-last [1, samples, in], long enough for ConvFrames outputs of the second block.
         public override Tensor Input(Generator gen, ScalarType dtype)
@@ -502,12 +561,10 @@ public static class KernelCheck
         /// <summary><c>onednn</c> when <see cref="LinearKernels"/> routes this layer's dtype there, else libtorch's BLAS.</summary>
         public override string Path => routable && LinearKernels.RoutesToOneDnn(weight.dtype, weight.device_type) ? "onednn" : "libtorch";
 
-        /// <summary>A wrong oneDNN linear sends every linear layer back to BLAS (the backend is process-wide).</summary>
+        /// <summary>A wrong oneDNN linear sends every float32 product back to BLAS (the backend is process-wide).</summary>
         public override bool TryReroute()
         {
-            if (Path != "onednn") return false;
-            LinearKernels.Backend = LinearBackend.Blas;
-            return true;
+            return RejectOneDnnProducts(Path, Operation);
         }
 
         public override Tensor Input(Generator gen, ScalarType dtype) =>

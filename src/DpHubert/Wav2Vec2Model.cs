@@ -107,12 +107,11 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     public ScalarType DType => feature_extractor.DummyWeight.dtype;
 
     // normalize_waveform statistics in the input's dtype (float32 for SpeechEncoder even under bf16), then the parameters' dtype.
+    // No dispose scope (its set of owned tensors is garbage per pass): the one intermediate is freed by Replace.
     private Tensor PrepareWaveforms(Tensor waveforms, Tensor? lengths)
     {
-        using var scope = NewDisposeScope();
         var x = NormalizeWaveformRows(waveforms, lengths);
-        if (x.dtype != DType) x = x.to(DType);
-        Scopes.Keep(scope, x);
+        if (x.dtype != DType) x = Scopes.Replace(x, x.to(DType), waveforms);
         return x;
     }
 
@@ -120,7 +119,13 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     {
         if (!NormalizeWaveform) return waveforms;
         if (lengths is null)
-            return nn.functional.layer_norm(waveforms, new[] { waveforms.shape[^1] });
+            return nn.functional.layer_norm(waveforms, new[] { waveforms.size(-1) });
+        using var scope = NewDisposeScope();
+        return NormalizeValidRows(waveforms, lengths).MoveToOuterDisposeScope();
+    }
+
+    private Tensor NormalizeValidRows(Tensor waveforms, Tensor lengths)
+    {
         // Each row over its own valid samples, then re-padded to max(lengths) like pad_sequence.
         var lens = lengths.cpu().data<long>().ToArray();
         long max = lens.Max();
@@ -258,9 +263,10 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
     /// <param name="mode">On, Off or Force (the environment's <c>DPHUBERT_KERNEL_CHECK</c> overrides it).</param>
     /// <returns>The report, or null in training mode.</returns>
     /// <exception cref="KernelCheckException">A kernel that is wrong with every fallback.</exception>
-    public KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode = KernelCheckMode.On) => EnsureKernelsChecked(mode, null, null);
+    public KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode = KernelCheckMode.On) => EnsureKernelsChecked(mode, null, null, null);
 
-    internal KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode, KernelCheck.FaultInjector? faults, FinalProjection? projection)
+    internal KernelCheckReport? EnsureKernelsChecked(KernelCheckMode mode, KernelCheck.FaultInjector? faults, FinalProjection? projection,
+        LinearKernels.GemmTimer? timer)
     {
         if (training) return null;
         var state = (Device.type, DType);
@@ -268,7 +274,7 @@ public sealed class Wav2Vec2Model : nn.Module<Tensor, Tensor?, (Tensor Output, T
         lock (checkGate)
         {
             if (kernelCheck is { } again && again.State == state) return again.Report;
-            var report = DpHubert.KernelCheck.RunCore(this, mode, faults, projection);
+            var report = DpHubert.KernelCheck.RunCore(this, mode, faults, projection, timer);
             Volatile.Write(ref kernelCheck, new CheckedState(state, report));
             return report;
         }

@@ -64,7 +64,7 @@ public class KernelCheckTests
         for (int i = 0; i + 1 < layers.Count; i++)
             if (layers[i].FusesWith(layers[i + 1])) { pairs++; i++; }
         pairs.Should().BeGreaterThan(0, "the waveform layer fuses with the next on the GEMM path");
-        report.Entries.Where(e => e.Operation.StartsWith("conv_pair")).Should().HaveCount(pairs).And.OnlyContain(e => e.Path == "gemm");
+        report.Entries.Where(e => e.Operation.StartsWith("conv_pair")).Should().HaveCount(pairs).And.OnlyContain(e => e.Path.StartsWith("gemm"));
         report.Entries.Where(e => e.Operation.StartsWith("attention")).Should().NotBeEmpty();
         report.Summary.Should().StartWith($"kernel check: {report.Entries.Count} configurations");
     }
@@ -77,14 +77,14 @@ public class KernelCheckTests
         model.SetConvolutionPath(ConvolutionPath.LibTorch);
         // As on the CPU that showed it: libtorch's kernel-3 stride-2 convolutions wrong, the others right.
         KernelCheck.FaultInjector fault = p => p.Operation.StartsWith("conv1d") && p.Operation.Contains(" k3 s2") && p.Path == "libtorch";
-        var report = model.EnsureKernelsChecked(KernelCheckMode.Force, fault, null)!;
+        var report = model.EnsureKernelsChecked(KernelCheckMode.Force, fault, null, null)!;
 
         var layers = model.FeatureExtractor.ConvLayers;
         for (int i = 0; i < layers.Count; i++)
             layers[i].Path.Should().Be(layers[i].KernelSize == 3 ? ConvolutionPath.Gemm : ConvolutionPath.LibTorch, $"layer {i} (k{layers[i].KernelSize})");
         var convs = report.Entries.Where(e => e.Operation.StartsWith("conv1d")).ToArray();
         convs.Where(e => e.Operation.Contains(" k3 s2")).Should().HaveCount(4).And.OnlyContain(e =>
-            e.Path == "gemm" && e.RoutedTo == "gemm" && e.WrongError > e.Tolerance && e.Passed, report.ToString());
+            e.Path.StartsWith("gemm") && e.RoutedTo!.StartsWith("gemm") && e.WrongError > e.Tolerance && e.Passed, report.ToString());
         convs.Where(e => !e.Operation.Contains(" k3 s2")).Should().OnlyContain(e => e.Path == "libtorch" && e.RoutedTo == null && e.Passed);
         report.OneDnnTurnedOff.Should().BeFalse("a per-layer route fixed it");
         report.Summary.Should().Contain("-> gemm");
@@ -120,7 +120,8 @@ public class KernelCheckTests
         var report = model.KernelCheck!;
         report.Entries.Should().OnlyContain(e => e.Passed, report.ToString());
         foreach (var e in report.Entries.Where(e => e.Operation.StartsWith("conv1d")))
-            e.Path.Should().Be(e.RoutedTo == "gemm" ? "gemm" : "libtorch", report.ToString());
+            if (e.RoutedTo is null) e.Path.Should().Be("libtorch", report.ToString());
+            else e.Path.Should().StartWith("gemm", report.ToString());
         using var expected = TestFiles.LoadFloat(TestFiles.DpHubertCase(name, "single_output.npy"));
         TensorAssert.Close(y[0], expected, 1e-4, $"{name} on the libtorch path after the kernel check ({report.Summary})");
     }

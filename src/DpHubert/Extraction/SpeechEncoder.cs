@@ -140,7 +140,7 @@ public sealed partial class SpeechEncoder : IDisposable
             if (proj is not null && proj.InFeatures != read.Config.EncoderEmbedDim)
                 throw new ArgumentException($"the projection of {checkpoint} takes {proj.InFeatures} features, the model gives {read.Config.EncoderEmbedDim}.");
             model = CheckpointLoader.BuildModel(read, device, dtype);
-            check = model.EnsureKernelsChecked(options.KernelCheck, options.KernelFaults, proj)!;
+            check = model.EnsureKernelsChecked(options.KernelCheck, options.KernelFaults, proj, options.GemmTimer)!;
         }
         catch
         {

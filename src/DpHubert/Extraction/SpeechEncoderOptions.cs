@@ -52,6 +52,9 @@ public sealed record SpeechEncoderOptions
     /// <summary>Test hook: configurations the kernel check must treat as wrong.</summary>
     internal DpHubert.KernelCheck.FaultInjector? KernelFaults { get; init; }
 
+    /// <summary>Test hook: the GEMM timings <see cref="LinearBackend.Auto"/> decides on, instead of measuring.</summary>
+    internal LinearKernels.GemmTimer? GemmTimer { get; init; }
+
     /// <summary>Test hook: told as each forward pass starts (items, longest input in samples), inside the pass; what it
     /// throws fails that pass as a native failure would.</summary>
     internal Action<int, long>? PassObserver { get; init; }

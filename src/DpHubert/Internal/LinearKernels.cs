@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Threading;
 using TorchSharp;
@@ -7,7 +9,8 @@ using static TorchSharp.torch;
 
 namespace DpHubert;
 
-/// <summary>Which library computes the float32 linear layers on the CPU.</summary>
+/// <summary>Which library computes the float32 matrix products on the CPU (the linear layers and the feature
+/// extractor's GEMM convolutions).</summary>
 public enum LinearBackend
 {
     /// <summary>libtorch's default: its BLAS (MKL in the official builds), which on AMD CPUs runs its AVX2 code path.</summary>
@@ -16,27 +19,84 @@ public enum LinearBackend
     /// <summary>libtorch's oneDNN matrix multiplication, which picks its code path by the CPU's instruction sets
     /// (AVX-512 on any vendor that has it). Checked by <see cref="KernelCheck"/> like every other kernel.</summary>
     OneDnn,
+
+    /// <summary>The default setting: measured once per process before the first float32 CPU forward pass (the model's
+    /// own GEMM shapes on both libraries, alternating), oneDNN only when it is clearly faster
+    /// (<see cref="LinearKernels.AutoMaxTimeRatio"/>) and the kernel check finds its results right; BLAS until then.</summary>
+    Auto,
+}
+
+/// <summary>Which library float32 CPU matrix products use in this process, and why.</summary>
+/// <param name="Backend">The library in use: <see cref="LinearBackend.Blas"/> or <see cref="LinearBackend.OneDnn"/>.</param>
+/// <param name="Requested">What was asked for (<see cref="LinearBackend.Auto"/> unless forced).</param>
+/// <param name="Reason">Why: <c>measured</c>, <c>forced</c>, <c>oneDNN wrong: …</c>, <c>oneDNN unavailable</c>.</param>
+/// <param name="BlasMilliseconds">The model's GEMMs on BLAS, in milliseconds per second of audio as estimated from the
+/// timed shapes (the best round), or null when not measured.</param>
+/// <param name="OneDnnMilliseconds">The same on oneDNN, or null when not measured.</param>
+/// <param name="Shapes">What was timed, e.g. <c>7 GEMM shapes x 256 rows, best of 2</c>; null when not measured.</param>
+/// <param name="Elapsed">How long the measurement took (wall), or null when not measured.</param>
+public sealed record GemmBackendChoice(LinearBackend Backend, LinearBackend Requested, string Reason,
+    double? BlasMilliseconds = null, double? OneDnnMilliseconds = null, string? Shapes = null, TimeSpan? Elapsed = null)
+{
+    /// <summary>oneDNN's time over BLAS's on the measured GEMMs (below 1: oneDNN faster), or null when not measured.</summary>
+    public double? Ratio => BlasMilliseconds is > 0 && OneDnnMilliseconds is { } o ? o / BlasMilliseconds.Value : null;
+
+    /// <summary>One line, e.g. <c>GEMM backend: blas (auto, measured: oneDNN 1.02x BLAS's time, 6.1 vs 6.0 ms; oneDNN
+    /// needs &lt;= 0.87x)</c>.</summary>
+    public override string ToString()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string name = Backend == LinearBackend.OneDnn ? "onednn" : "blas";
+        string asked = Requested.ToString().ToLowerInvariant();
+        string measured = Ratio is { } r
+            ? $": oneDNN {r.ToString("0.00", inv)}x BLAS's time ({OneDnnMilliseconds!.Value.ToString("0.0", inv)} vs {BlasMilliseconds!.Value.ToString("0.0", inv)} ms per s of audio; {Shapes}; {Elapsed?.TotalMilliseconds.ToString("0", inv)} ms); oneDNN needs <= {LinearKernels.AutoMaxTimeRatio.ToString("0.00", inv)}x"
+            : "";
+        return $"GEMM backend: {name} ({asked}, {Reason}{measured})";
+    }
 }
 
 /// <summary>
-/// Routes the models' float32 linear layers to <see cref="LinearBackend.OneDnn"/> when asked (process-wide, like
-/// libtorch's own oneDNN switch): <see cref="EnvironmentVariable"/> <c>onednn</c> or <see cref="Backend"/>. TorchSharp
-/// has no binding for it, so a two-line TorchScript function calls <c>mkldnn_linear</c>. Other dtypes, devices and
-/// passes that record gradients always use <see cref="Linear"/>'s own forward, and so does everything once oneDNN is
-/// turned off (<see cref="KernelCheck"/>'s last resort).
+/// Routes the models' float32 CPU matrix products (linear layers, the feature extractor's GEMM convolutions, the final
+/// projection) to <see cref="LinearBackend.Blas"/> or <see cref="LinearBackend.OneDnn"/>, process-wide like libtorch's
+/// own oneDNN switch: <see cref="EnvironmentVariable"/> or <see cref="Requested"/> force one; the default,
+/// <see cref="LinearBackend.Auto"/>, measures both on the first float32 CPU model's shapes (<see cref="KernelCheck"/>
+/// does it before the first forward pass) and keeps BLAS unless oneDNN is clearly faster. TorchSharp has no binding
+/// for oneDNN's matrix product, so a two-line TorchScript function calls <c>mkldnn_linear</c>. Other dtypes, devices
+/// and passes that record gradients always use BLAS, and so does everything once oneDNN is turned off
+/// (<see cref="KernelCheck"/>'s last resort).
 /// </summary>
 public static class LinearKernels
 {
-    /// <summary>The environment variable read once per process: <c>blas</c> (default) or <c>onednn</c>.</summary>
+    /// <summary>The environment variable read once per process: <c>auto</c> (default), <c>blas</c> or <c>onednn</c>.</summary>
     public const string EnvironmentVariable = "DPHUBERT_LINEAR";
+
+    /// <summary>The most oneDNN may take, as a fraction of BLAS's time on the measured GEMMs, for <c>auto</c> to choose
+    /// it: a clear margin, so that on a CPU where the two are even the choice stays BLAS from run to run.</summary>
+    public const double AutoMaxTimeRatio = 0.87;
+
+    /// <summary>Rows of each timed GEMM: long-input sizes (a 5 s recording's encoder frames), not the check's small ones.</summary>
+    internal const int TimedRows = 256;
+
+    /// <summary>Timed rounds per library (after one untimed warm-up round; the order alternates).</summary>
+    internal const int TimedRounds = 2;
 
     private static readonly Lazy<LinearBackend> fromEnvironment = new(() => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
     private static readonly Lazy<jit.CompilationUnit?> script = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly object gate = new();
     private static int overridden = -1;
+    private static GemmBackendChoice? choice;
 
-    /// <summary>The backend float32 CPU linear layers use now.</summary>
-    /// <exception cref="ArgumentException">(Reading) <see cref="EnvironmentVariable"/> has a value other than blas/onednn.</exception>
-    public static LinearBackend Backend
+    /// <summary>Measures the two libraries on GEMM shapes: (BLAS, oneDNN) estimated milliseconds per second of audio.
+    /// Tests replace it.</summary>
+    internal delegate (double BlasMilliseconds, double OneDnnMilliseconds) GemmTimer(IReadOnlyList<GemmShape> shapes);
+
+    /// <summary>One GEMM family of a model: [rows, K] × [K, N], and how many rows of it a second of audio runs.</summary>
+    internal readonly record struct GemmShape(long K, long N, double RowsPerSecond);
+
+    /// <summary>The backend asked for: <see cref="LinearBackend.Auto"/> (default), or one forced. Setting it drops the
+    /// current choice (an <c>auto</c> one is measured again by the next kernel check).</summary>
+    /// <exception cref="ArgumentException">(Reading) <see cref="EnvironmentVariable"/> has a value other than auto/blas/onednn.</exception>
+    public static LinearBackend Requested
     {
         get
         {
@@ -46,24 +106,136 @@ public static class LinearKernels
         set
         {
             if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown linear backend.");
-            Volatile.Write(ref overridden, (int)value);
+            lock (gate)
+            {
+                Volatile.Write(ref overridden, (int)value);
+                Volatile.Write(ref choice, null);
+            }
         }
     }
 
-    /// <summary>Reads a value of <see cref="EnvironmentVariable"/>: <see cref="LinearBackend.Blas"/> when empty.</summary>
+    /// <summary>The backend float32 CPU matrix products use now: <see cref="LinearBackend.Blas"/> or
+    /// <see cref="LinearBackend.OneDnn"/> (<c>auto</c> is BLAS until measured). Setting it sets <see cref="Requested"/>.</summary>
+    /// <exception cref="ArgumentException">(Reading) <see cref="EnvironmentVariable"/> has a value other than auto/blas/onednn.</exception>
+    public static LinearBackend Backend
+    {
+        get
+        {
+            if (Volatile.Read(ref choice) is { } c) return c.Backend;
+            var requested = Requested;
+            return requested == LinearBackend.Auto ? LinearBackend.Blas : requested;
+        }
+        set => Requested = value;
+    }
+
+    /// <summary>Sets <see cref="Requested"/> until the result is disposed, which restores the setting and the choice
+    /// that were in effect before (benchmarks comparing the two libraries in one process).</summary>
+    /// <param name="backend">The backend to use meanwhile.</param>
+    /// <returns>The restorer.</returns>
+    public static IDisposable Override(LinearBackend backend)
+    {
+        lock (gate)
+        {
+            var restore = new Restorer(Volatile.Read(ref overridden), choice);
+            Requested = backend;
+            return restore;
+        }
+    }
+
+    private sealed class Restorer(int overridden, GemmBackendChoice? choice) : IDisposable
+    {
+        private int disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            lock (gate)
+            {
+                Volatile.Write(ref LinearKernels.overridden, overridden);
+                Volatile.Write(ref LinearKernels.choice, choice);
+            }
+        }
+    }
+
+    /// <summary>What this process chose and why (<see cref="GemmBackendChoice.ToString"/>), or null before the first
+    /// float32 CPU kernel check.</summary>
+    public static GemmBackendChoice? Choice => Volatile.Read(ref choice);
+
+    /// <summary>The choice in effect, or what applies before one is made (BLAS for <c>auto</c>, not measured yet).</summary>
+    internal static GemmBackendChoice Current => Choice ?? new GemmBackendChoice(Backend, Requested,
+        Requested == LinearBackend.Auto ? "not measured yet" : "forced");
+
+    /// <summary>Reads a value of <see cref="EnvironmentVariable"/>: <see cref="LinearBackend.Auto"/> when empty.</summary>
     /// <param name="value">The variable's value.</param>
-    /// <exception cref="ArgumentException">Anything but blas or onednn (any case).</exception>
+    /// <exception cref="ArgumentException">Anything but auto, blas or onednn (any case).</exception>
     internal static LinearBackend Parse(string? value) => value?.Trim().ToLowerInvariant() switch
     {
-        null or "" or "blas" => LinearBackend.Blas,
+        null or "" or "auto" => LinearBackend.Auto,
+        "blas" => LinearBackend.Blas,
         "onednn" => LinearBackend.OneDnn,
-        _ => throw new ArgumentException($"{EnvironmentVariable}={value} is not a valid setting: use 'blas' or 'onednn'."),
+        _ => throw new ArgumentException($"{EnvironmentVariable}={value} is not a valid setting: use 'auto', 'blas' or 'onednn'."),
     };
 
-    /// <summary>Whether a linear layer of this dtype and device goes through oneDNN now: the backend asks for it, oneDNN
-    /// is on and this libtorch runs the script. The kernel check reports its path by the same rule.</summary>
+    /// <summary>Whether oneDNN can run float32 matrix products in this process now (oneDNN on, the script compiled).</summary>
+    internal static bool OneDnnUsable => OneDnn.Enabled && script.Value is not null;
+
+    /// <summary>
+    /// Settles the backend before a float32 CPU model's first forward pass: a forced one as asked; <c>auto</c> measured
+    /// once per process on <paramref name="shapes"/> (the first model's), oneDNN when it took at most
+    /// <see cref="AutoMaxTimeRatio"/> of BLAS's time. The caller then checks the chosen kernels, and a wrong oneDNN
+    /// result comes back through <see cref="RejectOneDnn"/>.
+    /// </summary>
+    /// <param name="shapes">The model's GEMM families.</param>
+    /// <param name="timer">Replaces the measurement (tests); null measures.</param>
+    /// <returns>The choice in effect.</returns>
+    internal static GemmBackendChoice Choose(IReadOnlyList<GemmShape> shapes, GemmTimer? timer)
+    {
+        lock (gate)
+        {
+            var requested = Requested;
+            if (choice is { } made) return made;
+            GemmBackendChoice next;
+            if (requested == LinearBackend.OneDnn && !OneDnnUsable)
+                next = new GemmBackendChoice(LinearBackend.Blas, requested, "oneDNN unavailable");
+            else if (requested != LinearBackend.Auto)
+                next = new GemmBackendChoice(requested, requested, "forced");
+            else if (!OneDnnUsable)
+                next = new GemmBackendChoice(LinearBackend.Blas, requested, "oneDNN unavailable");
+            else
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                var (blas, onednn) = (timer ?? Time)(shapes);
+                var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+                var backend = onednn <= AutoMaxTimeRatio * blas ? LinearBackend.OneDnn : LinearBackend.Blas;
+                var (timed, coverage) = SelectTimed(shapes);
+                string what = timer is null
+                    ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {TimedRows} rows, best of {TimedRounds}"
+                    : "injected timing";
+                next = new GemmBackendChoice(backend, requested, "measured", blas, onednn, what, elapsed);
+            }
+            Volatile.Write(ref choice, next);
+            return next;
+        }
+    }
+
+    /// <summary>The kernel check found a oneDNN product wrong (or turned oneDNN off): BLAS from now on, whatever was
+    /// asked or measured.</summary>
+    /// <param name="reason">Why, e.g. <c>oneDNN wrong: linear 768-&gt;3072</c>.</param>
+    internal static void RejectOneDnn(string reason)
+    {
+        lock (gate)
+        {
+            var before = choice;
+            var next = new GemmBackendChoice(LinearBackend.Blas, Requested, reason,
+                before?.BlasMilliseconds, before?.OneDnnMilliseconds, before?.Shapes, before?.Elapsed);
+            Volatile.Write(ref choice, next);
+        }
+    }
+
+    /// <summary>Whether a product of this dtype and device goes through oneDNN now: the backend is oneDNN, oneDNN is on
+    /// and this libtorch runs the script. The kernel check reports its paths by the same rule.</summary>
     internal static bool RoutesToOneDnn(ScalarType dtype, DeviceType device) => Backend == LinearBackend.OneDnn
-        && dtype == ScalarType.Float32 && device == DeviceType.CPU && OneDnn.Enabled && script.Value is not null;
+        && dtype == ScalarType.Float32 && device == DeviceType.CPU && OneDnnUsable;
 
     /// <summary>Whether <paramref name="x"/> would go through oneDNN now.</summary>
     internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad);
@@ -72,9 +244,40 @@ public static class LinearKernels
     /// <param name="layer">The layer.</param>
     /// <param name="x">[..., in_features].</param>
     internal static Tensor Apply(Linear layer, Tensor x) =>
-        UsesOneDnn(x) && !(is_grad_enabled() && layer.weight!.requires_grad) ? OneDnnLinear(x, layer.weight!, layer.bias) : layer.call(x);
+        Routed(x, layer.weight!) ? OneDnnLinear(x, layer.weight!, layer.bias) : layer.call(x);
 
-    /// <summary><c>x Wᵀ + b</c> through oneDNN, for any leading dimensions of <paramref name="x"/>.</summary>
+    /// <summary><c>x Wᵀ + b</c> on the current backend (<c>nn.functional.linear</c> on BLAS).</summary>
+    internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
+        Routed(x, weight) ? OneDnnLinear(x, weight, bias) : nn.functional.linear(x, weight, bias);
+
+    /// <summary><c>x · rows (+ bias)</c> on the current backend, for [M, K] × [K, N]: <c>mm</c> / <c>addmm</c> on BLAS
+    /// (which read strided views in place).</summary>
+    /// <param name="x">[M, K], any strides.</param>
+    /// <param name="rows">[K, N].</param>
+    /// <param name="bias">[N], or null.</param>
+    internal static Tensor Mm(Tensor x, Tensor rows, Tensor? bias)
+    {
+        if (!Routed(x, rows)) return bias is null ? x.mm(rows) : addmm(bias, x, rows, 1, 1);
+        using var t = rows.t();
+        using var weight = t.contiguous(); // [N, K], as oneDNN's inner product takes it
+        return OneDnnLinear(x, weight, bias);
+    }
+
+    /// <summary><c>y += x · rows</c> on the current backend (<c>addmm_</c> on BLAS).</summary>
+    internal static void AddMmInPlace(Tensor y, Tensor x, Tensor rows)
+    {
+        if (!Routed(x, rows))
+        {
+            y.addmm_(x, rows, 1, 1);
+            return;
+        }
+        using var product = Mm(x, rows, null);
+        y.PlusInPlace(product);
+    }
+
+    private static bool Routed(Tensor x, Tensor weight) => UsesOneDnn(x) && !(is_grad_enabled() && weight.requires_grad);
+
+    /// <summary><c>x Wᵀ + b</c> through oneDNN, for any leading dimensions and strides of <paramref name="x"/>.</summary>
     internal static Tensor OneDnnLinear(Tensor x, Tensor weight, Tensor? bias)
     {
         var shape = x.shape; // a fresh array: it becomes the output's shape
@@ -86,7 +289,83 @@ public static class LinearKernels
         return y.view(shape);
     }
 
-    // Null, with one warning, where this libtorch cannot run it (a build without oneDNN): the layers stay on BLAS.
+    /// <summary>The most GEMM families timed: the largest shares of a second of audio's multiply-adds.</summary>
+    internal const int TimedFamilies = 3;
+
+    /// <summary>The families <see cref="Time"/> runs: [K, N] and [N, K] count as one (the orientation with more work is
+    /// timed), the <see cref="TimedFamilies"/> with the most multiply-adds per second of audio, each weighted by its
+    /// rows per second; and the share of all the work they stand for.</summary>
+    internal static (IReadOnlyList<GemmShape> Timed, double Coverage) SelectTimed(IReadOnlyList<GemmShape> shapes)
+    {
+        static double Work(GemmShape s) => s.K * (double)s.N * s.RowsPerSecond;
+        double total = 0;
+        foreach (var s in shapes) total += Work(s);
+        var groups = new Dictionary<(long, long), (GemmShape Largest, double Work)>();
+        foreach (var s in shapes)
+        {
+            var key = (Math.Min(s.K, s.N), Math.Max(s.K, s.N));
+            var merged = groups.TryGetValue(key, out var g) ? (Work(s) > Work(g.Largest) ? s : g.Largest, g.Work + Work(s)) : (s, Work(s));
+            groups[key] = merged;
+        }
+        var picked = new List<GemmShape>();
+        double covered = 0;
+        foreach (var (largest, work) in System.Linq.Enumerable.Take(System.Linq.Enumerable.OrderByDescending(groups.Values, g => g.Work), TimedFamilies))
+        {
+            // The group's rows per second at the timed shape's size: the same multiply-adds.
+            picked.Add(largest with { RowsPerSecond = work / (largest.K * (double)largest.N) });
+            covered += work;
+        }
+        return (picked, total > 0 ? covered / total : 1);
+    }
+
+    /// <summary>
+    /// Times a model's GEMMs on both libraries (<see cref="SelectTimed"/>): each timed family once per round at
+    /// <see cref="TimedRows"/> rows with random data, weighted by its rows per second of audio and scaled to all the
+    /// work, so the sum estimates a second of audio's GEMMs; one untimed warm-up round (oneDNN builds its kernels on
+    /// first use), then <see cref="TimedRounds"/> rounds with the libraries alternating first; the best round of each.
+    /// </summary>
+    internal static (double BlasMilliseconds, double OneDnnMilliseconds) Time(IReadOnlyList<GemmShape> shapes)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        // Its own generator: the caller's torch random stream is left as it was.
+        using var gen = new Generator(0x67656d6d);
+        var (timed, coverage) = SelectTimed(shapes);
+        var data = new (Tensor X, Tensor Rows, Tensor Weight, double Weighting)[timed.Count];
+        for (int i = 0; i < timed.Count; i++)
+        {
+            var s = timed[i];
+            var rows = randn(new[] { s.K, s.N }, generator: gen);
+            data[i] = (randn(new[] { (long)TimedRows, s.K }, generator: gen), rows, rows.t().contiguous(), s.RowsPerSecond / TimedRows / coverage);
+        }
+        double Round(bool oneDnn)
+        {
+            double total = 0;
+            foreach (var (x, rows, weight, weighting) in data)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                // CPU products are synchronous: the result exists when the call returns.
+                using (oneDnn ? OneDnnLinear(x, weight, null) : x.mm(rows))
+                {
+                }
+                total += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds * weighting;
+            }
+            return total;
+        }
+        double blas = double.MaxValue, onednn = double.MaxValue;
+        for (int round = -1; round < TimedRounds; round++)
+        {
+            bool oneDnnFirst = round % 2 != 0;
+            double a = Round(oneDnnFirst), b = Round(!oneDnnFirst);
+            if (round < 0) continue;
+            (double o, double bl) = oneDnnFirst ? (a, b) : (b, a);
+            onednn = Math.Min(onednn, o);
+            blas = Math.Min(blas, bl);
+        }
+        return (blas, onednn);
+    }
+
+    // Null, with one warning, where this libtorch cannot run it (a build without oneDNN): products stay on BLAS.
     private static jit.CompilationUnit? Compile()
     {
         try
@@ -102,7 +381,7 @@ public static class LinearKernels
         }
         catch (ExternalException e)
         {
-            Console.Error.WriteLine($"warning: {EnvironmentVariable}=onednn ignored: this libtorch cannot run mkldnn_linear ({e.Message.Split('\n')[0]}).");
+            Console.Error.WriteLine($"warning: {EnvironmentVariable}: oneDNN matrix products unavailable, BLAS used: this libtorch cannot run mkldnn_linear ({e.Message.Split('\n')[0]}).");
             return null;
         }
     }

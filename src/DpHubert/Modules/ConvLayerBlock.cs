@@ -83,8 +83,26 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
                 return (back.contiguous(), len);
         }
         if (IsNarrow) return (ForwardNarrow(x, null), NewLengths(length));
-        x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride);
+        using (var rows = TapRows(conv.Weight.dtype)) x = GemmConvolution.Conv(x, conv.Weight, conv.Bias, Stride, rows);
         return (ActivateChannelsLast(x, owned: true), NewLengths(length));
+    }
+
+    private readonly DerivedWeight tapRows = new();
+
+    /// <summary>The convolution's weight as <see cref="GemmConvolution.TapRows"/> in <paramref name="dtype"/>, kept
+    /// between passes without autograd until the weight changes (a copy of the weight per pass otherwise); the caller
+    /// disposes the result.</summary>
+    private Tensor TapRows(ScalarType dtype) => tapRows.Get(conv.Weight, null, dtype, static (w, _, type) =>
+    {
+        using var cast = w.to(type);
+        return GemmConvolution.TapRows(cast);
+    });
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) tapRows.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>Frames of the next block's output computed per chunk in <see cref="ForwardNarrow"/> (this block's part:
@@ -117,49 +135,76 @@ public sealed class ConvLayerBlock : nn.Module<Tensor, Tensor?, (Tensor Output, 
     {
         var dtype = x.dtype;
         var work = dtype is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : dtype;
-        using var scope = NewDisposeScope();
-        var mask = hard_concrete?.forward();
-        var nextMask = next?.hard_concrete?.forward();
-        var rows = GemmConvolution.TapRows(conv.Weight.to(work));
-        var bias = conv.Bias?.to(work);
-        var nextRows = next is null ? null : GemmConvolution.TapRows(next.conv.Weight);
+        // Every intermediate is freed as soon as used, without a dispose scope (its set of owned tensors is managed
+        // garbage per pass).
+        using var mask = hard_concrete?.forward();
+        using var nextMask = next?.hard_concrete?.forward();
+        using var rows = TapRows(work);
+        using var bias = conv.Bias?.to(work);
+        using var nextRows = next?.TapRows(next.conv.Weight.dtype);
         long nextK = next?.KernelSize ?? 1, nextS = next?.Stride ?? 1;
         long channels = next?.OutChannels ?? OutChannels;
-        var outs = new Tensor[x.size(0)];
-        for (long b = 0; b < outs.Length; b++)
+        long batch = x.size(0);
+        var outs = batch == 1 ? null : new Tensor[batch];
+        try
         {
-            using var rowScope = NewDisposeScope();
-            var row = x[b].to(work);
-            var windows = GemmConvolution.Windows(row, KernelSize, Stride);
-            var (w, c) = layer_norm is PerChannelGroupNorm gn
-                ? GemmConvolution.FoldGroupNorm(windows, rows, gn.Weight, gn.Bias, gn.Eps)
-                : (rows, bias);
-            long frames = windows.size(0);
-            long outFrames = next is null ? frames : GemmConvolution.OutFrames(frames, nextK, nextS);
-            if (outFrames == 0)
-                throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({nextK}).", nameof(x));
-            var output = empty(new[] { outFrames, channels }, dtype, x.device);
-            for (long first = 0; first < outFrames; first += ChunkFrames)
+            for (long b = 0; b < batch; b++)
             {
-                using var chunkScope = NewDisposeScope();
-                long n = Math.Min(ChunkFrames, outFrames - first);
-                // This block's frames that the chunk reads: all of them for itself, the next block's receptive field otherwise.
-                long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
-                var part = windows.narrow(0, from, count);
-                var y = c is null ? part.mm(w) : addmm(c, part, w, 1, 1);
-                y = ActivateChannelsLast(y, owned: true, normFolded: true, mask: mask);
-                if (y.dtype != dtype) y = y.to(dtype);
-                if (next is not null)
+                using var item = x.select(0, b);
+                using var row = item.to(work);
+                using var windows = GemmConvolution.Windows(row, KernelSize, Stride);
+                Tensor? foldedRows = null, foldedBias = null;
+                if (layer_norm is PerChannelGroupNorm gn) (foldedRows, foldedBias) = GemmConvolution.FoldGroupNorm(windows, rows, gn.Weight, gn.Bias, gn.Eps);
+                using (foldedRows)
+                using (foldedBias)
                 {
-                    y = GemmConvolution.ConvFrames(y, nextRows!, next.conv.Bias, nextK, nextS);
-                    y = next.ActivateChannelsLast(y, owned: true, mask: nextMask);
+                    var w = foldedRows ?? rows;
+                    var c = foldedRows is null ? bias : foldedBias;
+                    long frames = windows.size(0);
+                    long outFrames = next is null ? frames : GemmConvolution.OutFrames(frames, nextK, nextS);
+                    if (outFrames == 0)
+                        throw new ArgumentException($"Input of {frames} frames is shorter than the kernel ({nextK}).", nameof(x));
+                    var output = empty(outFrames, channels, dtype: dtype, device: x.device);
+                    try
+                    {
+                        for (long first = 0; first < outFrames; first += ChunkFrames)
+                        {
+                            long n = Math.Min(ChunkFrames, outFrames - first);
+                            // This block's frames that the chunk reads: all of them for itself, the next block's receptive field otherwise.
+                            long from = next is null ? first : first * nextS, count = next is null ? n : (n - 1) * nextS + nextK;
+                            Tensor y;
+                            using (var part = windows.narrow(0, from, count))
+                                y = LinearKernels.Mm(part, w, c);
+                            y = ActivateChannelsLast(y, owned: true, normFolded: true, mask: mask);
+                            if (y.dtype != dtype) y = Scopes.Replace(y, y.to(dtype), null);
+                            if (next is not null)
+                            {
+                                y = Scopes.Replace(y, GemmConvolution.ConvFrames(y, nextRows!, next.conv.Bias, nextK, nextS), null);
+                                y = next.ActivateChannelsLast(y, owned: true, mask: nextMask);
+                            }
+                            using (y)
+                            using (var slot = output.narrow(0, first, n))
+                                slot.copy_(y);
+                        }
+                    }
+                    catch
+                    {
+                        output.Dispose();
+                        throw;
+                    }
+                    if (outs is null)
+                    {
+                        using (output) return output.unsqueeze(0);
+                    }
+                    outs[b] = output;
                 }
-                output.narrow(0, first, n).copy_(y);
             }
-            outs[b] = output.MoveToOuterDisposeScope();
+            return stack(outs!);
         }
-        var result = outs.Length == 1 ? outs[0].unsqueeze(0) : stack(outs);
-        return result.MoveToOuterDisposeScope();
+        finally
+        {
+            if (outs is not null) foreach (var o in outs) o?.Dispose();
+        }
     }
 
     /// <summary>What follows the convolution (norm unless folded into the weights, GELU, channel mask) on its

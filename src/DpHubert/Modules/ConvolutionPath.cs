@@ -4,8 +4,8 @@ namespace DpHubert.Modules;
 /// computed.</summary>
 public enum ConvolutionPath
 {
-    /// <summary>The default: channels-last matrix multiplications (<c>mm</c> / <c>addmm</c> through libtorch's BLAS) over
-    /// strided views of the input, no <c>conv1d</c>. Right on every CPU where a matrix product is right, including
+    /// <summary>The default: channels-last matrix multiplications over strided views of the input, no <c>conv1d</c>
+    /// (float32 ones on the library <see cref="LinearKernels"/> chose: BLAS's <c>mm</c> / <c>addmm</c>, or oneDNN). Right on every CPU where a matrix product is right, including
     /// those where libtorch's oneDNN convolution returns wrong values for channel counts that are not a multiple
     /// of 16.</summary>
     Gemm,

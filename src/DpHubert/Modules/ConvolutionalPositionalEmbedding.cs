@@ -51,19 +51,34 @@ public sealed class WeightNormConv1d : nn.Module<Tensor, Tensor>
     public int Groups { get; }
 
     /// <summary>The effective weight <c>g * v / ||v||</c>, [E, E/G, K].</summary>
-    public Tensor ComputeWeight()
+    public Tensor ComputeWeight() => Normalized(weight_v, weight_g);
+
+    private static Tensor Normalized(Tensor v, Tensor g)
     {
-        using var norm = weight_v.Power(2).sum(new long[] { 0, 1 }, keepdim: true).sqrt();
-        using var scale = weight_g / norm;
-        return weight_v * scale;
+        using var squares = v.Power(2);
+        using var sum = squares.sum(new long[] { 0, 1 }, keepdim: true);
+        using var norm = sum.sqrt();
+        using var scale = g / norm;
+        return v * scale;
     }
+
+    private readonly DerivedWeight effective = new();
 
     /// <summary>[batch, E, T] to [batch, E, T + 2 * (K / 2) - K + 1].</summary>
     /// <param name="x">Input.</param>
+    /// <remarks>Without autograd the effective weight is kept between passes until <c>weight_g</c> or <c>weight_v</c>
+    /// change (in place, by assignment or by <c>to()</c>): it is the same on every pass.</remarks>
     public override Tensor forward(Tensor x)
     {
-        using var w = ComputeWeight();
+        using var w = effective.Get(weight_v, weight_g, weight_v.dtype, static (v, g, _) => Normalized(v, g!));
         return nn.functional.conv1d(x, w, bias, stride: 1, padding: Padding, groups: Groups);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) effective.Dispose();
+        base.Dispose(disposing);
     }
 }
 
@@ -103,11 +118,11 @@ public sealed class ConvolutionalPositionalEmbedding : nn.Module<Tensor, Tensor>
     /// <param name="x">Input.</param>
     public override Tensor forward(Tensor x)
     {
-        x = x.transpose(-2, -1);
-        x = conv.call(x);
-        if (NumRemove > 0) x = x.narrow(-1, 0, x.size(-1) - NumRemove);
-        x = nn.functional.gelu(x);
-        return x.transpose(-2, -1);
+        Tensor y;
+        using (var t = x.transpose(-2, -1)) y = conv.call(t);
+        if (NumRemove > 0) y = Scopes.Replace(y, y.narrow(-1, 0, y.size(-1) - NumRemove), null);
+        y = Scopes.Replace(y, nn.functional.gelu(y), null);
+        using (y) return y.transpose(-2, -1);
     }
 
     /// <summary>Number of parameters (<c>weight_g</c> + <c>weight_v</c> + <c>bias</c>).</summary>

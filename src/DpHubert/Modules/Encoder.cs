@@ -31,20 +31,23 @@ public sealed class Encoder : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>The transformer.</summary>
     public Transformer Transformer => transformer;
 
+    // Intermediates are freed as soon as used (no dispose scope, whose set of owned tensors is garbage per pass).
     private (Tensor X, Tensor? Mask) Preprocess(Tensor features, Tensor? lengths)
     {
-        using var scope = NewDisposeScope();
         var x = feature_projection.call(features);
-        Tensor? mask = null;
-        if (lengths is not null)
-        {
-            long b = x.shape[0], t = x.shape[1];
-            var pad = ScalarSafe.Arange(t, device: x.device).unsqueeze(0) >= lengths.to(x.device).unsqueeze(1);     // B, T
-            x = x.MaskedFill(pad.unsqueeze(-1), 0.0);
-            mask = pad.unsqueeze(1).unsqueeze(1).to(features.dtype).Times(-10000.0).expand(b, 1, t, t);
-        }
-        Scopes.Keep(scope, x, mask);
-        return (x, mask);
+        if (lengths is null) return (x, null);
+        long b = x.size(0), t = x.size(1);
+        using var positions = ScalarSafe.Arange(t, device: x.device);
+        using var row = positions.unsqueeze(0);
+        using var valid = lengths.to(x.device);
+        using var column = valid.unsqueeze(1);
+        using var pad = row >= column;                                                                  // B, T
+        using (var padded = pad.unsqueeze(-1)) x = Scopes.Replace(x, x.MaskedFill(padded, 0.0), null);
+        using var heads = pad.unsqueeze(1);
+        using var keys = heads.unsqueeze(1);
+        using var typed = keys.to(features.dtype);
+        using var additive = typed.Times(-10000.0);
+        return (x, additive.expand(b, 1, t, t));
     }
 
     /// <summary>[batch, frames, C] conv features to [batch, frames, E].</summary>

@@ -61,25 +61,41 @@ public sealed class EncoderLayer : nn.Module<Tensor, Tensor?, Tensor?, (Tensor O
     /// <returns>[batch, frames, E] and the position bias for the next layer.</returns>
     public override (Tensor Output, Tensor? PositionBias) forward(Tensor x, Tensor? attentionMask, Tensor? positionBias)
     {
+        // Every intermediate is freed here as soon as used (the layer runs without a dispose scope); the input is the caller's.
+        var input = x;
         if (attention is not null)
         {
-            var residual = x;
-            if (LayerNormFirst) x = layer_norm.call(x);
-            (x, positionBias) = attention.call(x, attentionMask, positionBias);
-            if (training) x = dropout.call(x);
-            x = residual.Plus(x);
+            Tensor a;
+            using (var normed = LayerNormFirst ? layer_norm.call(x) : null)
+                (a, positionBias) = attention.call(normed ?? x, attentionMask, positionBias);
+            if (training) a = Scopes.Replace(a, dropout.call(a), null);
+            x = Residual(x, a);
         }
         if (LayerNormFirst)
         {
-            if (feed_forward is not null) x = x.Plus(feed_forward.call(final_layer_norm.call(x)));
+            if (feed_forward is not null)
+            {
+                Tensor f;
+                using (var normed = final_layer_norm.call(x)) f = feed_forward.call(normed);
+                x = Scopes.Replace(x, Residual(x, f), input);
+            }
         }
         else
         {
-            x = layer_norm.call(x);
-            if (feed_forward is not null) x = x.Plus(feed_forward.call(x));
-            x = final_layer_norm.call(x);
+            x = Scopes.Replace(x, layer_norm.call(x), input);
+            if (feed_forward is not null) x = Scopes.Replace(x, Residual(x, feed_forward.call(x)), input);
+            x = Scopes.Replace(x, final_layer_norm.call(x), input);
         }
         return (x, positionBias);
+    }
+
+    /// <summary><paramref name="x"/> + <paramref name="block"/> (the block's output, which this frees or reuses):
+    /// accumulated into the block's own output without autograd (addition is commutative, so the same numbers), a new
+    /// tensor otherwise.</summary>
+    private static Tensor Residual(Tensor x, Tensor block)
+    {
+        if (Scopes.NoGrad) return block.PlusInPlace(x);
+        using (block) return x.Plus(block);
     }
 
     /// <summary>Pruning-aware size: two LayerNorms plus the blocks that exist.</summary>

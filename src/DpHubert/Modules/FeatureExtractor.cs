@@ -60,8 +60,8 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
         x = x.unsqueeze(channelsFirst ? 1 : -1);
         for (int i = 0; i < conv_layers.Count; i++)
         {
-            // Each block in its own scope, and its input freed once it has run: one block's activations at a time.
-            using var scope = NewDisposeScope();
+            // Each block frees its intermediates and its input is freed once it has run: one block's activations at a time
+            // (without a dispose scope per block, whose set of owned tensors would be managed garbage per pass).
             var layer = conv_layers[i];
             Tensor y;
             Tensor? len;
@@ -75,7 +75,6 @@ public sealed class FeatureExtractor : nn.Module<Tensor, Tensor?, (Tensor Output
                 len = next.NewLengths(mid);
             }
             else (y, len) = layer.ForwardChannelsLast(x, length);
-            Scopes.Keep(scope, y, len);
             x = Scopes.Replace(x, y, input);
             if (length is not null && len is not null) Scopes.Replace(length, len, lengthInput);
             length = len;

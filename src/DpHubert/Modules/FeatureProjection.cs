@@ -35,8 +35,9 @@ public sealed class FeatureProjection : nn.Module<Tensor, Tensor>
     /// <param name="x">Conv features.</param>
     public override Tensor forward(Tensor x)
     {
-        var y = LinearKernels.Apply(projection, layer_norm.call(x));
-        return training ? dropout.call(y) : y; // eval dropout is the identity; skipping it saves a wrapper per pass
+        Tensor y;
+        using (var normed = layer_norm.call(x)) y = LinearKernels.Apply(projection, normed);
+        return training ? Scopes.Replace(y, dropout.call(y), null) : y; // eval dropout is the identity; skipping it saves a wrapper per pass
     }
 
     /// <summary><c>2 C + (C + 1) E</c>, with C possibly an expectation.</summary>

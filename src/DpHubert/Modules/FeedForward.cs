@@ -54,13 +54,15 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     /// <param name="x">Input.</param>
     public override Tensor forward(Tensor x)
     {
-        x = LinearKernels.Apply(intermediate_dense, x);
-        x = Activations.Gelu(x, owned: true);
-        if (training) x = intermediate_dropout.call(x);
-        x = HardConcrete.Apply(hard_concrete_for_intermediate, x);
-        x = LinearKernels.Apply(output_dense, x);
-        if (training) x = output_dropout.call(x);
-        return HardConcrete.Apply(hard_concrete_for_layer, x);
+        // Each intermediate freed as soon as used (no dispose scope needed); the input is the caller's.
+        var h = LinearKernels.Apply(intermediate_dense, x);
+        h = Activations.Gelu(h, owned: true);
+        if (training) h = Scopes.Replace(h, intermediate_dropout.call(h), null);
+        h = Scopes.Replace(h, HardConcrete.Apply(hard_concrete_for_intermediate, h), null);
+        Tensor y;
+        using (h) y = LinearKernels.Apply(output_dense, h);
+        if (training) y = Scopes.Replace(y, output_dropout.call(y), null);
+        return Scopes.Replace(y, HardConcrete.Apply(hard_concrete_for_layer, y), null);
     }
 
     /// <summary>Pruning-aware size <c>(E+1) F + (F+1) E</c>, times the block mask's L0 norm if any.</summary>

@@ -55,13 +55,13 @@ public sealed class FinalProjection : IDisposable
     public Tensor Apply(Tensor features)
     {
         ArgumentNullException.ThrowIfNull(features);
-        if (features.shape[^1] != InFeatures)
-            throw new ArgumentException($"features have width {features.shape[^1]}, final_proj expects {InFeatures}", nameof(features));
+        if (features.size(-1) != InFeatures)
+            throw new ArgumentException($"features have width {features.size(-1)}, final_proj expects {InFeatures}", nameof(features));
         if (features.dtype == _weight.dtype && features.device_type == _weight.device_type && features.device_index == _weight.device_index)
-            return nn.functional.linear(features, _weight, _bias);
+            return LinearKernels.Linear(features, _weight, _bias);
         using var w = _weight.to(features.dtype, features.device);
         using var b = _bias?.to(features.dtype, features.device);
-        return nn.functional.linear(features, w, b);
+        return LinearKernels.Linear(features, w, b);
     }
 
     /// <inheritdoc/>

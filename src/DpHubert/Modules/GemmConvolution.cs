@@ -13,7 +13,8 @@ namespace DpHubert.Modules;
 /// time: taps b·s … b·s + m − 1 of every output frame are m consecutive rows, so they form one strided view
 /// [frames_out, m·C_in] whose row stride s·C_in is at least its width (BLAS reads it in place, no im2col copy), and
 /// one GEMM with the matching weight rows. Kernel 2 stride 2 is one GEMM; kernel 3 stride 2 is two, accumulated into
-/// the output (the bias is the initial value). A narrow input (one channel, kernel 10 stride 5) is copied into its
+/// the output (the bias is the initial value). The products go through <see cref="LinearKernels"/> (BLAS, or oneDNN
+/// for float32 where it was chosen; oneDNN copies a strided view first). A narrow input (one channel, kernel 10 stride 5) is copied into its
 /// small window matrix and multiplied once; its GroupNorm folds into the weights (<see cref="FoldGroupNorm"/>).
 /// </remarks>
 internal static class GemmConvolution
@@ -60,19 +61,21 @@ internal static class GemmConvolution
     /// <param name="weight">[C_out, C_in, k], any dtype the GEMM supports (the input's).</param>
     /// <param name="bias">[C_out], or null.</param>
     /// <param name="stride">s.</param>
+    /// <param name="tapRows">The weight's <see cref="TapRows"/> when the caller keeps them (the caller still owns them),
+    /// or null to compute them here.</param>
     /// <returns>[batch, (frames − k) / s + 1, C_out], contiguous.</returns>
     /// <exception cref="ArgumentException">The input is shorter than the kernel or its channels do not match.</exception>
-    public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, int stride)
+    public static Tensor Conv(Tensor x, Tensor weight, Tensor? bias, int stride, Tensor? tapRows = null)
     {
         long batch = x.size(0), cin = x.size(2), k = weight.size(2);
         if (weight.size(1) != cin)
             throw new ArgumentException($"Expected {weight.size(1)} input channels; got {Shapes.Format(x)} (batch, frames, channels).", nameof(x));
         CheckedOutFrames(x.size(1), k, stride);
-        using var rows = TapRows(weight);
+        using var rows = tapRows is null ? TapRows(weight) : tapRows.alias();
         using var xc = x.is_contiguous() ? x.alias() : x.contiguous();
         if (batch == 1)
         {
-            using var row = xc[0];
+            using var row = xc.select(0, 0);
             using var y = ConvFrames(row, rows, bias, k, stride);
             return y.unsqueeze(0);
         }
@@ -81,7 +84,7 @@ internal static class GemmConvolution
         {
             for (long b = 0; b < batch; b++)
             {
-                using var row = xc[b];
+                using var row = xc.select(0, b);
                 outs[b] = ConvFrames(row, rows, bias, k, stride);
             }
             return stack(outs);
@@ -109,7 +112,7 @@ internal static class GemmConvolution
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
             using var view = x.as_strided(new[] { outFrames, k * cin }, new[] { stride * cin, 1L }, offset);
             using var windows = k <= stride ? view.alias() : view.contiguous();
-            return bias is null ? windows.mm(rows) : addmm(bias, windows, rows, 1, 1);
+            return LinearKernels.Mm(windows, rows, bias);
         }
         Tensor? y = null;
         try
@@ -119,8 +122,8 @@ internal static class GemmConvolution
                 long m = Math.Min(stride, k - first);
                 using var view = x.as_strided(new[] { outFrames, m * cin }, new[] { stride * cin, 1L }, offset + first * cin);
                 using var block = rows.narrow(0, first * cin, m * cin);
-                if (y is null) y = bias is null ? view.mm(block) : addmm(bias, view, block, 1, 1);
-                else y.addmm_(view, block, 1, 1);
+                if (y is null) y = LinearKernels.Mm(view, block, bias);
+                else LinearKernels.AddMmInPlace(y, view, block);
             }
             return y!;
         }
@@ -145,20 +148,36 @@ internal static class GemmConvolution
     /// <returns>Folded rows [K, C] and bias [C], in the windows' dtype.</returns>
     public static (Tensor Rows, Tensor Bias) FoldGroupNorm(Tensor windows, Tensor rows, Tensor gamma, Tensor beta, double eps)
     {
-        using var scope = NewDisposeScope();
-        var u = windows.to(ScalarType.Float64);
-        var mean = u.mean(new long[] { 0 });
-        var centered = u.Minus(mean);
-        var cov = centered.t().mm(centered).DividedBy(u.size(0));
-        var r = rows.to(ScalarType.Float64);
+        // Every intermediate freed as soon as used (no dispose scope: its set of owned tensors is managed garbage per pass).
+        using var u = windows.to(ScalarType.Float64);
+        using var mean = u.mean(Rows0);
+        using var centered = u.Minus(mean);
+        using var ct = centered.t();
+        using var gram = ct.mm(centered);
+        using var cov = gram.DividedBy(u.size(0));
+        using var r = rows.to(ScalarType.Float64);
         // Not in place: the fold stays differentiable for training with masks.
-        var variance = cov.mm(r).mul(r).sum(new long[] { 0 });
-        var scale = variance.Plus(eps).rsqrt().mul(gamma.to(ScalarType.Float64));
-        var folded = r.mul(scale).to(windows.dtype);
-        var meanOut = mean.unsqueeze(0).mm(r).squeeze(0);
-        var bias = beta.to(ScalarType.Float64).Minus(meanOut.mul(scale)).to(windows.dtype);
-        return (folded.MoveToOuterDisposeScope(), bias.MoveToOuterDisposeScope());
+        using var covR = cov.mm(r);
+        using var products = covR.mul(r);
+        using var variance = products.sum(Rows0);
+        using var shifted = variance.Plus(eps);
+        using var inverse = shifted.rsqrt();
+        using var gamma64 = gamma.to(ScalarType.Float64);
+        using var scale = inverse.mul(gamma64);
+        using var scaled = r.mul(scale);
+        var folded = scaled.to(windows.dtype);
+        using var meanRow = mean.unsqueeze(0);
+        using var meanOutRow = meanRow.mm(r);
+        using var meanOut = meanOutRow.squeeze(0);
+        using var beta64 = beta.to(ScalarType.Float64);
+        using var meanScaled = meanOut.mul(scale);
+        using var bias64 = beta64.Minus(meanScaled);
+        var bias = bias64.to(windows.dtype);
+        return (folded, bias);
     }
+
+    // The frame axis of a [frames, K] matrix, as a reduction's dims (one array, not one per pass).
+    private static readonly long[] Rows0 = { 0 };
 
     /// <summary><c>GroupNorm(C, C)</c> of a channels-last batch: every (row, channel) normalized over frames, the
     /// statistics in float32 at least.</summary>
@@ -168,13 +187,20 @@ internal static class GemmConvolution
     /// <param name="eps">Variance epsilon.</param>
     public static Tensor GroupNormOverFrames(Tensor x, Tensor weight, Tensor bias, double eps)
     {
-        using var scope = NewDisposeScope();
-        var wide = x.dtype == ScalarType.Float64 ? x : x.to(ScalarType.Float32);
+        using var wide = x.dtype == ScalarType.Float64 ? x.alias() : x.to(ScalarType.Float32);
         var (variance, mean) = wide.var_mean(1, unbiased: false, keepdim: true);
-        var scale = variance.Plus(eps).rsqrt().mul(weight.to(variance.dtype));
-        var shift = bias.to(variance.dtype).Minus(mean.mul(scale));
-        var y = wide.mul(scale).PlusInPlace(shift);
-        if (y.dtype != x.dtype) y = y.to(x.dtype);
-        return y.MoveToOuterDisposeScope();
+        using (variance)
+        using (mean)
+        {
+            using var shifted = variance.Plus(eps);
+            using var inverse = shifted.rsqrt();
+            using var gamma = weight.to(variance.dtype);
+            using var scale = inverse.mul(gamma);
+            using var beta = bias.to(variance.dtype);
+            using var meanScaled = mean.mul(scale);
+            using var shift = beta.Minus(meanScaled);
+            var y = wide.mul(scale).PlusInPlace(shift);
+            return y.dtype == x.dtype ? y : Scopes.Replace(y, y.to(x.dtype), null);
+        }
     }
 }

@@ -101,10 +101,11 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     {
         if (x.ndim != 3 || x.size(2) != EmbedDim)
             throw new ArgumentException($"The expected input shape is (batch, sequence, embed_dim=={EmbedDim}). Found {Shapes.Format(x)}.", nameof(x));
+        // Every intermediate is freed as soon as used (no dispose scope: its set of owned tensors is garbage per pass).
         var heads = HeadShape();
-        var q = LinearKernels.Apply(q_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
-        var k = LinearKernels.Apply(k_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
-        var v = LinearKernels.Apply(v_proj, x).unflatten(2, heads).transpose(2, 1);   // B, H, L, Hd
+        using var q = Heads(q_proj, x, heads);   // B, H, L, Hd
+        using var k = Heads(k_proj, x, heads);   // B, H, L, Hd
+        using var v = Heads(v_proj, x, heads);   // B, H, L, Hd
         Tensor output;
         if (!training && !is_grad_enabled())
         {
@@ -115,18 +116,36 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
         else
         {
             // Autograd and dropout: the original's explicit computation.
-            var weights = CatchingOps.MatMul(q.Times(Scaling), k.transpose(-2, -1)); // B, H, L, L (matmul would abort on a libtorch error)
-            if (attentionMask is not null) weights = weights.Plus(attentionMask);
+            Tensor weights;
+            using (var scaled = q.Times(Scaling))
+            using (var keys = k.transpose(-2, -1))
+                weights = CatchingOps.MatMul(scaled, keys); // B, H, L, L (matmul would abort on a libtorch error)
+            if (attentionMask is not null) weights = Scopes.Replace(weights, weights.Plus(attentionMask), null);
             // The original's overflow guard: subtract the row max before the softmax (changes nothing mathematically).
-            weights = weights.Minus(weights.max(-1, keepdim: true).values);
-            weights = weights.softmax(-1);
-            weights = dropout.call(weights);
-            output = CatchingOps.MatMul(weights, v);                      // B, H, L, Hd
+            var (max, at) = weights.max(-1, keepdim: true);
+            using (max)
+            using (at)
+                weights = Scopes.Replace(weights, weights.Minus(max), null);
+            weights = Scopes.Replace(weights, weights.softmax(-1), null);
+            weights = Scopes.Replace(weights, dropout.call(weights), null);
+            using (weights) output = CatchingOps.MatMul(weights, v);   // B, H, L, Hd
         }
-        output = HardConcrete.Apply(hard_concrete_for_heads, output, HeadMaskShape);
-        output = output.transpose(2, 1).flatten(2);                   // B, L, H * Hd
-        output = LinearKernels.Apply(out_proj, output);
-        return HardConcrete.Apply(hard_concrete_for_layer, output);
+        output = Scopes.Replace(output, HardConcrete.Apply(hard_concrete_for_heads, output, HeadMaskShape), null);
+        Tensor flat;
+        using (var perHead = output)
+        using (var rows = perHead.transpose(2, 1))
+            flat = rows.flatten(2);                                   // B, L, H * Hd
+        Tensor projected;
+        using (flat) projected = LinearKernels.Apply(out_proj, flat);
+        return Scopes.Replace(projected, HardConcrete.Apply(hard_concrete_for_layer, projected), null);
+    }
+
+    // One projection split into heads: [B, L, E] to [B, H, L, Hd] (a view of the projection's output).
+    private static Tensor Heads(Linear projection, Tensor x, long[] heads)
+    {
+        using var y = LinearKernels.Apply(projection, x);
+        using var split = y.unflatten(2, heads);
+        return split.transpose(2, 1);
     }
 
     /// <summary>Pruning-aware size: <c>(E+1) h hd 3 + (h hd + 1) E</c>, times the block mask's L0 norm if any.</summary>

@@ -68,21 +68,14 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
     /// <summary>The positional convolution.</summary>
     public ConvolutionalPositionalEmbedding PosConvEmbed => pos_conv_embed;
 
+    // The intermediates of the layers are freed by each module as soon as used, not by dispose scopes: a scope per layer
+    // keeps a set of what it owns, managed garbage per pass that a live stream would pay for on every block.
     private Tensor Preprocess(Tensor x)
     {
-        using var scope = NewDisposeScope();
-        x = x.Plus(pos_conv_embed.call(x));
-        if (LayerNormBeforeLayers) x = layer_norm.call(x);
-        return (training ? dropout.call(x) : x).MoveToOuterDisposeScope();
-    }
-
-    // One layer in its own dispose scope: its intermediates are freed when it returns, only output and bias survive.
-    private static (Tensor Output, Tensor? PositionBias) RunLayer(EncoderLayer layer, Tensor x, Tensor? attentionMask, Tensor? positionBias)
-    {
-        using var scope = NewDisposeScope();
-        var (y, bias) = layer.call(x, attentionMask, positionBias);
-        Scopes.Keep(scope, y, bias);
-        return (y, bias);
+        Tensor y;
+        using (var position = pos_conv_embed.call(x)) y = x.Plus(position);
+        if (LayerNormBeforeLayers) y = Scopes.Replace(y, layer_norm.call(y), null);
+        return training ? Scopes.Replace(y, dropout.call(y), null) : y;
     }
 
     /// <summary>Runs every layer.</summary>
@@ -97,8 +90,8 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         x = Preprocess(x);
         for (int i = 0; i < layers.Count; i++)
         {
-            if (training && rand(1).item<float>() <= LayerDrop) continue;
-            var (y, bias) = RunLayer(layers[i], x, attentionMask, positionBias);
+            if (training && Dropped()) continue;
+            var (y, bias) = layers[i].call(x, attentionMask, positionBias);
             x = Scopes.Replace(x, y, input);
             positionBias = bias;
         }
@@ -124,13 +117,22 @@ public sealed class Transformer : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         x = pre;
         foreach (var layer in layers)
         {
-            (x, positionBias) = RunLayer(layer, x, attentionMask, positionBias);
+            (x, positionBias) = layer.call(x, attentionMask, positionBias);
             ret.Add(x);
             if (numLayers is { } k && ret.Count >= k) break;
         }
         if (!ReferenceEquals(positionBias, initialBias)) positionBias?.Dispose();
-        if (!ret.Any(t => ReferenceEquals(t, pre))) pre.Dispose();
+        bool returned = false;
+        foreach (var t in ret) returned |= ReferenceEquals(t, pre); // by reference: Tensor.Equals compares values
+        if (!returned) pre.Dispose();
         return ret;
+    }
+
+    // LayerDrop's draw for one layer (training only).
+    private bool Dropped()
+    {
+        using var draw = rand(1);
+        return draw.item<float>() <= LayerDrop;
     }
 
     /// <summary>Pruning-aware size: positional conv parameters, the LayerNorm, and every layer.</summary>

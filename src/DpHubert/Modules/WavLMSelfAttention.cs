@@ -76,37 +76,44 @@ public sealed class WavLMSelfAttention : SelfAttention
     {
         if (query.ndim != 3 || query.shape[2] != EmbedDim)
             throw new ArgumentException($"The expected input shape is (batch, sequence, embed_dim=={EmbedDim}). Found {Shapes.Format(query)}.", nameof(query));
-        long b = query.shape[0], l = query.shape[1];
-        if (rel_attn_embed is not null && positionBias is null)
-            positionBias = ComputeBias(l, l).unsqueeze(0).repeat(b, 1, 1, 1).view(b * TotalNumHeads, l, l);
-
+        // The gate and bias intermediates live in this scope (attention itself frees its own as it goes).
         Tensor? mask = null;
-        if (positionBias is not null)
+        using (var scope = NewDisposeScope())
         {
-            var qLayer = query.view(b, l, TotalNumHeads, -1).permute(0, 2, 1, 3);        // B, Ht, L, Hd
-            var g = gru_rel_pos_linear.call(qLayer).view(b, TotalNumHeads, l, 2, 4).sum(-1L);
-            var gates = g.sigmoid().chunk(2, -1);
-            var gate = (gates[0] * (gates[1] * gru_rel_pos_const).Minus(1.0)).Plus(2.0);    // B, Ht, L, 1
-            var gated = gate.view(b * TotalNumHeads, l, 1) * positionBias;
-            var rel = gated.view(b, TotalNumHeads, l, l);
-            if (remainingHeads.Length == TotalNumHeads && remainingHeads.Select((h, i) => h == i).All(x => x))
-                mask = rel;
-            else
+            long b = query.shape[0], l = query.shape[1];
+            if (rel_attn_embed is not null && positionBias is null)
+                positionBias = ComputeBias(l, l).unsqueeze(0).repeat(b, 1, 1, 1).view(b * TotalNumHeads, l, l);
+
+            if (positionBias is not null)
             {
-                using var index = tensor(remainingHeads, device: rel.device);
-                mask = rel.index_select(1, index);                                       // B, H, L, L
-                rel.Dispose();  // one [B, H, L, L] at a time
-                gated.Dispose();
+                var qLayer = query.view(b, l, TotalNumHeads, -1).permute(0, 2, 1, 3);        // B, Ht, L, Hd
+                var g = gru_rel_pos_linear.call(qLayer).view(b, TotalNumHeads, l, 2, 4).sum(-1L);
+                var gates = g.sigmoid().chunk(2, -1);
+                var gate = (gates[0] * (gates[1] * gru_rel_pos_const).Minus(1.0)).Plus(2.0);    // B, Ht, L, 1
+                var gated = gate.view(b * TotalNumHeads, l, 1) * positionBias;
+                var rel = gated.view(b, TotalNumHeads, l, l);
+                if (remainingHeads.Length == TotalNumHeads && remainingHeads.Select((h, i) => h == i).All(x => x))
+                    mask = rel;
+                else
+                {
+                    using var index = tensor(remainingHeads, device: rel.device);
+                    mask = rel.index_select(1, index);                                       // B, H, L, L
+                    rel.Dispose();  // one [B, H, L, L] at a time
+                    gated.Dispose();
+                }
             }
+            if (attentionMask is not null)
+            {
+                if (mask is null) mask = attentionMask;
+                // The gated bias is ours: under no_grad it takes the padding mask in place instead of a second copy.
+                else if (!is_grad_enabled()) mask.PlusInPlace(attentionMask);
+                else mask = mask.Plus(attentionMask);
+            }
+            Scopes.Keep(scope, positionBias, mask);
         }
-        if (attentionMask is not null)
-        {
-            if (mask is null) mask = attentionMask;
-            // The gated bias is ours: under no_grad it takes the padding mask in place instead of a second copy.
-            else if (!is_grad_enabled()) mask.PlusInPlace(attentionMask);
-            else mask = mask.Plus(attentionMask);
-        }
-        return (Attend(query, mask), positionBias);
+        var output = Attend(query, mask);
+        if (mask is not null && !ReferenceEquals(mask, attentionMask) && !ReferenceEquals(mask, positionBias)) mask.Dispose();
+        return (output, positionBias);
     }
 
     /// <summary>The relative bias [H_total, qLen, kLen] from the bucket embedding (layer 0 only).</summary>

@@ -32,8 +32,8 @@ internal abstract class FrontEnd : IDisposable
     /// <summary>What this front end keeps between windows (for reports and the benchmark).</summary>
     public abstract string Kind { get; }
 
-    /// <summary>Conv features of samples [<paramref name="s"/>, <paramref name="e"/>) (s a multiple of the hop), owned by
-    /// the caller's dispose scope.</summary>
+    /// <summary>Conv features of samples [<paramref name="s"/>, <paramref name="e"/>) (s a multiple of the hop); the caller
+    /// disposes them (no dispose scope is needed around a block).</summary>
     public abstract Tensor Features(SampleBuffer samples, long s, long e, Device device);
 
     /// <summary>No later window starts before frame <paramref name="frame"/>.</summary>
@@ -49,7 +49,8 @@ internal abstract class FrontEnd : IDisposable
     {
         var wave = empty(1, to - from, dtype: ScalarType.Float32);
         samples.Slice(from, (int)(to - from)).CopyTo(MemoryMarshal.Cast<byte, float>(wave.bytes));
-        return device.type == DeviceType.CPU ? wave : wave.to(device);
+        if (device.type == DeviceType.CPU) return wave;
+        using (wave) return wave.to(device);
     }
 
     /// <summary>Everything recomputed for each window: the model's own front end on the window.</summary>
@@ -57,8 +58,11 @@ internal abstract class FrontEnd : IDisposable
     {
         public override string Kind => "none";
 
-        public override Tensor Features(SampleBuffer samples, long s, long e, Device device) =>
-            Model.ConvFeatures(Wave(samples, s, e, device), null, BatchSemantics.Original).Features;
+        public override Tensor Features(SampleBuffer samples, long s, long e, Device device)
+        {
+            using var wave = Wave(samples, s, e, device);
+            return Model.ConvFeatures(wave, null, BatchSemantics.Original).Features;
+        }
     }
 
     /// <summary>Layer-norm extractors on the raw waveform: every conv block normalizes each frame over its channels, so
@@ -78,9 +82,9 @@ internal abstract class FrontEnd : IDisposable
             long fresh = frames.FirstMissing(from);
             if (to > fresh)
             {
-                using var scope = NewDisposeScope();
                 using var wave = Wave(samples, fresh * hop, (to - 1) * hop + field, device);
-                frames.Append(Model.ConvFeatures(wave, null, BatchSemantics.Original).Features);
+                using var computed = Model.ConvFeatures(wave, null, BatchSemantics.Original).Features;
+                frames.Append(computed);
             }
             return frames.View(from, to);
         }
@@ -114,8 +118,8 @@ internal abstract class FrontEnd : IDisposable
             return have;
         }
 
-        /// <summary>Keeps <paramref name="fresh"/> [1, m, C] as the positions after those kept (a copy; the caller's
-        /// scope keeps <paramref name="fresh"/>).</summary>
+        /// <summary>Keeps <paramref name="fresh"/> [1, m, C] as the positions after those kept (a copy; the caller
+        /// still owns <paramref name="fresh"/>).</summary>
         public void Append(Tensor fresh)
         {
             var all = kept is null ? fresh.alias() : cat(new[] { kept, fresh }, 1);
@@ -123,7 +127,7 @@ internal abstract class FrontEnd : IDisposable
             kept = all.DetachFromDisposeScope();
         }
 
-        /// <summary>Positions [from, to) as a view in the caller's dispose scope.</summary>
+        /// <summary>Positions [from, to) as a view the caller disposes.</summary>
         public Tensor View(long from, long to) => kept!.narrow(1, from - first, to - from);
 
         /// <summary>No later window reads a position before <paramref name="position"/>.</summary>
@@ -132,7 +136,8 @@ internal abstract class FrontEnd : IDisposable
             if (kept is null || position <= first) return;
             long n = kept.size(1), drop = Math.Min(position - first, n);
             if (drop < trimStep && drop < n) return;
-            var rest = kept.narrow(1, drop, n - drop).contiguous();
+            Tensor rest;
+            using (var view = kept.narrow(1, drop, n - drop)) rest = view.contiguous();
             kept.Dispose();
             kept = rest.DetachFromDisposeScope();
             first += drop;

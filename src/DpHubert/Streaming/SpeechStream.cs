@@ -293,36 +293,59 @@ public sealed class SpeechStream : IDisposable
     /// <paramref name="at"/> of <paramref name="total"/>.</summary>
     private void ComputeWindow(long s, long e, long from, long to, float[] data, int at, int total)
     {
-        using var scope = NewDisposeScope();
+        // No dispose scope: the modules free their intermediates as they go and this frees what it gets, so a block
+        // allocates no managed set of owned tensors (SpeechStreamAllocationTests).
         using var mode = inference_mode();
-        var features = frontEnd.Features(samples, s, e, encoder.Device);
+        using var features = frontEnd.Features(samples, s, e, encoder.Device);
         long skip = from - s / hop, count = to - from;
         var layers = options.Layers;
         Tensor selected; // [lead, count, dim] or [1, count, dim]: the same memory as the frames' layout
         if (layers.Index is null && !layers.All)
         {
-            selected = model.Encode(features, null).narrow(1, skip, count);
+            using var y = model.Encode(features, null);
+            selected = y.narrow(1, skip, count);
         }
         else
         {
             int numLayers = layers.All ? model.NumLayers : Math.Max(1, layers.Index!.Value);
             var all = model.Encoder.ExtractFeatures(features, null, numLayers);
-            if (layers.All)
+            try
             {
-                var parts = new Tensor[all.Count];
-                for (int i = 0; i < parts.Length; i++) parts[i] = all[i].narrow(1, skip, count);
-                selected = cat(parts, 0);
+                if (layers.All)
+                {
+                    var parts = new Tensor[all.Count];
+                    try
+                    {
+                        for (int i = 0; i < parts.Length; i++) parts[i] = all[i].narrow(1, skip, count);
+                        selected = cat(parts, 0);
+                    }
+                    finally
+                    {
+                        foreach (var p in parts) p?.Dispose();
+                    }
+                }
+                else selected = all[layers.Index!.Value].narrow(1, skip, count);
             }
-            else selected = all[layers.Index!.Value].narrow(1, skip, count);
+            finally
+            {
+                foreach (var t in all) t.Dispose();
+            }
         }
-        if (encoder.Projection is { } projection) selected = projection.Apply(selected);
-        // Only the conversions needed (each call is a new wrapper object, managed garbage per block).
-        if (selected.dtype != ScalarType.Float32) selected = selected.to(ScalarType.Float32);
-        if (selected.device_type != DeviceType.CPU) selected = selected.cpu();
-        if (!selected.is_contiguous()) selected = selected.contiguous();
-        var values = MemoryMarshal.Cast<byte, float>(selected.bytes);
-        for (int l = 0; l < lead; l++)
-            values.Slice((int)(l * count * dim), (int)(count * dim)).CopyTo(data.AsSpan((int)(((long)l * total + at) * dim)));
+        try
+        {
+            if (encoder.Projection is { } projection) selected = Scopes.Replace(selected, projection.Apply(selected), null);
+            // Only the conversions needed (each call is a new wrapper object, managed garbage per block).
+            if (selected.dtype != ScalarType.Float32) selected = Scopes.Replace(selected, selected.to(ScalarType.Float32), null);
+            if (selected.device_type != DeviceType.CPU) selected = Scopes.Replace(selected, selected.cpu(), null);
+            if (!selected.is_contiguous()) selected = Scopes.Replace(selected, selected.contiguous(), null);
+            var values = MemoryMarshal.Cast<byte, float>(selected.bytes);
+            for (int l = 0; l < lead; l++)
+                values.Slice((int)(l * count * dim), (int)(count * dim)).CopyTo(data.AsSpan((int)(((long)l * total + at) * dim)));
+        }
+        finally
+        {
+            selected.Dispose();
+        }
     }
 
     private void Enter()

@@ -25,9 +25,11 @@ internal static class CompareBench
     /// <summary>Our console with <c>DPHUBERT_LINEAR=onednn</c>.</summary>
     private const string OneDnnVariant = "DpHubert oneDNN-linear";
 
+    private const string GemmLinePrefix = "GEMM backend: ";
+
     private sealed record Runner(string Name, Func<string, string, IReadOnlyList<string>> Command);
 
-    private sealed record Measurement(double Seconds, double PeakBytes, bool Ok, string Error, double CpuSeconds = double.NaN);
+    private sealed record Measurement(double Seconds, double PeakBytes, bool Ok, string Error, double CpuSeconds = double.NaN, string? Gemm = null);
 
     public static void Run(BenchOptions o, Verdicts verdicts)
     {
@@ -58,10 +60,11 @@ internal static class CompareBench
         }
 
         string threads = o.Threads.ToString(CultureInfo.InvariantCulture);
-        var ours = new Runner("DpHubert", (wav, npy) => new[] { "dotnet", console, "extract", "--checkpoint", pth, "--input", wav, "--output", npy, "--threads", threads, "--quiet" });
-        // The same console with float32 linear layers on oneDNN instead of BLAS: no target, the figure for CPUs where
-        // the two take different code paths.
-        var oursOneDnn = new Runner(OneDnnVariant, (wav, npy) => new[] { "env", $"{LinearKernels.EnvironmentVariable}=onednn" }.Concat(ours.Command(wav, npy)).ToArray());
+        // The console as a user runs it (the GEMM library chosen by auto; --verbose prints the choice, read back per run).
+        var ours = new Runner("DpHubert", (wav, npy) => new[] { "env", $"{LinearKernels.EnvironmentVariable}=auto", "dotnet", console, "extract", "--checkpoint", pth, "--input", wav, "--output", npy, "--threads", threads, "--quiet", "--verbose" });
+        // The same console with float32 matrix products forced onto oneDNN: no target, the figure for CPUs where
+        // the two libraries take different code paths.
+        var oursOneDnn = new Runner(OneDnnVariant, (wav, npy) => new[] { "env", $"{LinearKernels.EnvironmentVariable}=onednn" }.Concat(ours.Command(wav, npy).Skip(2)).ToArray());
         var ort = new Runner("ONNX Runtime", (wav, npy) => new[] { "dotnet", ortRunner, onnx, wav, npy, "--threads", threads });
         var eager = new Runner("PyTorch", (wav, npy) => new[] { "/usr/bin/python3", script, "run", pth, wav, npy, "--threads", threads });
 
@@ -83,7 +86,8 @@ internal static class CompareBench
                     var result = Timed(cmd, dir);
                     runs[r.Name].Add(result);
                     Console.WriteLine($"  {Bench.F(seconds, "0"),4} s  round {round + 1}  {r.Name,-12} " +
-                                      (result.Ok ? $"{Bench.F(result.Seconds, "0.00")} s ({Bench.F(result.CpuSeconds, "0.0")} CPU-s), peak RSS {Bench.F(result.PeakBytes / 1e9, "0.00")} GB" : $"FAILED: {result.Error}"));
+                                      (result.Ok ? $"{Bench.F(result.Seconds, "0.00")} s ({Bench.F(result.CpuSeconds, "0.0")} CPU-s), peak RSS {Bench.F(result.PeakBytes / 1e9, "0.00")} GB" : $"FAILED: {result.Error}")
+                                      + (result.Gemm is null ? "" : $"; {result.Gemm}"));
                 }
             Summarize(seconds, runners.Select(r => r.Name).ToArray(), runs, dir, verdicts, table);
         }
@@ -116,7 +120,7 @@ internal static class CompareBench
             : "– | –";
         if (Stat(OneDnnVariant) is { } variant && ort is { } o1 && ours is { } u1)
             Console.WriteLine($"  {len}: {OneDnnVariant}: {variant.Cell}; time vs ONNX Runtime {Ratio(variant.Time, o1.Time)} ({Ratio(variant.Cpu, o1.Cpu)} CPU), " +
-                              $"vs DpHubert on BLAS {Ratio(variant.Time, u1.Time)}");
+                              $"vs DpHubert (auto) {Ratio(variant.Time, u1.Time)}");
         table.Add($"| {len} | {ours?.Cell ?? "–"} | {ort?.Cell ?? "not run"} | {torch?.Cell ?? "not run"} | {Ratios(ort)} | {Ratios(torch)} |");
 
         // The three computed the same thing: a quick agreement check on the last outputs.
@@ -186,15 +190,18 @@ internal static class CompareBench
         var args = new List<string> { "-f", "%e %M %U %S", "-o", report };
         args.AddRange(command);
         var result = Exec("/usr/bin/time", args, null);
+        // What the console's --verbose said about its GEMM library (the kernel check's summary line ends with it).
+        string? gemm = result.Output.Split('\n').Select(l => l.IndexOf(GemmLinePrefix, StringComparison.Ordinal) is var i and >= 0 ? l[i..].Trim() : null)
+            .LastOrDefault(l => l is not null);
         string[] fields = File.Exists(report) ? File.ReadAllLines(report).LastOrDefault()?.Split(' ') ?? Array.Empty<string>() : Array.Empty<string>();
         var v = fields.Select(f => double.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) ? x : double.NaN).ToArray();
         if (v.Length != 4 || v.Any(double.IsNaN))
             return new Measurement(double.NaN, double.NaN, false, $"no /usr/bin/time report; {result.Error}");
         // The report's last line holds the numbers; a killed process (out of memory) still gets one.
-        return new Measurement(v[0], v[1] * 1024, result.Ok, result.Error, v[2] + v[3]);
+        return new Measurement(v[0], v[1] * 1024, result.Ok, result.Error, v[2] + v[3], gemm);
     }
 
-    private static (bool Ok, string Error) Exec(string file, IReadOnlyList<string> args, string? workDir)
+    private static (bool Ok, string Error, string Output) Exec(string file, IReadOnlyList<string> args, string? workDir)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -206,7 +213,7 @@ internal static class CompareBench
         p.WaitForExit();
         string tail = (stderr.Result + stdout.Result).Trim();
         if (tail.Length > 600) tail = "..." + tail[^600..];
-        return p.ExitCode == 0 ? (true, "") : (false, $"exit code {p.ExitCode}: {tail}");
+        return p.ExitCode == 0 ? (true, "", stderr.Result) : (false, $"exit code {p.ExitCode}: {tail}", stderr.Result);
     }
 
     private static string BuildProject(string root, string project, string dll, bool skipBuild)

@@ -76,29 +76,34 @@ internal static class ConvPathBench
             $"{Bench.F(b / p, "0.00")}x (target >= {Bench.F(TargetPrunedSpeedup, "0.0")}x)");
     }
 
-    /// <summary>The forward with float32 linear layers on BLAS and on oneDNN (<see cref="LinearKernels"/>), alternating:
-    /// no target, a figure for CPUs where the two libraries take different code paths (BLAS's AVX2 path on AMD).</summary>
+    /// <summary>The forward with float32 matrix products (linear layers and GEMM convolutions) on BLAS and on oneDNN
+    /// (<see cref="LinearKernels"/>), alternating, next to what <see cref="LinearBackend.Auto"/> chose in this process
+    /// from its own short measurement: no target, a figure for CPUs where the two libraries take different code paths
+    /// (BLAS's AVX2 path on AMD).</summary>
     public static void LinearBackends(Wav2Vec2Model model, Tensor wave, string label, BenchOptions o)
     {
-        var before = LinearKernels.Backend;
-        Timing[] t;
-        try
+        Forward(model, wave); // the kernel check, and with it the auto choice, ran before the first forward
+        var auto = LinearKernels.Choice;
+        var t = Alternate(new[] { LinearBackend.Blas, LinearBackend.OneDnn }, o, backend =>
         {
-            t = Alternate(new[] { LinearBackend.Blas, LinearBackend.OneDnn }, o, backend =>
-            {
-                LinearKernels.Backend = backend;
-                Forward(model, wave);
-            });
-        }
-        finally
-        {
-            LinearKernels.Backend = before;
-        }
+            using var forced = LinearKernels.Override(backend);
+            Forward(model, wave);
+        });
         var (blas, onednn) = (t[0], t[1]);
         double per10 = 10 / o.Seconds;
-        Console.WriteLine($"  {label} linear layers: BLAS forward {Bench.F(blas.WallMedian * per10, "0.000")} s per 10 s (CPU {Bench.F(blas.CpuMedian * per10, "0.000")}), " +
+        Console.WriteLine($"  {label} matrix products: BLAS forward {Bench.F(blas.WallMedian * per10, "0.000")} s per 10 s (CPU {Bench.F(blas.CpuMedian * per10, "0.000")}), " +
                           $"oneDNN {Bench.F(onednn.WallMedian * per10, "0.000")} s (CPU {Bench.F(onednn.CpuMedian * per10, "0.000")}); " +
                           $"oneDNN / BLAS {Bench.F(onednn.WallMedian / blas.WallMedian, "0.00")}x (CPU {Bench.F(onednn.CpuMedian / blas.CpuMedian, "0.00")}x)");
+        Console.WriteLine($"  {label} {auto?.ToString() ?? "GEMM backend: not chosen (no float32 CPU kernel check ran)"}");
+        if (auto?.Ratio is { } r)
+        {
+            double whole = onednn.WallMedian / blas.WallMedian;
+            bool agrees = (auto.Backend == LinearBackend.OneDnn) == (whole <= 1);
+            bool close = whole > LinearKernels.AutoMaxTimeRatio && whole < 1 / LinearKernels.AutoMaxTimeRatio;
+            Console.WriteLine($"  {label} auto's GEMM-only ratio {Bench.F(r, "0.00")}x vs the whole forward's {Bench.F(whole, "0.00")}x: " +
+                              (agrees ? "auto picked the faster one" : close ? "auto picked BLAS, the two being within its margin"
+                                  : "auto's short measurement and the forward disagree"));
+        }
     }
 
     private static void Forward(Wav2Vec2Model model, Tensor wave)

@@ -31,6 +31,7 @@ internal static class KernelCheckBench
         }
         var first = Once(KernelCheckMode.On);
         Console.WriteLine($"  {first.Report.Summary}");
+        Console.WriteLine($"  (the first check includes the {LinearKernels.EnvironmentVariable}=auto measurement; the later ones reuse its choice)");
         Console.WriteLine($"  first check in the process: {first.Wall:F0} ms wall, {first.Cpu:F0} ms CPU");
         var runs = Enumerable.Range(0, Math.Max(3, o.Runs)).Select(_ => Once(KernelCheckMode.Force)).ToArray();
         double wall = Median(runs.Select(r => r.Wall)), cpu = Median(runs.Select(r => r.Cpu));
@@ -38,11 +39,12 @@ internal static class KernelCheckBench
                           $"(each: {string.Join(", ", runs.Select(r => r.Wall.ToString("F0", CultureInfo.InvariantCulture)))} ms)");
         var cached = Once(KernelCheckMode.On);
         Console.WriteLine($"  cached: {cached.Wall:F1} ms");
-        var (withCheck, without) = FirstFeatures(o);
+        var (withCheck, blasForced, without) = FirstFeatures(o);
+        static string Each(double[] xs) => string.Join(", ", xs.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)));
         Console.WriteLine($"  first features in a fresh process (model built, 1 s of audio), median of {withCheck.Length} alternating rounds: " +
-                          $"check on {Median(withCheck):F0} ms, off {Median(without):F0} ms; the check adds {Median(withCheck) - Median(without):F0} ms " +
-                          $"(on: {string.Join(", ", withCheck.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; " +
-                          $"off: {string.Join(", ", without.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))})");
+                          $"check on {Median(withCheck):F0} ms, on with {LinearKernels.EnvironmentVariable}=blas {Median(blasForced):F0} ms, off {Median(without):F0} ms; " +
+                          $"the check adds {Median(withCheck) - Median(without):F0} ms, of which the auto GEMM measurement {Median(withCheck) - Median(blasForced):F0} ms " +
+                          $"(on: {Each(withCheck)}; blas: {Each(blasForced)}; off: {Each(without)})");
         if (o.Model == "hubert_base")
             verdicts.Check("kernel check, HuBERT Base", wall <= 100, $"{wall:F0} ms wall ({cpu:F0} ms CPU) per check vs <= 100 ms; first in process {first.Wall:F0} ms");
         else
@@ -52,23 +54,27 @@ internal static class KernelCheckBench
     /// <summary>The hidden command the parent runs in each child: <c>kernelcheck-child MODEL on|off</c>.</summary>
     public const string ChildCommand = "kernelcheck-child";
 
-    // What a user pays on a first extraction: a fresh process per run, the check on or off, alternating.
-    private static (double[] On, double[] Off) FirstFeatures(BenchOptions o)
+    // What a user pays on a first extraction: a fresh process per run, the check on (the GEMM backend measured, as by
+    // default), on with BLAS forced (no measurement) or off, rotating.
+    private static (double[] On, double[] BlasForced, double[] Off) FirstFeatures(BenchOptions o)
     {
         int rounds = Math.Max(3, o.Runs);
         var on = new double[rounds];
+        var blas = new double[rounds];
         var off = new double[rounds];
         for (int r = 0; r < rounds; r++)
         {
-            off[r] = RunChild(o, "off");
-            on[r] = RunChild(o, "on");
+            off[r] = RunChild(o, "off", "auto");
+            on[r] = RunChild(o, "on", "auto");
+            blas[r] = RunChild(o, "on", "blas");
         }
-        return (on, off);
+        return (on, blas, off);
     }
 
-    private static double RunChild(BenchOptions o, string mode)
+    private static double RunChild(BenchOptions o, string mode, string linear)
     {
-        string output = Bench.RunSelf("kernel-check child failed", new Dictionary<string, string> { [KernelCheck.EnvironmentVariable] = mode },
+        var environment = new Dictionary<string, string> { [KernelCheck.EnvironmentVariable] = mode, [LinearKernels.EnvironmentVariable] = linear };
+        string output = Bench.RunSelf("kernel-check child failed", environment,
             ChildCommand, o.Model, mode, "--threads", o.Threads.ToString(CultureInfo.InvariantCulture));
         return double.Parse(output.Trim().Split('\n')[^1], CultureInfo.InvariantCulture);
     }

@@ -34,8 +34,8 @@ internal static class StreamBench
         var speech = Speech16k(60);
         int measured = Math.Max(4, o.Runs * 8);
         Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped)");
-        Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames | gen-0 GCs / 100 blocks | blocks > 1.5 x median (with a GC) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (name, config) in new[] { ("HuBERT Base", Wav2Vec2Config.HubertBase), ("DPHuBERT-sp0.75-shaped", Bench.Sp075) })
             foreach (var dtype in new[] { ComputeDType.Float32, ComputeDType.BFloat16 })
             {
@@ -51,7 +51,7 @@ internal static class StreamBench
                         var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = block, ContextSeconds = context }, target ? Math.Max(100, measured) : measured);
                         Console.WriteLine($"| {name} | {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")} | {block:0.##} s | {context:0.##} s | " +
                             $"{r.Median * 1000:0} ms ({r.CpuMedian * 1000:0}) | {r.P99 * 1000:0} ms | {r.Median / block:0.00} | {(block + r.P99) * 1000:0} ms | " +
-                            $"{r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} |");
+                            $"{r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} | {Gcs(r)} |");
                         if (dtype == ComputeDType.Float32 && name.StartsWith("DPHuBERT") && block == 0.25 && context == 1.0)
                             verdicts.Check("stream sp0.75 fp32 0.25 s / 1 s: p99 <= 0.5 x block", r.P99 <= 0.5 * block, $"p99 {r.P99 * 1000:0} ms vs {0.5 * block * 1000:0} ms; {Collections(r)}");
                         if (dtype == ComputeDType.Float32 && name == "HuBERT Base" && block == 0.5 && context == 2.5)
@@ -60,7 +60,7 @@ internal static class StreamBench
                 if (dtype == ComputeDType.Float32 && name == "HuBERT Base")
                 {
                     var r = Cell(encoder, speech, new StreamOptions { BlockSeconds = 0.5, ContextSeconds = 2 }, Math.Max(100, measured));
-                    Console.WriteLine($"| {name} | fp32 | 0.5 s | 2 s | {r.Median * 1000:0} ms ({r.CpuMedian * 1000:0}) | {r.P99 * 1000:0} ms | {r.Median / 0.5:0.00} | {(0.5 + r.P99) * 1000:0} ms | {r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} |");
+                    Console.WriteLine($"| {name} | fp32 | 0.5 s | 2 s | {r.Median * 1000:0} ms ({r.CpuMedian * 1000:0}) | {r.P99 * 1000:0} ms | {r.Median / 0.5:0.00} | {(0.5 + r.P99) * 1000:0} ms | {r.P99 / r.Median:0.00} | {r.ManagedPerBlock:0} | {Gcs(r)} |");
                     verdicts.Check("stream Base fp32 0.5 s / 2 s: p99 <= 0.8 x block", r.P99 <= 0.4, $"p99 {r.P99 * 1000:0} ms vs 400 ms; {Collections(r)}");
                 }
             }
@@ -83,7 +83,17 @@ internal static class StreamBench
         }
     }
 
-    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock, int Blocks, int Collections, double SlowestWithCollection);
+    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock, int Blocks, int Collections,
+        double SlowestWithCollection, int Slow, int SlowWithCollection);
+
+    // Gen-0 collections per 100 measured blocks, then the blocks slower than 1.5 x the median and how many of those had one.
+    private static string Gcs(CellResult r) => $"{100.0 * r.Collections / r.Blocks:0.#} | {r.Slow} ({r.SlowWithCollection})";
+
+    /// <summary>Managed bytes of what <see cref="SpeechStream.Push"/> returns: the frames' float[] and shape, the
+    /// <see cref="FeatureArray"/> and the <see cref="StreamFrames"/> (64-bit .NET: 24-byte array headers, 32-byte
+    /// objects of two fields).</summary>
+    public static long ReturnedBytes(StreamFrames frames) =>
+        24 + frames.Features.Data.Length * 4L + 24 + frames.Features.Shape.Length * 8L + 32 + 32;
 
     /// <summary>Pushes one block at a time at 16 kHz; times the pushes that compute, after the context has filled.</summary>
     private static CellResult Cell(SpeechEncoder encoder, float[] speech, StreamOptions options, int measured)
@@ -94,6 +104,7 @@ internal static class StreamBench
         int fill = (int)Math.Ceiling((options.ContextSeconds + options.BlockSeconds) / options.BlockSeconds) + 2;
         var wall = new List<double>();
         var cpu = new List<double>();
+        var withGc = new List<bool>();
         long managed = 0;
         int collections = 0;
         double slowestWithCollection = 0;
@@ -115,17 +126,27 @@ internal static class StreamBench
             at += block;
             if (k < fill) continue;
             wall.Add(seconds);
+            withGc.Add(collected);
             if (collected)
             {
                 collections++;
                 slowestWithCollection = Math.Max(slowestWithCollection, seconds);
             }
             cpu.Add((process.TotalProcessorTime - cpu0).TotalSeconds);
-            managed += bytes - (frames.Features.Data.Length * 4L + 24); // the returned frames' array
+            managed += bytes - ReturnedBytes(frames);
         }
-        wall.Sort();
+        var sorted = wall.Order().ToList();
+        double median = Bench.Median(sorted);
+        int slow = 0, slowWithGc = 0;
+        for (int i = 0; i < wall.Count; i++)
+        {
+            if (wall[i] <= 1.5 * median) continue;
+            slow++;
+            if (withGc[i]) slowWithGc++;
+        }
         cpu.Sort();
-        return new CellResult(Bench.Median(wall), Percentile(wall, 0.99), Bench.Median(cpu), (double)managed / measured, measured, collections, slowestWithCollection);
+        return new CellResult(median, Percentile(sorted, 0.99), Bench.Median(cpu), (double)managed / measured, measured, collections,
+            slowestWithCollection, slow, slowWithGc);
     }
 
     private static (double Off, double On, string Kind) Reuse(SpeechEncoder encoder, float[] speech, StreamOptions options, int measured)
