@@ -29,7 +29,8 @@ public enum KernelCheckMode
 /// <c>attention 12x64</c>, <c>pos_conv 768 k128 g16</c>.</param>
 /// <param name="DType">The compute dtype.</param>
 /// <param name="Path">How it runs now: <c>libtorch</c> (libtorch's kernel for the op), <c>onednn</c> (a float32 linear
-/// layer routed by <see cref="LinearKernels"/>), <c>gemm</c> (a convolution computed by BLAS matrix products) or
+/// layer routed by <see cref="LinearKernels"/>; when <c>auto</c> chose it, products of at least
+/// <see cref="LinearKernels.OneDnnMinRows"/> rows), <c>gemm</c> (a convolution computed by BLAS matrix products) or
 /// <c>gemm/onednn</c> (the same products on oneDNN).</param>
 /// <param name="Sites">How many places in the model run it.</param>
 /// <param name="Error">Largest difference from the float64 reference over the largest reference magnitude (NaN or
@@ -296,7 +297,8 @@ public static class KernelCheck
         // Its own generator: the caller's torch random stream is left as it was.
         using var gen = new Generator(0x6b636b);
         var input = site.Input(gen, dtype);
-        var got = site.Pick(site.Run(input));
+        Tensor got;
+        using (LinearKernels.Verifying()) got = site.Pick(site.Run(input));
         if (injectFault) got = got.Plus(1.0);
         var reference = site.Reference(input.to(ScalarType.Float64), dtype);
         double scale = Math.Max(reference.abs().max().item<double>(), 1e-3);

@@ -33,7 +33,7 @@ public enum LinearBackend
 /// <param name="BlasMilliseconds">The model's GEMMs on BLAS, in milliseconds per second of audio as estimated from the
 /// timed shapes (the best round), or null when not measured.</param>
 /// <param name="OneDnnMilliseconds">The same on oneDNN, or null when not measured.</param>
-/// <param name="Shapes">What was timed, e.g. <c>7 GEMM shapes x 256 rows, best of 2</c>; null when not measured.</param>
+/// <param name="Shapes">What was timed, e.g. <c>3 of 7 GEMM shapes (88% of the work) x 256 rows</c>; null when not measured.</param>
 /// <param name="Elapsed">How long the measurement took (wall), or null when not measured.</param>
 public sealed record GemmBackendChoice(LinearBackend Backend, LinearBackend Requested, string Reason,
     double? BlasMilliseconds = null, double? OneDnnMilliseconds = null, string? Shapes = null, TimeSpan? Elapsed = null)
@@ -77,7 +77,8 @@ public static class LinearKernels
     /// <summary>Rows of each timed GEMM: long-input sizes (a 5 s recording's encoder frames), not the check's small ones.</summary>
     internal const int TimedRows = 256;
 
-    /// <summary>Timed rounds per library (after one untimed warm-up round; the order alternates).</summary>
+    /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a clear first round
+    /// decides alone, see <see cref="ClearlyFaster"/>).</summary>
     internal const int TimedRounds = 2;
 
     private static readonly Lazy<LinearBackend> fromEnvironment = new(() => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
@@ -209,7 +210,7 @@ public static class LinearKernels
                 var backend = onednn <= AutoMaxTimeRatio * blas ? LinearBackend.OneDnn : LinearBackend.Blas;
                 var (timed, coverage) = SelectTimed(shapes);
                 string what = timer is null
-                    ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {TimedRows} rows, best of {TimedRounds}"
+                    ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {TimedRows} rows"
                     : "injected timing";
                 next = new GemmBackendChoice(backend, requested, "measured", blas, onednn, what, elapsed);
             }
@@ -237,8 +238,31 @@ public static class LinearKernels
     internal static bool RoutesToOneDnn(ScalarType dtype, DeviceType device) => Backend == LinearBackend.OneDnn
         && dtype == ScalarType.Float32 && device == DeviceType.CPU && OneDnnUsable;
 
-    /// <summary>Whether <paramref name="x"/> would go through oneDNN now.</summary>
-    internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad);
+    /// <summary>Whether <paramref name="x"/> would go through oneDNN now: as <see cref="RoutesToOneDnn"/>, no gradient,
+    /// and, when <c>auto</c> chose oneDNN, at least <see cref="OneDnnMinRows"/> rows (fewer stay on BLAS: oneDNN reorders
+    /// the weight on every call, a cost that only long products repay) unless a kernel check is verifying the path.</summary>
+    internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad)
+        && (verifying || Requested == LinearBackend.OneDnn || x.numel() >= OneDnnMinRows * x.size(-1));
+
+    /// <summary>Products with fewer rows stay on BLAS when <c>auto</c> chose oneDNN: the size it was timed at.</summary>
+    internal const long OneDnnMinRows = TimedRows;
+
+    [ThreadStatic]
+    private static bool verifying;
+
+    /// <summary>While the result is alive, products on this thread follow the backend whatever their row count, so that
+    /// the kernel check's small inputs run the path longer ones will.</summary>
+    internal static IDisposable Verifying()
+    {
+        bool before = verifying;
+        verifying = true;
+        return new VerifyingScope(before);
+    }
+
+    private sealed class VerifyingScope(bool before) : IDisposable
+    {
+        public void Dispose() => verifying = before;
+    }
 
     /// <summary><paramref name="layer"/> applied to <paramref name="x"/> on the current backend.</summary>
     /// <param name="layer">The layer.</param>
@@ -321,8 +345,9 @@ public static class LinearKernels
     /// <summary>
     /// Times a model's GEMMs on both libraries (<see cref="SelectTimed"/>): each timed family once per round at
     /// <see cref="TimedRows"/> rows with random data, weighted by its rows per second of audio and scaled to all the
-    /// work, so the sum estimates a second of audio's GEMMs; one untimed warm-up round (oneDNN builds its kernels on
-    /// first use), then <see cref="TimedRounds"/> rounds with the libraries alternating first; the best round of each.
+    /// work, so the sum estimates a second of audio's GEMMs; an untimed warm-up (oneDNN builds its kernels per shape on
+    /// first use), then up to <see cref="TimedRounds"/> rounds with the libraries alternating first; the best round of
+    /// each.
     /// </summary>
     internal static (double BlasMilliseconds, double OneDnnMilliseconds) Time(IReadOnlyList<GemmShape> shapes)
     {
@@ -338,32 +363,41 @@ public static class LinearKernels
             var rows = randn(new[] { s.K, s.N }, generator: gen);
             data[i] = (randn(new[] { (long)TimedRows, s.K }, generator: gen), rows, rows.t().contiguous(), s.RowsPerSecond / TimedRows / coverage);
         }
-        double Round(bool oneDnn)
+        double Round(bool oneDnn, long rowCount = TimedRows)
         {
             double total = 0;
             foreach (var (x, rows, weight, weighting) in data)
             {
+                using var part = x.narrow(0, 0, rowCount);
                 long start = System.Diagnostics.Stopwatch.GetTimestamp();
                 // CPU products are synchronous: the result exists when the call returns.
-                using (oneDnn ? OneDnnLinear(x, weight, null) : x.mm(rows))
+                using (oneDnn ? OneDnnLinear(part, weight, null) : part.mm(rows))
                 {
                 }
                 total += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds * weighting;
             }
             return total;
         }
+        // Warm-up: oneDNN creates a primitive per shape (the timed ones); BLAS only starts its threads and dispatch.
+        Round(oneDnn: true);
+        Round(oneDnn: false, rowCount: 32);
         double blas = double.MaxValue, onednn = double.MaxValue;
-        for (int round = -1; round < TimedRounds; round++)
+        for (int round = 0; round < TimedRounds; round++)
         {
             bool oneDnnFirst = round % 2 != 0;
             double a = Round(oneDnnFirst), b = Round(!oneDnnFirst);
-            if (round < 0) continue;
             (double o, double bl) = oneDnnFirst ? (a, b) : (b, a);
             onednn = Math.Min(onednn, o);
             blas = Math.Min(blas, bl);
+            // One round settles a clear case either way; a close one gets the second (best of both).
+            if (onednn <= ClearlyFaster * blas || onednn >= blas / ClearlyFaster) break;
         }
         return (blas, onednn);
     }
+
+    /// <summary>A first round this far from even (oneDNN at most this fraction of BLAS's time, or BLAS of oneDNN's)
+    /// decides without a second: far outside a round's noise and the <see cref="AutoMaxTimeRatio"/> margin.</summary>
+    internal const double ClearlyFaster = 0.7;
 
     // Null, with one warning, where this libtorch cannot run it (a build without oneDNN): products stay on BLAS.
     private static jit.CompilationUnit? Compile()

@@ -105,6 +105,29 @@ public class LinearKernelsTests
     }
 
     [Fact]
+    public void When_auto_chose_onednn_short_products_stay_on_blas_except_while_the_kernel_check_verifies_them()
+    {
+        if (!LinearKernels.OneDnnUsable) return;
+        using var rows100 = randn(100, 64);
+        using var rows300 = randn(LinearKernels.OneDnnMinRows + 44, 64);
+        using var batched = randn(2, LinearKernels.OneDnnMinRows / 2, 64); // rows across the batch count
+        using var g = inference_mode();
+        using (LinearKernels.Override(LinearBackend.Auto))
+        {
+            using (SpeechEncoder.Load(KernelCheckTests.Checkpoint("hubert_post_ln"),
+                       new SpeechEncoderOptions { GemmTimer = Timing(100, 50), KernelCheck = KernelCheckMode.Force })) { }
+            LinearKernels.Backend.Should().Be(LinearBackend.OneDnn);
+            LinearKernels.UsesOneDnn(rows100).Should().BeFalse();
+            LinearKernels.UsesOneDnn(rows300).Should().BeTrue();
+            LinearKernels.UsesOneDnn(batched).Should().BeTrue();
+            using (LinearKernels.Verifying()) LinearKernels.UsesOneDnn(rows100).Should().BeTrue();
+            LinearKernels.UsesOneDnn(rows100).Should().BeFalse("the verifying scope ended");
+        }
+        using (LinearKernels.Override(LinearBackend.OneDnn))
+            LinearKernels.UsesOneDnn(rows100).Should().BeTrue("a forced backend takes every product");
+    }
+
+    [Fact]
     public void A_forced_backend_is_not_measured_and_auto_is_measured_once_per_process()
     {
         using (LinearKernels.Override(LinearBackend.Blas))
@@ -223,6 +246,31 @@ public class LinearKernelsTests
         for (int i = 0; i < features.Layers.Count; i++)
             TensorAssert.Close(features.Layers[i][0], expected[i], 1e-4, $"{name} layer {i} on {backend}");
         foreach (var t in features.Layers) t.Dispose();
+    }
+
+    [Fact]
+    public void Products_on_onednn_give_bit_identical_features_run_after_run_and_from_threads_sharing_an_encoder()
+    {
+        using var _ = LinearKernels.Override(LinearBackend.OneDnn);
+        using var encoder = SpeechEncoder.Load(KernelCheckTests.Checkpoint("pruned_uneven"));
+        OneDnnPaths(encoder.KernelCheck).Should().Be(LinearKernels.OneDnnUsable, encoder.KernelCheck.ToString());
+        var clips = Enumerable.Range(0, 4).Select(i =>
+        {
+            using var gen = new Generator((ulong)(100 + i));
+            using var wave = randn(new long[] { 6000 + 1700 * i }, generator: gen);
+            return wave.data<float>().ToArray();
+        }).ToArray();
+        var sequential = clips.Select(c => encoder.Extract(c, 16000)).ToArray();
+        var again = clips.Select(c => encoder.Extract(c, 16000)).ToArray();
+        var concurrent = new FeatureArray[clips.Length];
+        var threads = clips.Select((c, i) => new System.Threading.Thread(() => concurrent[i] = encoder.Extract(c, 16000))).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        for (int i = 0; i < clips.Length; i++)
+        {
+            again[i].Data.Should().Equal(sequential[i].Data, $"clip {i}, second run");
+            concurrent[i].Data.Should().Equal(sequential[i].Data, $"clip {i}, from a thread");
+        }
     }
 
     [Fact]
