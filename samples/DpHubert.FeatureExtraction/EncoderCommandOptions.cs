@@ -18,7 +18,7 @@ internal sealed class EncoderCommandOptions
     public Option<string> DType { get; } = new("--dtype") { Description = "Compute dtype: float32 (default), bfloat16, auto (bfloat16 where the CPU's bf16 kernels are fast: AMX, or AVX-512 BF16 confirmed by a short probe; else float32) or float16 (CUDA only); outputs are always float32.", DefaultValueFactory = _ => "float32" };
     public Option<int?> Threads { get; } = new("--threads") { Description = "CPU threads for libtorch." };
     public Option<bool> Quiet { get; }
-    public Option<bool> Verbose { get; } = new("--verbose") { Description = "Print the checkpoint load report to stderr." };
+    public Option<bool> Verbose { get; } = new("--verbose") { Description = "Print the checkpoint load report to stderr (extract: and, at the end, where the time went)." };
     public Option<bool> Projection { get; } = new("--projection") { Description = "Apply the checkpoint's optional projection (ContentVec's final_proj, HuBERT-Soft's proj) to the selected output." };
     public Option<string> Units { get; } = new("--units") { Description = "so-vits-svc units by name, as its vencoder computes them: vec256l9, vec768l12, hubertsoft, wavlmbase+ (sets the layer, projection and padding; not with --layer)." };
 

@@ -44,14 +44,20 @@ internal static class ExtractCommand
             };
             var run = corpus.Parse(parse, parse.GetValue(input)!, parse.GetValue(output)!, selection, extraction);
 
+            long loadStart = Stopwatch.GetTimestamp();
             var (loaded, units) = encoderOptions.Load(parse, named, () => parse.GetValue(memoryLimit) is { } gb
                 ? (gb > 0 && double.IsFinite(gb) ? (long)(gb * 1e9) : throw new ArgumentException($"--memory-limit must be a positive number of GB; got {gb}."))
                 : null);
             using var encoder = loaded;
+            var loadTime = Stopwatch.GetElapsedTime(loadStart);
             if (units is not null) run = run with { Layers = units.Layers }; // a short name's preset: one layer, which every --format holds
             bool beQuiet = parse.GetValue(encoderOptions.Quiet);
             using var extractor = CorpusExtractor.Open(encoder, run, new Cli.Direct<string>(line => { if (!beQuiet) Console.Error.WriteLine($"note: {line}"); }));
-            return Run(extractor, Directory.Exists(run.Input) && !beQuiet, beQuiet);
+            long runStart = Stopwatch.GetTimestamp();
+            int code = Run(extractor, Directory.Exists(run.Input) && !beQuiet, beQuiet);
+            if (parse.GetValue(encoderOptions.Verbose))
+                Console.Error.WriteLine(Cli.Timings(loadStart, loadTime, encoder.KernelCheck.Elapsed, Stopwatch.GetElapsedTime(runStart)));
+            return code;
         });
         return command;
     }

@@ -173,6 +173,34 @@ internal static class NativeHeap
         return digits == 0 || digits > 18 ? null : pages;
     }
 
+    /// <summary>Maps in every page of fresh memory about to be filled (<c>MADV_POPULATE_WRITE</c>, Linux 5.14+) in one
+    /// call, instead of one page fault per 4 KB as the filling touches it; a hint only: where the kernel or libc has no
+    /// such call, the pages fault in as before.</summary>
+    /// <returns>Whether the kernel populated the range.</returns>
+    internal static bool Prefault(IntPtr address, long bytes)
+    {
+        const long Page = 4096;
+        const int MADV_POPULATE_WRITE = 23;
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref noPopulate) != 0 || bytes < 64 * Page) return false;
+        long start = ((long)address + Page - 1) & ~(Page - 1);
+        long end = ((long)address + bytes) & ~(Page - 1);
+        if (end <= start) return false;
+        try
+        {
+            return madvise((IntPtr)start, (nuint)(end - start), MADV_POPULATE_WRITE) == 0;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            Volatile.Write(ref noPopulate, 1);
+            return false;
+        }
+    }
+
+    private static int noPopulate;
+
+    [DllImport("libc", EntryPoint = "madvise")]
+    private static extern int madvise(IntPtr address, nuint length, int advice);
+
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
 

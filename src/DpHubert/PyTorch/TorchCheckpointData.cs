@@ -19,6 +19,9 @@ public sealed class TorchCheckpointData : IDisposable
         _tensors = tensors;
     }
 
+    /// <summary>How many threads read the tensors' bytes (2 for a large zip checkpoint read from a file).</summary>
+    internal int StorageReaders { get; init; } = 1;
+
     /// <summary>The file (or display name of the stream) it was read from.</summary>
     public string Source { get; }
 

@@ -34,16 +34,22 @@ public static class TorchCheckpointReader
     /// <returns>The value tree and the tensors it owns: dispose it (or take its tensors).</returns>
     public static TorchCheckpointData Load(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        return Load(stream, path);
+        using var stream = Open(path);
+        return Load(stream, path, () => Open(path));
     }
+
+    private static FileStream Open(string path) => new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
 
     /// <summary>
     /// Loads a checkpoint from a stream; <paramref name="displayName"/> names it in error messages. A stream
     /// that cannot seek is first copied into memory (the zip format needs random access).
     /// </summary>
     /// <returns>The value tree and the tensors it owns: dispose it (or take its tensors).</returns>
-    public static TorchCheckpointData Load(Stream s, string displayName)
+    public static TorchCheckpointData Load(Stream s, string displayName) => Load(s, displayName, null);
+
+    /// <summary><see cref="Load(Stream, string)"/>; <paramref name="reopen"/> opens the same file again, so that a zip
+    /// checkpoint's storages can be read by two threads (null: one).</summary>
+    private static TorchCheckpointData Load(Stream s, string displayName, Func<Stream>? reopen)
     {
         ArgumentNullException.ThrowIfNull(s);
         if (!s.CanSeek)
@@ -52,7 +58,7 @@ public static class TorchCheckpointReader
             s.CopyTo(copy);
             copy.Position = 0;
             using (copy)
-                return Load(copy, displayName);
+                return Load(copy, displayName, null);
         }
 
         var start = s.Position;
@@ -63,7 +69,7 @@ public static class TorchCheckpointReader
         {
             try
             {
-                return LoadZip(s, displayName);
+                return LoadZip(s, displayName, s.Position == 0 ? reopen : null);
             }
             catch (InvalidDataException e)
             {
@@ -95,7 +101,7 @@ public static class TorchCheckpointReader
         or IndexOutOfRangeException or ArgumentException or EndOfStreamException or KeyNotFoundException or InvalidDataException
         or InvalidOperationException;
 
-    private static TorchCheckpointData LoadZip(Stream s, string file)
+    private static TorchCheckpointData LoadZip(Stream s, string file, Func<Stream>? reopen)
     {
         ZipArchive zip;
         try
@@ -134,10 +140,10 @@ public static class TorchCheckpointReader
             using (var pklStream = new MemoryStream(ReadEntry(pkl, file)))
                 graph = new Unpickler(pklStream, file, PersistentLoad).Load();
 
-            Tensor LoadStorage(StorageRef root)
+            Tensor ReadStorage(ZipArchive archive, StorageRef root)
             {
                 var name = prefix + "data/" + root.RootKey;
-                var entry = zip.GetEntry(name)
+                var entry = archive.GetEntry(name)
                             ?? throw new CheckpointFormatException("missing storage record", file, name);
                 var expected = checked(root.Numel * TensorData.ElementSize(root.DType));
                 if (entry.Length != expected)
@@ -154,7 +160,9 @@ public static class TorchCheckpointReader
                 }
             }
 
-            return new GraphConverter(file, LoadStorage, storages).Convert(graph);
+            // Every storage the pickle referenced, read before the tree is built (on two threads where that pays).
+            using var reads = StorageReads.Run(storages.Values.Where(r => r.Key == r.RootKey).ToList(), zip, reopen, ReadStorage);
+            return new GraphConverter(file, reads.Take, storages).Convert(graph, reads.Readers);
         }
     }
 
@@ -296,12 +304,12 @@ public static class TorchCheckpointReader
             _storages = storages;
         }
 
-        public TorchCheckpointData Convert(object? graph)
+        public TorchCheckpointData Convert(object? graph, int readers = 1)
         {
             var ok = false;
             try
             {
-                var result = new TorchCheckpointData(_file, Visit(graph), _created);
+                var result = new TorchCheckpointData(_file, Visit(graph), _created) { StorageReaders = readers };
                 ok = true;
                 return result;
             }

@@ -268,6 +268,9 @@ public class ExtractCliTests(ITestOutputHelper output)
         var f32 = Run("extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Out("f32"), "--verbose");
         f32.ExitCode.Should().Be(0);
         f32.StdErr.Should().Contain("Loaded");
+        // The last line says where the time went: before the load, the load with its kernel check, the extraction, CPU.
+        f32.StdErr.Should().MatchRegex(@"time: [0-9.]+ s since the process started: runtime start and options [0-9.]+ s, model load [0-9.]+ s \(kernel check [0-9.]+ s\), extraction and writing [0-9.]+ s; CPU [0-9.]+ s \(user [0-9.]+ s, system [0-9.]+ s\)");
+        Run("extract", "--checkpoint", Checkpoint, "--input", Input, "--output", Out("plain")).StdErr.Should().NotContain("time:");
         // auto: float32 on a CPU without bf16 units (this EPYC), bfloat16 with them; either way within the bf16 bounds.
         foreach (var dtype in new[] { "bfloat16", "auto" })
         {
