@@ -313,15 +313,21 @@ public static class LinearKernels
         return y.view(shape);
     }
 
-    /// <summary>The most GEMM families timed: the largest shares of a second of audio's multiply-adds.</summary>
+    /// <summary>The most GEMM families timed.</summary>
     internal const int TimedFamilies = 3;
 
+    /// <summary>The most multiply-adds one round may run per library (about 1 GFLOP: ~7 ms on two Zen 4 cores), which
+    /// keeps the measurement's cost small next to a first extraction.</summary>
+    internal const double TimedMultiplyAddsPerRound = 512e6;
+
     /// <summary>The families <see cref="Time"/> runs: [K, N] and [N, K] count as one (the orientation with more work is
-    /// timed), the <see cref="TimedFamilies"/> with the most multiply-adds per second of audio, each weighted by its
-    /// rows per second; and the share of all the work they stand for.</summary>
+    /// timed); in order of multiply-adds per second of audio, each that still fits <see cref="TimedMultiplyAddsPerRound"/>
+    /// at <see cref="TimedRows"/> rows, up to <see cref="TimedFamilies"/> (the cheapest when none fits), each weighted by
+    /// its rows per second; and the share of all the work they stand for.</summary>
     internal static (IReadOnlyList<GemmShape> Timed, double Coverage) SelectTimed(IReadOnlyList<GemmShape> shapes)
     {
         static double Work(GemmShape s) => s.K * (double)s.N * s.RowsPerSecond;
+        static double Cost(GemmShape s) => s.K * (double)s.N * TimedRows;
         double total = 0;
         foreach (var s in shapes) total += Work(s);
         var groups = new Dictionary<(long, long), (GemmShape Largest, double Work)>();
@@ -331,9 +337,21 @@ public static class LinearKernels
             var merged = groups.TryGetValue(key, out var g) ? (Work(s) > Work(g.Largest) ? s : g.Largest, g.Work + Work(s)) : (s, Work(s));
             groups[key] = merged;
         }
+        var ordered = System.Linq.Enumerable.ToList(System.Linq.Enumerable.OrderByDescending(groups.Values, g => g.Work));
+        var chosen = new List<(GemmShape Largest, double Work)>();
+        double cost = 0;
+        foreach (var g in ordered)
+        {
+            if (chosen.Count == TimedFamilies) break;
+            if (cost + Cost(g.Largest) > TimedMultiplyAddsPerRound) continue;
+            chosen.Add(g);
+            cost += Cost(g.Largest);
+        }
+        if (chosen.Count == 0 && ordered.Count > 0)
+            chosen.Add(System.Linq.Enumerable.MinBy(ordered, g => Cost(g.Largest)));
         var picked = new List<GemmShape>();
         double covered = 0;
-        foreach (var (largest, work) in System.Linq.Enumerable.Take(System.Linq.Enumerable.OrderByDescending(groups.Values, g => g.Work), TimedFamilies))
+        foreach (var (largest, work) in chosen)
         {
             // The group's rows per second at the timed shape's size: the same multiply-adds.
             picked.Add(largest with { RowsPerSecond = work / (largest.K * (double)largest.N) });

@@ -21,7 +21,8 @@ public class KernelCheckCliTests
         var r = ConsoleRunner.Run("info", "--checkpoint", Tiny);
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdOut.Should().MatchRegex(@"kernel check: \d+ configurations \(3 conv1d, (\d+ conv_pair, )?\d+ linear, 1 pos_conv, 1 attention\) in \d+ ms; all right; oneDNN on")
-            .And.Contain("conv1d 1->32 k10 s5 group_norm float32 x1 [gemm] error");
+            .And.MatchRegex(@"conv1d 1->32 k10 s5 group_norm float32 x1 \[gemm(/onednn)?\] error")
+            .And.MatchRegex(@"; GEMM backend: (blas|onednn) \(auto, (measured: oneDNN \d+\.\d\dx BLAS's time|oneDNN unavailable)");
         r = ConsoleRunner.Run("info", "--checkpoint", Tiny, "--json");
         r.ExitCode.Should().Be(0, r.ToString());
         using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
@@ -31,6 +32,29 @@ public class KernelCheckCliTests
         entries.Should().NotBeEmpty();
         entries.Should().OnlyContain(e => e.GetProperty("error").GetDouble() <= e.GetProperty("tolerance").GetDouble()
             && e.GetProperty("routed_to").ValueKind == System.Text.Json.JsonValueKind.Null);
+        var gemm = check.GetProperty("gemm_backend");
+        gemm.GetProperty("requested").GetString().Should().Be("auto");
+        gemm.GetProperty("backend").GetString().Should().BeOneOf("blas", "onednn");
+        gemm.GetProperty("onednn_needs_at_most").GetDouble().Should().Be(LinearKernels.AutoMaxTimeRatio);
+        if (gemm.GetProperty("reason").GetString() == "measured")
+            gemm.GetProperty("onednn_over_blas").GetDouble().Should().BeApproximately(
+                gemm.GetProperty("onednn_ms_per_audio_second").GetDouble() / gemm.GetProperty("blas_ms_per_audio_second").GetDouble(), 1e-9);
+    }
+
+    [Fact]
+    public void The_environment_forces_the_gemm_backend_and_a_bad_value_is_a_usage_error_naming_it()
+    {
+        var r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_LINEAR"] = "blas" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().Contain("GEMM backend: blas (blas, forced)").And.Contain("[gemm] error").And.NotContain("onednn]");
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_LINEAR"] = "oneDNN" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(0, r.ToString());
+        r.StdOut.Should().MatchRegex(@"GEMM backend: onednn \(onednn, forced\)|GEMM backend: blas \(onednn, oneDNN unavailable\)");
+        if (r.StdOut.Contains("GEMM backend: onednn"))
+            r.StdOut.Should().Contain("[gemm/onednn] error").And.Contain("[onednn] error").And.NotContain("[gemm] error");
+        r = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string> { ["DPHUBERT_LINEAR"] = "fast" }, Timeout, "info", "--checkpoint", Tiny);
+        r.ExitCode.Should().Be(2, r.ToString());
+        r.StdErr.Should().Contain("error: DPHUBERT_LINEAR=fast is not a valid setting: use 'auto', 'blas' or 'onednn'");
     }
 
     [Fact]
@@ -54,7 +78,7 @@ public class KernelCheckCliTests
         var r = ConsoleRunner.Run("extract", "--checkpoint", Tiny, "--input", TestFiles.DpHubertCase("hubert_post_ln", "input.wav"),
             "--output", output, "--verbose");
         r.ExitCode.Should().Be(0, r.ToString());
-        r.StdErr.Should().MatchRegex(@"kernel check: \d+ configurations .* in \d+ ms; all right; oneDNN on");
+        r.StdErr.Should().MatchRegex(@"kernel check: \d+ configurations .* in \d+ ms; all right; oneDNN on; GEMM backend: (blas|onednn) \(auto, ");
         File.Exists(output).Should().BeTrue();
     }
 }

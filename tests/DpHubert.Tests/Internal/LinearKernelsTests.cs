@@ -274,7 +274,7 @@ public class LinearKernelsTests
     }
 
     [Fact]
-    public void The_timed_families_are_the_largest_shares_of_the_work_with_transposes_counted_together()
+    public void The_timed_families_are_the_largest_shares_of_the_work_that_fit_the_budget_with_transposes_counted_together()
     {
         var shapes = new LinearKernels.GemmShape[]
         {
@@ -283,12 +283,20 @@ public class LinearKernelsTests
             new(10, 512, 3200), new(512, 768, 50),
         };
         var (timed, coverage) = LinearKernels.SelectTimed(shapes);
-        timed.Select(s => (s.K, s.N)).Should().Equal((768L, 3072L), (1024L, 512L), (768L, 768L));
-        // The merged pair keeps the multiply-adds of both orientations.
-        timed[0].RowsPerSecond.Should().BeApproximately(1200, 1e-9);
+        // The feed-forward pair has the most work but alone costs more than a round may (768 x 3072 x 256 rows).
+        timed.Select(s => (s.K, s.N)).Should().Equal((1024L, 512L), (768L, 768L), (512L, 512L));
+        timed.Sum(s => s.K * (double)s.N * LinearKernels.TimedRows).Should().BeLessThanOrEqualTo(LinearKernels.TimedMultiplyAddsPerRound);
         double all = shapes.Sum(s => s.K * (double)s.N * s.RowsPerSecond);
         double covered = timed.Sum(s => s.K * (double)s.N * s.RowsPerSecond);
         coverage.Should().BeApproximately(covered / all, 1e-12).And.BeLessThan(1);
+
+        // Transposes count as one family, timed in the orientation with more work, with the pair's rows per second.
+        var (pair, _) = LinearKernels.SelectTimed(new LinearKernels.GemmShape[] { new(512, 256, 30), new(256, 512, 50) });
+        pair.Should().ContainSingle().Which.Should().Be(new LinearKernels.GemmShape(256, 512, 80));
+        // A model whose every family is over the budget still times one: the cheapest.
+        var (huge, _) = LinearKernels.SelectTimed(new LinearKernels.GemmShape[] { new(4096, 16384, 50), new(4096, 4096, 200) });
+        huge.Should().ContainSingle().Which.K.Should().Be(4096);
+        huge[0].N.Should().Be(4096);
     }
 
     [Fact]
