@@ -78,8 +78,8 @@ public static class LinearKernels
     /// ones; oneDNN's per-call costs (it reorders the weight every time) weigh as they do in a long forward pass.</summary>
     internal const int TimedRows = 512;
 
-    /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a clear first round
-    /// decides alone, see <see cref="ClearlyFaster"/>).</summary>
+    /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a first round that
+    /// oneDNN clearly loses decides alone, see <see cref="ClearlyFaster"/>).</summary>
     internal const int TimedRounds = 2;
 
     private static readonly Lazy<LinearBackend> fromEnvironment = new(() => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
@@ -409,14 +409,14 @@ public static class LinearKernels
             (double o, double bl) = oneDnnFirst ? (a, b) : (b, a);
             onednn = Math.Min(onednn, o);
             blas = Math.Min(blas, bl);
-            // One round settles a clear case either way; a close one gets the second (best of both).
-            if (onednn <= ClearlyFaster * blas || onednn >= blas / ClearlyFaster) break;
+            // One round settles a clear loss for oneDNN (BLAS stays, the default); a win needs every round (best of each).
+            if (onednn >= blas / ClearlyFaster) break;
         }
         return (blas, onednn);
     }
 
-    /// <summary>A first round this far from even (oneDNN at most this fraction of BLAS's time, or BLAS of oneDNN's)
-    /// decides without a second: far outside a round's noise and the <see cref="AutoMaxTimeRatio"/> margin.</summary>
+    /// <summary>A first round in which BLAS took at most this fraction of oneDNN's time decides for BLAS without a
+    /// second: far outside the <see cref="AutoMaxTimeRatio"/> margin. Choosing oneDNN always takes every round.</summary>
     internal const double ClearlyFaster = 0.7;
 
     // Null, with one warning, where this libtorch cannot run it (a build without oneDNN): products stay on BLAS.
