@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.IO;
-using System.Linq;
 using System.Runtime.InteropServices;
 using System.Threading;
 using DpHubert.Audio;
@@ -56,11 +55,7 @@ internal static class Cli
     {
         Console.Out.Flush();
         Console.Error.Flush();
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("DPHUBERT_FAST_EXIT") is "0" or "false")
-        {
-            preload?.Join(); // a normal exit runs libtorch's static destructors: never while its loading is under way
-            return code;
-        }
+        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("DPHUBERT_FAST_EXIT") is "0" or "false") return code;
         try
         {
             _exit(code);
@@ -70,32 +65,6 @@ internal static class Cli
             // No libc _exit (not glibc): the normal exit.
         }
         return code;
-    }
-
-    /// <summary>The commands that load libtorch (every one but <c>models</c> and help).</summary>
-    private static readonly HashSet<string> TorchCommands = new(StringComparer.Ordinal) { "extract", "stream", "info", "prune", "convert", "demo" };
-
-    private static Thread? preload;
-
-    /// <summary>For a command that loads a model, starts loading libtorch (its native libraries and their static
-    /// initialisation, about 0.2 s of one core) on a background thread, so that it overlaps the parsing of the command
-    /// line and the runtime's own start; the command's first use of TorchSharp waits for it (the loader's lock). A
-    /// failure is left to that first use to report.</summary>
-    public static void PreloadTorch(string[] args)
-    {
-        if (args.Length == 0 || !TorchCommands.Contains(args[0]) || args.Contains("--help") || args.Contains("-h")) return;
-        preload = new Thread(() =>
-        {
-            try
-            {
-                TorchSharp.torch.InitializeDeviceType(TorchSharp.DeviceType.CPU);
-            }
-            catch (Exception)
-            {
-                // Reported by the command's own first use of libtorch, with its message.
-            }
-        }) { IsBackground = true, Name = "libtorch preload" };
-        preload.Start();
     }
 
     [DllImport("libc", EntryPoint = "_exit")]

@@ -4,8 +4,6 @@ using DpHubert.FeatureExtraction;
 // dphubert: extract features from WAV files with a DPHuBERT / HuBERT / wav2vec 2.0 / WavLM checkpoint.
 // Exit codes: 0 everything written; 1 some inputs failed (named on stderr); 2 usage or checkpoint errors;
 // 130 extract cancelled by Ctrl+C or SIGTERM (what was written is complete).
-// A command that loads a model starts loading libtorch on another core while its command line is parsed.
-Cli.PreloadTorch(args);
 var root = new RootCommand("DPHuBERT / HuBERT / wav2vec 2.0 / WavLM feature extraction on TorchSharp.");
 root.Subcommands.Add(ExtractCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());

@@ -61,41 +61,56 @@ internal sealed class DerivedWeight : IDisposable
         }
     }
 
-    /// <summary>libtorch's per-tensor version counters, read through TorchScript (TorchSharp 0.107 has no binding).</summary>
+    /// <summary>libtorch's per-tensor version counters, read through its exported operator entry points (TorchSharp 0.107
+    /// has no binding; a call allocates nothing managed, which a live stream's blocks need).</summary>
     private static class Versions
     {
-        private static readonly Lazy<jit.CompilationUnit?> script = new(Compile, LazyThreadSafetyMode.ExecutionAndPublication);
+        private static readonly Lazy<Api?> api = new(Bind, LazyThreadSafetyMode.ExecutionAndPublication);
 
-        public static bool Available => script.Value is not null;
+        public static bool Available => api.Value is not null;
 
+        /// <summary>The sum of the version counters, or -1 when one of them is an inference tensor (made inside
+        /// <c>inference_mode</c>: it keeps no counter, so nothing proves it unchanged).</summary>
         public static long Of(Tensor a, Tensor? b)
         {
-            using var result = b is null ? (Scalar)script.Value!.invoke("one", a) : (Scalar)script.Value!.invoke("two", a, b);
-            return result.ToInt64();
+            var f = api.Value!;
+            if (f.IsInference(a.Handle) || (b is not null && f.IsInference(b.Handle))) return -1;
+            return f.Version(a.Handle) + (b is null ? 0 : f.Version(b.Handle));
         }
 
-        // Null where this libtorch cannot run it: nothing is kept then, every pass computes its weights as before.
-        private static jit.CompilationUnit? Compile()
+        // Null where this libtorch does not export them: nothing is kept then, every pass computes its weights as before.
+        private static Api? Bind()
         {
-            try
-            {
-                return jit.compile("""
-                    def one(a: Tensor) -> int:
-                        if a.is_inference():
-                            return -1
-                        return a._version()
+            _ = torch.get_num_threads(); // loads libtorch into the process first
+            var (library, _) = OneDnn.Exports();
+            var (isInference, version) = OperatingSystem.IsWindows() ? Msvc : Itanium;
+            if (NativeLibrary.TryLoad(library, typeof(torch).Assembly, null, out var lib)
+                && NativeLibrary.TryGetExport(lib, isInference, out var i)
+                && NativeLibrary.TryGetExport(lib, version, out var v))
+                return new Api(i, v);
+            return null;
+        }
 
-                    def two(a: Tensor, b: Tensor) -> int:
-                        if a.is_inference() or b.is_inference():
-                            return -1
-                        return a._version() + b._version()
+        /// <summary><c>at::_ops::is_inference::call(const at::Tensor&amp;)</c> and <c>at::_ops::_version::call(const
+        /// at::Tensor&amp;)</c> by their Itanium C++ names (a TorchSharp handle is an <c>at::Tensor*</c>).</summary>
+        private static readonly (string IsInference, string Version) Itanium =
+            ("_ZN2at4_ops12is_inference4callERKNS_6TensorE", "_ZN2at4_ops8_version4callERKNS_6TensorE");
 
-                    """);
-            }
-            catch (ExternalException)
-            {
-                return null;
-            }
+        /// <summary>The same entry points by their MSVC (x64) names.</summary>
+        private static readonly (string IsInference, string Version) Msvc =
+            ("?call@is_inference@_ops@at@@SA_NAEBVTensor@3@@Z", "?call@_version@_ops@at@@SA_JAEBVTensor@3@@Z");
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        private delegate bool IsInferenceFn(IntPtr tensor);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        private delegate long VersionFn(IntPtr tensor);
+
+        private sealed class Api(IntPtr isInference, IntPtr version)
+        {
+            public readonly IsInferenceFn IsInference = Marshal.GetDelegateForFunctionPointer<IsInferenceFn>(isInference);
+            public readonly VersionFn Version = Marshal.GetDelegateForFunctionPointer<VersionFn>(version);
         }
     }
 }

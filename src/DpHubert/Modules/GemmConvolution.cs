@@ -45,8 +45,21 @@ internal static class GemmConvolution
     public static Tensor Windows(Tensor x, long kernel, long stride)
     {
         long cin = x.size(1), outFrames = CheckedOutFrames(x.size(0), kernel, stride);
-        using var view = x.as_strided(new[] { outFrames, kernel * cin }, new[] { stride * cin, 1L }, x.storage_offset());
+        using var view = Rows(x, outFrames, kernel * cin, stride * cin, x.storage_offset());
         return view.contiguous();
+    }
+
+    [ThreadStatic] private static long[]? rowsSize, rowsStride;
+
+    /// <summary>The view [<paramref name="rows"/>, <paramref name="width"/>] of <paramref name="x"/>'s storage whose rows
+    /// start <paramref name="rowStride"/> elements apart. The size and stride arrays are reused per thread (as_strided
+    /// copies them before it returns), so a pass allocates none.</summary>
+    private static Tensor Rows(Tensor x, long rows, long width, long rowStride, long offset)
+    {
+        var size = rowsSize ??= new long[2];
+        var stride = rowsStride ??= new long[2];
+        (size[0], size[1], stride[0], stride[1]) = (rows, width, rowStride, 1L);
+        return x.as_strided(size, stride, offset);
     }
 
     private static long CheckedOutFrames(long frames, long kernel, long stride)
@@ -110,7 +123,7 @@ internal static class GemmConvolution
         if ((copyNarrowWindows && cin * k <= NarrowWindow) || k <= stride)
         {
             // Every tap in one GEMM: a view when the windows do not overlap (k ≤ s), else a small window copy.
-            using var view = x.as_strided(new[] { outFrames, k * cin }, new[] { stride * cin, 1L }, offset);
+            using var view = Rows(x, outFrames, k * cin, stride * cin, offset);
             using var windows = k <= stride ? view.alias() : view.contiguous();
             return LinearKernels.Mm(windows, rows, bias);
         }
@@ -120,7 +133,7 @@ internal static class GemmConvolution
             for (long first = 0; first < k; first += stride)
             {
                 long m = Math.Min(stride, k - first);
-                using var view = x.as_strided(new[] { outFrames, m * cin }, new[] { stride * cin, 1L }, offset + first * cin);
+                using var view = Rows(x, outFrames, m * cin, stride * cin, offset + first * cin);
                 using var block = rows.narrow(0, first * cin, m * cin);
                 if (y is null) y = LinearKernels.Mm(view, block, bias);
                 else LinearKernels.AddMmInPlace(y, view, block);

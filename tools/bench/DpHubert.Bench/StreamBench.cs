@@ -33,8 +33,9 @@ internal static class StreamBench
         }
         var speech = Speech16k(60);
         int measured = Math.Max(4, o.Runs * 8);
-        Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped)");
-        Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames | gen-0 GCs / 100 blocks | blocks > 1.5 x median (with a GC) |");
+        Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped); " +
+                          $"each model and dtype first streams {SettleBlocks} unmeasured blocks, so .NET's tiered JIT has recompiled the per-block code");
+        Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames | gen-0 GCs / 100 blocks | blocks > 1.5 x median: with a GC / JIT / neither |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (name, config) in new[] { ("HuBERT Base", Wav2Vec2Config.HubertBase), ("DPHuBERT-sp0.75-shaped", Bench.Sp075) })
             foreach (var dtype in new[] { ComputeDType.Float32, ComputeDType.BFloat16 })
@@ -43,6 +44,7 @@ internal static class StreamBench
                 string row = $"{name} {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")}";
                 if (o.Filter is { } f && !f.Split(' ', StringSplitOptions.RemoveEmptyEntries).All(t => row.Contains(t, StringComparison.OrdinalIgnoreCase))) continue;
                 using var encoder = Encoder(config, dtype, o.Threads);
+                Settle(encoder, speech);
                 foreach (double block in BlockGrid)
                     foreach (double context in ContextGrid)
                     {
@@ -83,11 +85,30 @@ internal static class StreamBench
         }
     }
 
-    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock, int Blocks, int Collections,
-        double SlowestWithCollection, int Slow, int SlowWithCollection);
+    /// <summary>Unmeasured blocks each encoder streams before its cells: the methods a block calls once are recompiled
+    /// twice by the tiered JIT (instrumented, then optimized) after about 30 calls each, on a thread that takes a core
+    /// from libtorch, so without this the first cells' p99 measures the JIT rather than the steady state.</summary>
+    private const int SettleBlocks = 80;
 
-    // Gen-0 collections per 100 measured blocks, then the blocks slower than 1.5 x the median and how many of those had one.
-    private static string Gcs(CellResult r) => $"{100.0 * r.Collections / r.Blocks:0.#} | {r.Slow} ({r.SlowWithCollection})";
+    private static void Settle(SpeechEncoder encoder, float[] speech)
+    {
+        using var stream = encoder.OpenStream(new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 0.5 });
+        stream.WarmUp();
+        for (int k = 0, at = 0; k < SettleBlocks; k++, at += 1600)
+        {
+            if (at + 1600 > speech.Length) at = 0;
+            stream.Push(speech.AsSpan(at, 1600), 16000);
+        }
+    }
+
+    private sealed record CellResult(double Median, double P99, double CpuMedian, double ManagedPerBlock, int Blocks, int Collections,
+        double SlowestWithCollection, int Slow, int SlowWithCollection, int SlowWithJit, int SlowNeither);
+
+    // Gen-0 collections per 100 measured blocks; then the blocks slower than 1.5 x the median: how many had a gen-0
+    // collection, how many had the JIT compile a method (tiering, on a thread that takes a core from libtorch), and how
+    // many had neither (other processes or the OS; CPU time cannot tell, libtorch's workers spin while they wait).
+    private static string Gcs(CellResult r) =>
+        $"{100.0 * r.Collections / r.Blocks:0.#} | {r.Slow}: {r.SlowWithCollection} / {r.SlowWithJit} / {r.SlowNeither}";
 
     /// <summary>Managed bytes of what <see cref="SpeechStream.Push"/> returns: the frames' float[] and shape, the
     /// <see cref="FeatureArray"/> and the <see cref="StreamFrames"/> (64-bit .NET: 24-byte array headers, 32-byte
@@ -105,6 +126,7 @@ internal static class StreamBench
         var wall = new List<double>();
         var cpu = new List<double>();
         var withGc = new List<bool>();
+        var withJit = new List<bool>();
         long managed = 0;
         int collections = 0;
         double slowestWithCollection = 0;
@@ -118,8 +140,10 @@ internal static class StreamBench
             long bytes0 = GC.GetAllocatedBytesForCurrentThread();
             var clock = Stopwatch.StartNew();
             int gc0 = GC.CollectionCount(0);
+            long jit0 = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false);
             var frames = stream.Push(speech.AsSpan(at, block), 16000);
             double seconds = clock.Elapsed.TotalSeconds;
+            bool jitted = System.Runtime.JitInfo.GetCompiledMethodCount(currentThread: false) != jit0;
             long bytes = GC.GetAllocatedBytesForCurrentThread() - bytes0;
             bool collected = GC.CollectionCount(0) != gc0;
             process.Refresh();
@@ -127,6 +151,7 @@ internal static class StreamBench
             if (k < fill) continue;
             wall.Add(seconds);
             withGc.Add(collected);
+            withJit.Add(jitted);
             if (collected)
             {
                 collections++;
@@ -137,16 +162,19 @@ internal static class StreamBench
         }
         var sorted = wall.Order().ToList();
         double median = Bench.Median(sorted);
-        int slow = 0, slowWithGc = 0;
+        cpu.Sort();
+        double cpuMedian = Bench.Median(cpu);
+        int slow = 0, slowWithGc = 0, slowWithJit = 0, neither = 0;
         for (int i = 0; i < wall.Count; i++)
         {
             if (wall[i] <= 1.5 * median) continue;
             slow++;
             if (withGc[i]) slowWithGc++;
+            if (withJit[i]) slowWithJit++;
+            if (!withGc[i] && !withJit[i]) neither++;
         }
-        cpu.Sort();
-        return new CellResult(median, Percentile(sorted, 0.99), Bench.Median(cpu), (double)managed / measured, measured, collections,
-            slowestWithCollection, slow, slowWithGc);
+        return new CellResult(median, Percentile(sorted, 0.99), cpuMedian, (double)managed / measured, measured, collections,
+            slowestWithCollection, slow, slowWithGc, slowWithJit, neither);
     }
 
     private static (double Off, double On, string Kind) Reuse(SpeechEncoder encoder, float[] speech, StreamOptions options, int measured)
