@@ -33,7 +33,8 @@ internal static class StreamBench
         }
         var speech = Speech16k(60);
         int measured = Math.Max(4, o.Runs * 8);
-        Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped)");
+        Console.WriteLine($"stream: {measured} measured blocks per cell after the context has filled, {o.Threads} threads, real speech (alsa-utils, looped); " +
+                          $"each model and dtype first streams {SettleBlocks} unmeasured blocks, so .NET's tiered JIT has recompiled the per-block code");
         Console.WriteLine("| model | dtype | block | context | compute median (CPU) | p99 | RTF (median / block) | latency p99 (block + compute) | p99 / median | managed B/block beyond frames | gen-0 GCs / 100 blocks | blocks > 1.5 x median: with a GC / JIT / neither |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var (name, config) in new[] { ("HuBERT Base", Wav2Vec2Config.HubertBase), ("DPHuBERT-sp0.75-shaped", Bench.Sp075) })
@@ -43,6 +44,7 @@ internal static class StreamBench
                 string row = $"{name} {(dtype == ComputeDType.Float32 ? "fp32" : "bf16")}";
                 if (o.Filter is { } f && !f.Split(' ', StringSplitOptions.RemoveEmptyEntries).All(t => row.Contains(t, StringComparison.OrdinalIgnoreCase))) continue;
                 using var encoder = Encoder(config, dtype, o.Threads);
+                Settle(encoder, speech);
                 foreach (double block in BlockGrid)
                     foreach (double context in ContextGrid)
                     {
@@ -80,6 +82,22 @@ internal static class StreamBench
             using var encoder = Encoder(config, ComputeDType.Float32, o.Threads);
             var (off, on, kind) = Reuse(encoder, speech, new StreamOptions { BlockSeconds = 0.25, ContextSeconds = 2.5 }, Math.Max(8, measured / 2));
             Console.WriteLine($"| {name} | {kind} | {off * 1000:0} ms | {on * 1000:0} ms | {(1 - on / off) * 100:0}% |");
+        }
+    }
+
+    /// <summary>Unmeasured blocks each encoder streams before its cells: the methods a block calls once are recompiled
+    /// twice by the tiered JIT (instrumented, then optimized) after about 30 calls each, on a thread that takes a core
+    /// from libtorch, so without this the first cells' p99 measures the JIT rather than the steady state.</summary>
+    private const int SettleBlocks = 80;
+
+    private static void Settle(SpeechEncoder encoder, float[] speech)
+    {
+        using var stream = encoder.OpenStream(new StreamOptions { BlockSeconds = 0.1, ContextSeconds = 0.5 });
+        stream.WarmUp();
+        for (int k = 0, at = 0; k < SettleBlocks; k++, at += 1600)
+        {
+            if (at + 1600 > speech.Length) at = 0;
+            stream.Push(speech.AsSpan(at, 1600), 16000);
         }
     }
 
