@@ -74,11 +74,12 @@ public static class LinearKernels
     /// it: a clear margin, so that on a CPU where the two are even the choice stays BLAS from run to run.</summary>
     public const double AutoMaxTimeRatio = 0.87;
 
-    /// <summary>Rows of each timed GEMM: long-input sizes (a 5 s recording's encoder frames), not the check's small ones.</summary>
-    internal const int TimedRows = 256;
+    /// <summary>Rows of each timed GEMM: long-input sizes (a 10 s recording's encoder frames), not the check's small
+    /// ones; oneDNN's per-call costs (it reorders the weight every time) weigh as they do in a long forward pass.</summary>
+    internal const int TimedRows = 512;
 
-    /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a clear first round
-    /// decides alone, see <see cref="ClearlyFaster"/>).</summary>
+    /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a first round that
+    /// oneDNN clearly loses decides alone, see <see cref="ClearlyFaster"/>).</summary>
     internal const int TimedRounds = 2;
 
     private static readonly Lazy<LinearBackend> fromEnvironment = new(() => Parse(Environment.GetEnvironmentVariable(EnvironmentVariable)));
@@ -244,8 +245,9 @@ public static class LinearKernels
     internal static bool UsesOneDnn(Tensor x) => RoutesToOneDnn(x.dtype, x.device_type) && !(is_grad_enabled() && x.requires_grad)
         && (verifying || Requested == LinearBackend.OneDnn || x.numel() >= OneDnnMinRows * x.size(-1));
 
-    /// <summary>Products with fewer rows stay on BLAS when <c>auto</c> chose oneDNN: the size it was timed at.</summary>
-    internal const long OneDnnMinRows = TimedRows;
+    /// <summary>Products with fewer rows stay on BLAS when <c>auto</c> chose oneDNN: below it oneDNN's weight reorder
+    /// (about 3 ms for a 768 x 3072 layer on one Zen 4 core) is a fifth or more of the product.</summary>
+    internal const long OneDnnMinRows = 256;
 
     [ThreadStatic]
     private static bool verifying;
@@ -316,9 +318,9 @@ public static class LinearKernels
     /// <summary>The most GEMM families timed.</summary>
     internal const int TimedFamilies = 3;
 
-    /// <summary>The most multiply-adds one round may run per library (about 1 GFLOP: ~7 ms on two Zen 4 cores), which
-    /// keeps the measurement's cost small next to a first extraction.</summary>
-    internal const double TimedMultiplyAddsPerRound = 512e6;
+    /// <summary>The most multiply-adds one round may run per library (about 1.3 GFLOP: ~9 ms on two Zen 4 cores),
+    /// which keeps the measurement's cost small next to a first extraction.</summary>
+    internal const double TimedMultiplyAddsPerRound = 640e6;
 
     /// <summary>The families <see cref="Time"/> runs: [K, N] and [N, K] count as one (the orientation with more work is
     /// timed); in order of multiply-adds per second of audio, each that still fits <see cref="TimedMultiplyAddsPerRound"/>
@@ -407,14 +409,14 @@ public static class LinearKernels
             (double o, double bl) = oneDnnFirst ? (a, b) : (b, a);
             onednn = Math.Min(onednn, o);
             blas = Math.Min(blas, bl);
-            // One round settles a clear case either way; a close one gets the second (best of both).
-            if (onednn <= ClearlyFaster * blas || onednn >= blas / ClearlyFaster) break;
+            // One round settles a clear loss for oneDNN (BLAS stays, the default); a win needs every round (best of each).
+            if (onednn >= blas / ClearlyFaster) break;
         }
         return (blas, onednn);
     }
 
-    /// <summary>A first round this far from even (oneDNN at most this fraction of BLAS's time, or BLAS of oneDNN's)
-    /// decides without a second: far outside a round's noise and the <see cref="AutoMaxTimeRatio"/> margin.</summary>
+    /// <summary>A first round in which BLAS took at most this fraction of oneDNN's time decides for BLAS without a
+    /// second: far outside the <see cref="AutoMaxTimeRatio"/> margin. Choosing oneDNN always takes every round.</summary>
     internal const double ClearlyFaster = 0.7;
 
     // Null, with one warning, where this libtorch cannot run it (a build without oneDNN): products stay on BLAS.
