@@ -144,8 +144,24 @@ public class SelfAttention : nn.Module<Tensor, Tensor?, Tensor?, (Tensor Output,
     private static Tensor Heads(Linear projection, Tensor x, long[] heads)
     {
         using var y = LinearKernels.Apply(projection, x);
+        if (Scopes.NoGrad) return HeadView(y, heads[0], heads[1]);
         using var split = y.unflatten(2, heads);
         return split.transpose(2, 1);
+    }
+
+    [ThreadStatic] private static long[]? headSize, headStride;
+
+    // unflatten(2, [H, Hd]).transpose(2, 1) of [B, L, H * Hd] as one view with the same sizes and strides
+    // (one libtorch call and wrapper instead of two per projection; without autograd only). The arrays are reused per
+    // thread: as_strided copies them before it returns.
+    private static Tensor HeadView(Tensor y, long h, long hd)
+    {
+        var size = headSize ??= new long[4];
+        var stride = headStride ??= new long[4];
+        long inner = y.stride(2);
+        (size[0], size[1], size[2], size[3]) = (y.size(0), h, y.size(1), hd);
+        (stride[0], stride[1], stride[2], stride[3]) = (y.stride(0), hd * inner, y.stride(1), inner);
+        return y.as_strided(size, stride, y.storage_offset());
     }
 
     /// <summary>Pruning-aware size: <c>(E+1) h hd 3 + (h hd + 1) E</c>, times the block mask's L0 norm if any.</summary>

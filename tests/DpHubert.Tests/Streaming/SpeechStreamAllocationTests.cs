@@ -13,7 +13,7 @@ namespace DpHubert.Tests.Streaming;
 
 /// <summary>In steady state a block allocates, on the managed heap, the frames it returns plus a constant: nothing that
 /// grows with the window, the context, the utterance's length or the input rate. The constant is TorchSharp's: every
-/// libtorch call returns a new 48-byte Tensor wrapper (322 per HuBERT Base block); beyond those a block allocates a few
+/// libtorch call returns a new 48-byte Tensor wrapper (286 per HuBERT Base block); beyond those a block allocates a few
 /// hundred bytes (TorchSharp's own argument arrays and guards). No dispose scope runs during a block (each would grow a
 /// set of what it owns) and no tensor outlives it. Measured per thread, after enough blocks that the JIT's tiering no
 /// longer changes what a block allocates.</summary>
@@ -24,7 +24,7 @@ namespace DpHubert.Tests.Streaming;
 public sealed class SpeechStreamAllocationTests(ITestOutputHelper output)
 {
     // Per module run in a pass (conv block or encoder layer, plus the projection and positional convolution): measured
-    // 530-700 B on these fixtures (an encoder layer is 18 wrappers, 864 B at HuBERT Base's shape), so a dispose scope per
+    // 510-670 B on these fixtures (an encoder layer is 15 wrappers, 720 B at HuBERT Base's shape), so a dispose scope per
     // layer (about 1.5 KB) or a managed call per kept weight fails it.
     private const long BytesPerModule = 640;
     private const long StreamBytes = 1536;
