@@ -20,7 +20,7 @@ public enum LinearBackend
     /// (AVX-512 on any vendor that has it). Checked by <see cref="KernelCheck"/> like every other kernel.</summary>
     OneDnn,
 
-    /// <summary>The default setting: measured once per process before the first float32 CPU forward pass (the model's
+    /// <summary>The default setting: measured once per machine (recorded in the user's cache folder) before the first float32 CPU forward pass (the model's
     /// own GEMM shapes on both libraries, alternating), oneDNN only when it is clearly faster
     /// (<see cref="LinearKernels.AutoMaxTimeRatio"/>) and the kernel check finds its results right; BLAS until then.</summary>
     Auto,
@@ -183,7 +183,7 @@ public static class LinearKernels
 
     /// <summary>
     /// Settles the backend before a float32 CPU model's first forward pass: a forced one as asked; <c>auto</c> measured
-    /// once per process on <paramref name="shapes"/> (the first model's), oneDNN when it took at most
+    /// once per machine (a record in the user's cache folder, else timed) on <paramref name="shapes"/> (the first model's), oneDNN when it took at most
     /// <see cref="AutoMaxTimeRatio"/> of BLAS's time. The caller then checks the chosen kernels, and a wrong oneDNN
     /// result comes back through <see cref="RejectOneDnn"/>.
     /// </summary>
@@ -206,18 +206,43 @@ public static class LinearKernels
             else
             {
                 long start = System.Diagnostics.Stopwatch.GetTimestamp();
-                var (blas, onednn) = (timer ?? Time)(shapes);
-                var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start);
-                var backend = onednn <= AutoMaxTimeRatio * blas ? LinearBackend.OneDnn : LinearBackend.Blas;
                 var (timed, coverage) = SelectTimed(shapes);
                 string what = timer is null
                     ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {TimedRows} rows"
                     : "injected timing";
-                next = new GemmBackendChoice(backend, requested, "measured", blas, onednn, what, elapsed);
+                string reason = "measured";
+                double blas, onednn;
+                if (timer is not null)
+                    (blas, onednn) = timer(shapes);
+                else
+                    (blas, onednn, reason) = MeasureOrRecall(shapes, timed);
+                var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+                var backend = onednn <= AutoMaxTimeRatio * blas ? LinearBackend.OneDnn : LinearBackend.Blas;
+                next = new GemmBackendChoice(backend, requested, reason, blas, onednn, what, elapsed);
             }
             Volatile.Write(ref choice, next);
             return next;
         }
+    }
+
+    /// <summary>The machine's record of an earlier measurement of these shapes (<see cref="GemmBackendRecord"/>), or a
+    /// new measurement, recorded when the cache folder can be written; the reason says which.</summary>
+    private static (double Blas, double OneDnn, string Reason) MeasureOrRecall(IReadOnlyList<GemmShape> shapes, IReadOnlyList<GemmShape> timed)
+    {
+        string key = string.Join(",", System.Linq.Enumerable.Select(timed, s =>
+            $"{s.K}x{s.N}@{s.RowsPerSecond.ToString("0.###", CultureInfo.InvariantCulture)}"));
+        string? path = GemmBackendRecord.PathFor(key);
+        if (path is null)
+        {
+            var (b, o) = Time(shapes);
+            return (b, o, "measured");
+        }
+        using var held = GemmBackendRecord.Lock(path);
+        if (GemmBackendRecord.Read(path) is { } recorded)
+            return (recorded.Blas, recorded.OneDnn, $"recorded in {path}");
+        var (blas, onednn) = Time(shapes);
+        bool kept = held is not null && GemmBackendRecord.Write(path, blas, onednn, GemmBackendRecord.Key(key));
+        return (blas, onednn, kept ? $"measured, recorded in {path}" : "measured");
     }
 
     /// <summary>The kernel check found a oneDNN product wrong (or turned oneDNN off): BLAS from now on, whatever was

@@ -22,7 +22,7 @@ public class KernelCheckCliTests
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdOut.Should().MatchRegex(@"kernel check: \d+ configurations \(3 conv1d, (\d+ conv_pair, )?\d+ linear, 1 pos_conv, 1 attention\) in \d+ ms; all right; oneDNN on")
             .And.MatchRegex(@"conv1d 1->32 k10 s5 group_norm float32 x1 \[gemm(/onednn)?\] error")
-            .And.MatchRegex(@"; GEMM backend: (blas|onednn) \(auto, (measured: oneDNN \d+\.\d\dx BLAS's time|oneDNN unavailable)");
+            .And.MatchRegex(@"; GEMM backend: (blas|onednn) \(auto, ((measured|recorded)[^:]*: oneDNN \d+\.\d\dx BLAS's time|oneDNN unavailable)");
         r = ConsoleRunner.Run("info", "--checkpoint", Tiny, "--json");
         r.ExitCode.Should().Be(0, r.ToString());
         using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
@@ -36,7 +36,7 @@ public class KernelCheckCliTests
         gemm.GetProperty("requested").GetString().Should().Be("auto");
         gemm.GetProperty("backend").GetString().Should().BeOneOf("blas", "onednn");
         gemm.GetProperty("onednn_needs_at_most").GetDouble().Should().Be(LinearKernels.AutoMaxTimeRatio);
-        if (gemm.GetProperty("reason").GetString() == "measured")
+        if (gemm.GetProperty("reason").GetString() is { } reason && (reason.StartsWith("measured", StringComparison.Ordinal) || reason.StartsWith("recorded", StringComparison.Ordinal)))
             gemm.GetProperty("onednn_over_blas").GetDouble().Should().BeApproximately(
                 gemm.GetProperty("onednn_ms_per_audio_second").GetDouble() / gemm.GetProperty("blas_ms_per_audio_second").GetDouble(), 1e-9);
     }
@@ -80,5 +80,59 @@ public class KernelCheckCliTests
         r.ExitCode.Should().Be(0, r.ToString());
         r.StdErr.Should().MatchRegex(@"kernel check: \d+ configurations .* in \d+ ms; all right; oneDNN on; GEMM backend: (blas|onednn) \(auto, ");
         File.Exists(output).Should().BeTrue();
+    }
+
+    [Fact]
+    public void Auto_records_its_measurement_per_machine_and_later_processes_take_the_same_backend_without_timing()
+    {
+        string cache = TestFiles.TempDir();
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = cache, ["DPHUBERT_LINEAR"] = "auto" };
+        var first = ConsoleRunner.RunWithEnvironment(env, Timeout, "info", "--checkpoint", Tiny, "--json");
+        first.ExitCode.Should().Be(0, first.ToString());
+        var firstGemm = GemmOf(first.StdOut);
+        if (firstGemm.Reason == "oneDNN unavailable") return; // nothing is measured where oneDNN cannot run products
+        firstGemm.Reason.Should().StartWith("measured, recorded in " + Path.Combine(cache, "dphubert", "gemm-backend"));
+        var records = Directory.GetFiles(Path.Combine(cache, "dphubert", "gemm-backend"), "*.txt");
+        records.Should().ContainSingle();
+        File.ReadAllText(records[0]).Should().Contain("blas_ms=").And.Contain("onednn_ms=").And.Contain("# threads ");
+
+        var second = ConsoleRunner.RunWithEnvironment(env, Timeout, "info", "--checkpoint", Tiny, "--json");
+        second.ExitCode.Should().Be(0, second.ToString());
+        var secondGemm = GemmOf(second.StdOut);
+        secondGemm.Reason.Should().Be("recorded in " + records[0]);
+        secondGemm.Backend.Should().Be(firstGemm.Backend, "every process on one machine takes the recorded choice");
+        secondGemm.Ratio.Should().Be(firstGemm.Ratio);
+
+        // Another oneDNN level is another measurement (the ratio depends on it).
+        var other = ConsoleRunner.RunWithEnvironment(new Dictionary<string, string>(env) { ["ONEDNN_MAX_CPU_ISA"] = "AVX2" }, Timeout, "info", "--checkpoint", Tiny, "--json");
+        other.ExitCode.Should().Be(0, other.ToString());
+        GemmOf(other.StdOut).Reason.Should().StartWith("measured, recorded in ");
+        Directory.GetFiles(Path.Combine(cache, "dphubert", "gemm-backend"), "*.txt").Should().HaveCount(2);
+
+        // A damaged record is measured again and rewritten, not trusted.
+        File.WriteAllText(records[0], "blas_ms=garbage\n");
+        var repaired = ConsoleRunner.RunWithEnvironment(env, Timeout, "info", "--checkpoint", Tiny, "--json");
+        repaired.ExitCode.Should().Be(0, repaired.ToString());
+        GemmOf(repaired.StdOut).Reason.Should().Be("measured, recorded in " + records[0]);
+        File.ReadAllText(records[0]).Should().Contain("onednn_ms=");
+    }
+
+    [Fact]
+    public void Auto_measures_for_itself_where_the_cache_folder_cannot_be_written()
+    {
+        string blocker = Path.Combine(TestFiles.TempDir(), "not-a-folder");
+        File.WriteAllText(blocker, "a file where the cache folder would be");
+        var env = new Dictionary<string, string> { ["XDG_CACHE_HOME"] = blocker, ["DPHUBERT_LINEAR"] = "auto" };
+        var r = ConsoleRunner.RunWithEnvironment(env, Timeout, "info", "--checkpoint", Tiny, "--json");
+        r.ExitCode.Should().Be(0, r.ToString());
+        GemmOf(r.StdOut).Reason.Should().BeOneOf("measured", "oneDNN unavailable");
+    }
+
+    private static (string Reason, string Backend, double? Ratio) GemmOf(string json)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        var gemm = doc.RootElement.GetProperty("kernel_check").GetProperty("gemm_backend");
+        double? ratio = gemm.TryGetProperty("onednn_over_blas", out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetDouble() : null;
+        return (gemm.GetProperty("reason").GetString()!, gemm.GetProperty("backend").GetString()!, ratio);
     }
 }
