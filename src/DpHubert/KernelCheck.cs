@@ -246,8 +246,12 @@ public static class KernelCheck
     /// GEMM-path convolution's products (one per group of stride taps, or one for a narrow layer) at its output rate.</summary>
     internal static IReadOnlyList<LinearKernels.GemmShape> GemmShapes(Wav2Vec2Model model, FinalProjection? projection)
     {
-        var rows = new Dictionary<(long K, long N), double>();
-        void Add(long k, long n, double perSecond) => rows[(k, n)] = rows.GetValueOrDefault((k, n)) + perSecond;
+        var rows = new Dictionary<(long K, long N), (double All, double Call)>();
+        void Add(long k, long n, double perSecond)
+        {
+            var (all, call) = rows.GetValueOrDefault((k, n));
+            rows[(k, n)] = (all + perSecond, Math.Max(call, perSecond));
+        }
         double rate = 16000; // samples per second in, frames per second out of each block
         foreach (var block in model.FeatureExtractor.ConvLayers)
         {
@@ -263,7 +267,7 @@ public static class KernelCheck
             if (module is Linear linear)
                 Add(linear.weight!.shape[1], linear.weight.shape[0], rate);
         if (projection is not null) Add(projection.InFeatures, projection.OutFeatures, rate);
-        return rows.Select(r => new LinearKernels.GemmShape(r.Key.K, r.Key.N, r.Value)).ToArray();
+        return rows.Select(r => new LinearKernels.GemmShape(r.Key.K, r.Key.N, r.Value.All, r.Value.Call)).ToArray();
     }
 
     private static string Format(double x) => x.ToString("0.##E+0", CultureInfo.InvariantCulture);

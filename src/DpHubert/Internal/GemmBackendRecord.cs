@@ -54,7 +54,7 @@ internal static class GemmBackendRecord
     {
         var torchSharp = typeof(TorchSharp.torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
                          ?? typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?";
-        return string.Join("\n", "v1", CpuSignature(), "torchsharp " + torchSharp,
+        return string.Join("\n", "v2", CpuSignature(), "torchsharp " + torchSharp,
             "threads " + TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture),
             "ONEDNN_MAX_CPU_ISA=" + Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA"),
             "shapes " + shapes);

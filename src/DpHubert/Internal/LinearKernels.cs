@@ -74,9 +74,22 @@ public static class LinearKernels
     /// it: a clear margin, so that on a CPU where the two are even the choice stays BLAS from run to run.</summary>
     public const double AutoMaxTimeRatio = 0.87;
 
-    /// <summary>Rows of each timed GEMM: long-input sizes (a 10 s recording's encoder frames), not the check's small
-    /// ones; oneDNN's per-call costs (it reorders the weight every time) weigh as they do in a long forward pass.</summary>
+    /// <summary>The fewest rows a GEMM is timed at: long-input sizes (a 10 s recording's encoder frames), not the check's
+    /// small ones; oneDNN's per-call costs (it reorders the weight every time) weigh as they do in a long forward pass.</summary>
     internal const int TimedRows = 512;
+
+    /// <summary>The most rows a GEMM is timed at (the extractor's products have up to 16,000 per 10 s).</summary>
+    internal const int MaxTimedRows = 4096;
+
+    /// <summary>The rows a family is timed at: what its largest product has for a 10 s recording, in
+    /// [<see cref="TimedRows"/>, <see cref="MaxTimedRows"/>], a multiple of 64. At 512 rows alone oneDNN's share of
+    /// threads and weight reorders made the extractor's products look 1.6x slower than BLAS on a Zen 4 where whole
+    /// passes ran even.</summary>
+    internal static int RowsOf(GemmShape s)
+    {
+        double rows = Math.Ceiling(s.CallRowsPerSecond * 10 / 64) * 64;
+        return (int)Math.Clamp(rows, TimedRows, MaxTimedRows);
+    }
 
     /// <summary>Timed rounds per library at most (after an untimed warm-up; the order alternates; a first round that
     /// oneDNN clearly loses decides alone, see <see cref="ClearlyFaster"/>).</summary>
@@ -92,8 +105,9 @@ public static class LinearKernels
     /// Tests replace it.</summary>
     internal delegate (double BlasMilliseconds, double OneDnnMilliseconds) GemmTimer(IReadOnlyList<GemmShape> shapes);
 
-    /// <summary>One GEMM family of a model: [rows, K] × [K, N], and how many rows of it a second of audio runs.</summary>
-    internal readonly record struct GemmShape(long K, long N, double RowsPerSecond);
+    /// <summary>One GEMM family of a model: [rows, K] × [K, N], how many rows of it a second of audio runs in all, and
+    /// how many the largest single product of it has per second of audio (0: unknown, timed at <see cref="TimedRows"/>).</summary>
+    internal readonly record struct GemmShape(long K, long N, double RowsPerSecond, double CallRowsPerSecond = 0);
 
     /// <summary>The backend asked for: <see cref="LinearBackend.Auto"/> (default), or one forced. Setting it drops the
     /// current choice (an <c>auto</c> one is measured again by the next kernel check).</summary>
@@ -208,7 +222,7 @@ public static class LinearKernels
                 long start = System.Diagnostics.Stopwatch.GetTimestamp();
                 var (timed, coverage) = SelectTimed(shapes);
                 string what = timer is null
-                    ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {TimedRows} rows"
+                    ? $"{timed.Count} of {shapes.Count} GEMM shapes ({(100 * coverage).ToString("0", CultureInfo.InvariantCulture)}% of the work) x {string.Join("/", System.Linq.Enumerable.Select(timed, s => RowsOf(s)))} rows"
                     : "injected timing";
                 string reason = "measured";
                 double blas, onednn;
@@ -230,7 +244,7 @@ public static class LinearKernels
     private static (double Blas, double OneDnn, string Reason) MeasureOrRecall(IReadOnlyList<GemmShape> shapes, IReadOnlyList<GemmShape> timed)
     {
         string key = string.Join(",", System.Linq.Enumerable.Select(timed, s =>
-            $"{s.K}x{s.N}@{s.RowsPerSecond.ToString("0.###", CultureInfo.InvariantCulture)}"));
+            $"{s.K}x{s.N}@{s.RowsPerSecond.ToString("0.###", CultureInfo.InvariantCulture)}x{RowsOf(s)}"));
         string? path = GemmBackendRecord.PathFor(key);
         if (path is null)
         {
@@ -343,25 +357,27 @@ public static class LinearKernels
     /// <summary>The most GEMM families timed.</summary>
     internal const int TimedFamilies = 3;
 
-    /// <summary>The most multiply-adds one round may run per library (about 1.3 GFLOP: ~9 ms on two Zen 4 cores),
-    /// which keeps the measurement's cost small next to a first extraction.</summary>
-    internal const double TimedMultiplyAddsPerRound = 640e6;
+    /// <summary>The most multiply-adds one round may run per library (about 8 GFLOP: ~45 ms on two Zen 4 cores); the
+    /// measurement is made once per machine (<see cref="GemmBackendRecord"/>), so it may cost a first run ~0.3 s.</summary>
+    internal const double TimedMultiplyAddsPerRound = 4e9;
 
     /// <summary>The families <see cref="Time"/> runs: [K, N] and [N, K] count as one (the orientation with more work is
     /// timed); in order of multiply-adds per second of audio, each that still fits <see cref="TimedMultiplyAddsPerRound"/>
-    /// at <see cref="TimedRows"/> rows, up to <see cref="TimedFamilies"/> (the cheapest when none fits), each weighted by
+    /// at its rows (<see cref="RowsOf"/>), up to <see cref="TimedFamilies"/> (the cheapest when none fits), each weighted by
     /// its rows per second; and the share of all the work they stand for.</summary>
     internal static (IReadOnlyList<GemmShape> Timed, double Coverage) SelectTimed(IReadOnlyList<GemmShape> shapes)
     {
         static double Work(GemmShape s) => s.K * (double)s.N * s.RowsPerSecond;
-        static double Cost(GemmShape s) => s.K * (double)s.N * TimedRows;
+        static double Cost(GemmShape s) => s.K * (double)s.N * RowsOf(s);
         double total = 0;
         foreach (var s in shapes) total += Work(s);
         var groups = new Dictionary<(long, long), (GemmShape Largest, double Work)>();
         foreach (var s in shapes)
         {
             var key = (Math.Min(s.K, s.N), Math.Max(s.K, s.N));
-            var merged = groups.TryGetValue(key, out var g) ? (Work(s) > Work(g.Largest) ? s : g.Largest, g.Work + Work(s)) : (s, Work(s));
+            var merged = groups.TryGetValue(key, out var g)
+                ? ((Work(s) > Work(g.Largest) ? s : g.Largest) with { CallRowsPerSecond = Math.Max(s.CallRowsPerSecond, g.Largest.CallRowsPerSecond) }, g.Work + Work(s))
+                : (s, Work(s));
             groups[key] = merged;
         }
         var ordered = System.Linq.Enumerable.ToList(System.Linq.Enumerable.OrderByDescending(groups.Values, g => g.Work));
@@ -389,7 +405,7 @@ public static class LinearKernels
 
     /// <summary>
     /// Times a model's GEMMs on both libraries (<see cref="SelectTimed"/>): each timed family once per round at
-    /// <see cref="TimedRows"/> rows with random data, weighted by its rows per second of audio and scaled to all the
+    /// its rows (<see cref="RowsOf"/>) with random data, weighted by its rows per second of audio and scaled to all the
     /// work, so the sum estimates a second of audio's GEMMs; an untimed warm-up (oneDNN builds its kernels per shape on
     /// first use), then up to <see cref="TimedRounds"/> rounds with the libraries alternating first; the best round of
     /// each.
@@ -406,14 +422,15 @@ public static class LinearKernels
         {
             var s = timed[i];
             var rows = randn(new[] { s.K, s.N }, generator: gen);
-            data[i] = (randn(new[] { (long)TimedRows, s.K }, generator: gen), rows, rows.t().contiguous(), s.RowsPerSecond / TimedRows / coverage);
+            int count = RowsOf(s);
+            data[i] = (randn(new[] { (long)count, s.K }, generator: gen), rows, rows.t().contiguous(), s.RowsPerSecond / count / coverage);
         }
-        double Round(bool oneDnn, long rowCount = TimedRows)
+        double Round(bool oneDnn, long rowCount = long.MaxValue)
         {
             double total = 0;
             foreach (var (x, rows, weight, weighting) in data)
             {
-                using var part = x.narrow(0, 0, rowCount);
+                using var part = x.narrow(0, 0, Math.Min(rowCount, x.size(0)));
                 long start = System.Diagnostics.Stopwatch.GetTimestamp();
                 // CPU products are synchronous: the result exists when the call returns.
                 using (oneDnn ? OneDnnLinear(part, weight, null) : part.mm(rows))

@@ -278,15 +278,21 @@ public class LinearKernelsTests
     {
         var shapes = new LinearKernels.GemmShape[]
         {
-            // HuBERT Base's: 12 layers at 50 frames per second, the extractor's products at their own rates.
-            new(768, 3072, 600), new(3072, 768, 600), new(768, 768, 2400), new(1024, 512, 3150), new(512, 512, 3000),
-            new(10, 512, 3200), new(512, 768, 50),
+            // HuBERT Base's: 12 layers at 50 frames per second, the extractor's products at their own rates (all, and
+            // the largest single product's).
+            new(768, 3072, 600, 50), new(3072, 768, 600, 50), new(768, 768, 2400, 50), new(1024, 512, 3150, 1600),
+            new(512, 512, 3000, 1600), new(10, 512, 3200, 3200), new(512, 768, 50, 50),
         };
         var (timed, coverage) = LinearKernels.SelectTimed(shapes);
-        // The feed-forward pair has the most work but alone costs more than a round may (768 x 3072 x 512 rows); after
-        // the two that fit, the 512 x 512 and 512 x 768 products would overrun it and the narrow layer's still fits.
-        timed.Select(s => (s.K, s.N)).Should().Equal((1024L, 512L), (768L, 768L), (10L, 512L));
-        timed.Sum(s => s.K * (double)s.N * LinearKernels.TimedRows).Should().BeLessThanOrEqualTo(LinearKernels.TimedMultiplyAddsPerRound);
+        // The three families with the most work fit one round: the feed-forward pair at a 10 s recording's 500 frames
+        // (512 rows), the extractor's 2-tap products at their 16,000 rows capped to 4,096, the 768 x 768 projections.
+        timed.Select(s => (s.K, s.N)).Should().Equal((768L, 3072L), (1024L, 512L), (768L, 768L));
+        timed.Select(LinearKernels.RowsOf).Should().Equal(512, LinearKernels.MaxTimedRows, 512);
+        timed.Sum(s => s.K * (double)s.N * LinearKernels.RowsOf(s)).Should().BeLessThanOrEqualTo(LinearKernels.TimedMultiplyAddsPerRound);
+        // A family's rows: a 10 s recording's for its largest product, at least TimedRows, a multiple of 64.
+        LinearKernels.RowsOf(new(64, 64, 1000, 0)).Should().Be(LinearKernels.TimedRows);
+        LinearKernels.RowsOf(new(64, 64, 1000, 100)).Should().Be(1024);
+        LinearKernels.RowsOf(new(64, 64, 1000, 103)).Should().Be(1024 + 64); // 1,030 rounded up
         double all = shapes.Sum(s => s.K * (double)s.N * s.RowsPerSecond);
         double covered = timed.Sum(s => s.K * (double)s.N * s.RowsPerSecond);
         coverage.Should().BeApproximately(covered / all, 1e-12).And.BeLessThan(1);
@@ -314,7 +320,8 @@ public class LinearKernelsTests
             long cin = block.Conv.Weight.shape[1];
             // A kernel-3 stride-2 block runs [2·C_in] and [C_in] products; a kernel-2 or narrow block one of the whole window.
             long k = block.IsNarrow || block.KernelSize <= block.Stride ? block.KernelSize * cin : block.Stride * cin;
-            shapes.Should().Contain(s => s.K == k && s.N == block.OutChannels && s.RowsPerSecond >= rate, $"block k{block.KernelSize} {cin}->{block.OutChannels}");
+            shapes.Should().Contain(s => s.K == k && s.N == block.OutChannels && s.RowsPerSecond >= rate
+                && s.CallRowsPerSecond >= rate && s.CallRowsPerSecond <= s.RowsPerSecond, $"block k{block.KernelSize} {cin}->{block.OutChannels}");
         }
         foreach (var linear in model.modules().OfType<Linear>())
             shapes.Should().Contain(s => s.K == linear.weight!.shape[1] && s.N == linear.weight.shape[0] && s.RowsPerSecond >= rate);
