@@ -39,17 +39,16 @@ internal static class GemmBackendRecord
         }
     }
 
-    /// <summary>The record's file for <paramref name="shapes"/> (the timed families) on this machine now.</summary>
-    internal static string? PathFor(string shapes)
+    /// <summary>The record's file for <paramref name="key"/> (<see cref="Key"/>), or null when no cache folder is known.</summary>
+    internal static string? PathFor(string key)
     {
         if (Folder is not { } folder) return null;
-        string key = Key(shapes);
         var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..16].ToLowerInvariant();
         return Path.Combine(folder, hash + ".txt");
     }
 
-    /// <summary>What the measurement depends on besides the shapes: the CPU, the libtorch build, the thread count and
-    /// oneDNN's level setting.</summary>
+    /// <summary>What the measurement depends on: the timed <paramref name="shapes"/>, the CPU, the libtorch build, the
+    /// thread count and oneDNN's level setting (read once per measurement: /proc/cpuinfo among them).</summary>
     internal static string Key(string shapes)
     {
         var torchSharp = typeof(TorchSharp.torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion

@@ -229,7 +229,7 @@ public static class LinearKernels
                 if (timer is not null)
                     (blas, onednn) = timer(shapes);
                 else
-                    (blas, onednn, reason) = MeasureOrRecall(shapes, timed);
+                    (blas, onednn, reason) = MeasureOrRecall(timed, coverage);
                 var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start);
                 var backend = onednn <= AutoMaxTimeRatio * blas ? LinearBackend.OneDnn : LinearBackend.Blas;
                 next = new GemmBackendChoice(backend, requested, reason, blas, onednn, what, elapsed);
@@ -241,21 +241,21 @@ public static class LinearKernels
 
     /// <summary>The machine's record of an earlier measurement of these shapes (<see cref="GemmBackendRecord"/>), or a
     /// new measurement, recorded when the cache folder can be written; the reason says which.</summary>
-    private static (double Blas, double OneDnn, string Reason) MeasureOrRecall(IReadOnlyList<GemmShape> shapes, IReadOnlyList<GemmShape> timed)
+    private static (double Blas, double OneDnn, string Reason) MeasureOrRecall(IReadOnlyList<GemmShape> timed, double coverage)
     {
-        string key = string.Join(",", System.Linq.Enumerable.Select(timed, s =>
-            $"{s.K}x{s.N}@{s.RowsPerSecond.ToString("0.###", CultureInfo.InvariantCulture)}x{RowsOf(s)}"));
+        string key = GemmBackendRecord.Key(string.Join(",", System.Linq.Enumerable.Select(timed, s =>
+            $"{s.K}x{s.N}@{s.RowsPerSecond.ToString("0.###", CultureInfo.InvariantCulture)}x{RowsOf(s)}")));
         string? path = GemmBackendRecord.PathFor(key);
         if (path is null)
         {
-            var (b, o) = Time(shapes);
+            var (b, o) = Time(timed, coverage);
             return (b, o, "measured");
         }
         using var held = GemmBackendRecord.Lock(path);
         if (GemmBackendRecord.Read(path) is { } recorded)
             return (recorded.Blas, recorded.OneDnn, $"recorded in {path}");
-        var (blas, onednn) = Time(shapes);
-        bool kept = held is not null && GemmBackendRecord.Write(path, blas, onednn, GemmBackendRecord.Key(key));
+        var (blas, onednn) = Time(timed, coverage);
+        bool kept = held is not null && GemmBackendRecord.Write(path, blas, onednn, key);
         return (blas, onednn, kept ? $"measured, recorded in {path}" : "measured");
     }
 
@@ -404,19 +404,19 @@ public static class LinearKernels
     }
 
     /// <summary>
-    /// Times a model's GEMMs on both libraries (<see cref="SelectTimed"/>): each timed family once per round at
+    /// Times a model's GEMMs on both libraries (the families <see cref="SelectTimed"/> picked, standing for
+    /// <paramref name="coverage"/> of its work): each timed family once per round at
     /// its rows (<see cref="RowsOf"/>) with random data, weighted by its rows per second of audio and scaled to all the
     /// work, so the sum estimates a second of audio's GEMMs; an untimed warm-up (oneDNN builds its kernels per shape on
     /// first use), then up to <see cref="TimedRounds"/> rounds with the libraries alternating first; the best round of
     /// each.
     /// </summary>
-    internal static (double BlasMilliseconds, double OneDnnMilliseconds) Time(IReadOnlyList<GemmShape> shapes)
+    internal static (double BlasMilliseconds, double OneDnnMilliseconds) Time(IReadOnlyList<GemmShape> timed, double coverage)
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         // Its own generator: the caller's torch random stream is left as it was.
         using var gen = new Generator(0x67656d6d);
-        var (timed, coverage) = SelectTimed(shapes);
         var data = new (Tensor X, Tensor Rows, Tensor Weight, double Weighting)[timed.Count];
         for (int i = 0; i < timed.Count; i++)
         {

@@ -174,16 +174,16 @@ internal static class NativeHeap
     }
 
     /// <summary>Maps in every page of fresh memory about to be filled (<c>MADV_POPULATE_WRITE</c>, Linux 5.14+) in one
-    /// call, instead of one page fault per 4 KB as the filling touches it; a hint only: where the kernel or libc has no
+    /// call, instead of one page fault per page as the filling touches it; a hint only: where the kernel or libc has no
     /// such call, the pages fault in as before.</summary>
     /// <returns>Whether the kernel populated the range.</returns>
     internal static bool Prefault(IntPtr address, long bytes)
     {
-        const long Page = 4096;
         const int MADV_POPULATE_WRITE = 23;
-        if (!OperatingSystem.IsLinux() || Volatile.Read(ref noPopulate) != 0 || bytes < 64 * Page) return false;
-        long start = ((long)address + Page - 1) & ~(Page - 1);
-        long end = ((long)address + bytes) & ~(Page - 1);
+        long page = Environment.SystemPageSize; // madvise takes page-aligned ranges (4 KB here, 16-64 KB on some arm64)
+        if (!OperatingSystem.IsLinux() || Volatile.Read(ref noPopulate) != 0 || bytes < 64 * page) return false;
+        long start = ((long)address + page - 1) & ~(page - 1);
+        long end = ((long)address + bytes) & ~(page - 1);
         if (end <= start) return false;
         try
         {

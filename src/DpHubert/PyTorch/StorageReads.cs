@@ -45,8 +45,9 @@ internal sealed class StorageReads : IDisposable
     {
         var reads = new StorageReads(roots);
         // Largest first, so that the two threads finish close together.
-        var order = Enumerable.Range(0, roots.Count).OrderByDescending(i => roots[i].Numel * (long)TensorData.ElementSize(roots[i].DType)).ToArray();
-        long total = roots.Sum(r => r.Numel * (long)TensorData.ElementSize(r.DType));
+        var bytes = roots.Select(r => r.Numel * (long)TensorData.ElementSize(r.DType)).ToArray();
+        var order = Enumerable.Range(0, roots.Count).OrderByDescending(i => bytes[i]).ToArray();
+        long total = bytes.Sum();
         int next = -1;
 
         int Work(ZipArchive archive)
